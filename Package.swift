@@ -1,0 +1,40 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "pipe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pipe", targets: ["pipe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // Recipe model, YAML with source positions, interpolation, overrides, validation. No I/O.
+        .target(name: "PipeRecipe", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Graph, canonical keys, content store, action cache, planner, executor. Knows nothing about ML or recipes.
+        .target(name: "PipeEngine", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // The run ledger (SQLite).
+        .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
+        .target(name: "PipeStages", dependencies: ["PipeRecipe", "PipeEngine"]),
+        // One thin file per subcommand.
+        .target(name: "PipeCommands", dependencies: [
+            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "pipe", dependencies: ["PipeCommands"]),
+        // Shared test helpers: temporary directories, running the built binary, in-memory stores.
+        .target(name: "PipeTestSupport", dependencies: ["PipeEngine"], path: "Sources/PipeTestSupport"),
+
+        .testTarget(name: "PipeRecipeTests", dependencies: ["PipeRecipe", "PipeTestSupport"]),
+        .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),
+        .testTarget(name: "PipeStagesTests", dependencies: ["PipeStages", "PipeRecipe", "PipeEngine", "PipeTestSupport"]),
+        .testTarget(name: "PipeCommandsTests", dependencies: ["PipeCommands", "PipeLedger", "PipeTestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

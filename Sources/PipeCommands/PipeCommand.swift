@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import PipeRecipe
+
+/// `pipe`: declarative, cached, auditable experiment pipelines.
+public struct PipeCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "pipe",
+        abstract: "Run declarative experiment pipelines with a content-addressed cache.",
+        version: PipeVersion.current,
+        subcommands: [ValidateCommand.self, RunCommand.self, StatusCommand.self, DagCommand.self,
+                      RunsCommand.self, ShowCommand.self, CacheCommand.self])
+
+    public init() {}
+
+    /// Parses the arguments, runs the command and exits: 0 success, 1 a stage failed, 2 usage or recipe error.
+    public static func main(arguments: [String]) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Foundation.exit(0)
+        } catch let error as RecipeError {
+            Terminal.error(error.description)
+            Foundation.exit(2)
+        } catch let error as UsageError {
+            Terminal.error("error: " + error.description)
+            Foundation.exit(2)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            Terminal.error(fullMessage(for: error))
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
+}
+
+/// The version printed by `pipe --version` and recorded in the ledger.
+public enum PipeVersion {
+    public static let current = "0.1.0"
+}

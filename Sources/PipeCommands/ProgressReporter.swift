@@ -1,0 +1,103 @@
+import Foundation
+import PipeEngine
+
+/// Live progress: on a terminal, one redrawn status line under the finished stages; otherwise
+/// plain lines as stages start and finish. Cached stages appear only in the summary.
+final class ProgressReporter: RunObserver, @unchecked Sendable {
+    private let total: Int
+    private let interactive = Terminal.isInteractive
+    private let lock = NSLock()
+    private var running: [String: ContinuousClock.Instant] = [:]
+    private var finished = 0
+    private var timer: DispatchSourceTimer?
+
+    init(total: Int) {
+        self.total = total
+        if interactive {
+            let timer = DispatchSource.makeTimerSource(queue: .global())
+            timer.schedule(deadline: .now() + 0.5, repeating: 0.5)
+            timer.setEventHandler { [weak self] in self?.redraw() }
+            timer.resume()
+            self.timer = timer
+        }
+    }
+
+    func stageStarted(_ job: String, reason: RunReason) {
+        lock.withLock {
+            running[job] = .now
+            emit("run     \(job): \(reason)")
+        }
+    }
+
+    func stageFinished(_ result: StageResult) {
+        lock.withLock {
+            finished += 1
+            running[result.job] = nil
+            switch result.status {
+            case .cached: if interactive { drawStatus() }
+            case .ran: emit("done    \(result.job) (\(Terminal.duration(result.seconds)))")
+            case .failed: emit("FAILED  \(result.job) (\(Terminal.duration(result.seconds))): \(result.message ?? "")")
+            case .skipped: emit("skip    \(result.job): \(result.message ?? "")")
+            case .interrupted: emit("stopped \(result.job)")
+            }
+        }
+    }
+
+    func stop() {
+        timer?.cancel()
+        lock.withLock { if interactive { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) } }
+    }
+
+    private func redraw() { lock.withLock { drawStatus() } }
+
+    /// Called with `lock` held.
+    private func emit(_ line: String) {
+        if interactive {
+            FileHandle.standardError.write(Data("\r\u{1b}[K\(line)\n".utf8))
+            drawStatus()
+        } else {
+            FileHandle.standardError.write(Data("\(line)\n".utf8))
+        }
+    }
+
+    /// Called with `lock` held.
+    private func drawStatus() {
+        guard interactive else { return }
+        let now = ContinuousClock.now
+        let active = running.sorted { $0.value < $1.value }.map { name, start in
+            "\(name) \(Terminal.duration(Double((now - start).components.seconds)))"
+        }
+        let line = "[\(finished)/\(total)]" + (active.isEmpty ? "" : " running: " + active.joined(separator: ", "))
+        FileHandle.standardError.write(Data("\r\u{1b}[K\(line.prefix(200))".utf8))
+    }
+}
+
+/// The table at the end of a run.
+enum Summary {
+    static func print(_ results: [StageResult], seconds: Double, runId: Int64, cacheRoot: String) {
+        let notable = results.filter { $0.status != .cached }
+        let shown = results.count <= 40 ? results : notable
+        let rows = shown.map { result -> [String] in
+            let note: String
+            switch result.status {
+            case .cached: note = result.computedElsewhere ? "computed by another run" : ""
+            case .ran: note = result.reason?.description ?? ""
+            default: note = result.message ?? ""
+            }
+            let time = result.status == .cached || result.status == .skipped ? "-" : Terminal.duration(result.seconds)
+            return [result.job, result.kind, result.status.rawValue, time, note]
+        }
+        if !rows.isEmpty { Swift.print(Terminal.table(["stage", "kind", "status", "time", "note"], rows)) }
+        if shown.count < results.count { Swift.print("(\(results.count - shown.count) cached stages not listed)") }
+        for result in results where result.status == .failed && !result.logTail.isEmpty {
+            Swift.print("\n--- last lines of \(result.job)'s log ---")
+            for line in result.logTail { Swift.print("  " + line) }
+        }
+        func count(_ status: StageResult.Status) -> Int { results.filter { $0.status == status }.count }
+        var parts = ["\(count(.ran)) ran", "\(count(.cached)) cached"]
+        if count(.failed) > 0 { parts.append("\(count(.failed)) failed") }
+        if count(.skipped) > 0 { parts.append("\(count(.skipped)) skipped") }
+        if count(.interrupted) > 0 { parts.append("\(count(.interrupted)) interrupted") }
+        Swift.print("run \(runId): \(results.count) stages: \(parts.joined(separator: ", ")) in \(Terminal.duration(seconds))")
+    }
+}

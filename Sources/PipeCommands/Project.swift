@@ -1,0 +1,117 @@
+import Foundation
+import PipeEngine
+import PipeLedger
+import PipeRecipe
+import PipeStages
+
+/// A usage problem that is not in a recipe (a missing file, an unknown stage name): exit code 2.
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Where a command's cache is, per the SPEC: `--cache DIR`, else `PIPE_CACHE`, else `artifacts/`
+/// beside the nearest `pipe.yaml` above the current directory, else `./artifacts`.
+struct Project {
+    let cacheRoot: String
+
+    init(cacheOption: String?) {
+        let fileManager = FileManager.default
+        let current = fileManager.currentDirectoryPath
+        if let option = cacheOption {
+            cacheRoot = Project.absolute(option, from: current)
+        } else if let variable = ProcessInfo.processInfo.environment["PIPE_CACHE"], !variable.isEmpty {
+            cacheRoot = Project.absolute(variable, from: current)
+        } else {
+            var directory = URL(fileURLWithPath: current).standardizedFileURL
+            var found: String?
+            while true {
+                if fileManager.fileExists(atPath: directory.appendingPathComponent("pipe.yaml").path) {
+                    found = directory.appendingPathComponent("artifacts").path
+                    break
+                }
+                let parent = directory.deletingLastPathComponent()
+                if parent.path == directory.path { break }
+                directory = parent
+            }
+            cacheRoot = found ?? URL(fileURLWithPath: current).appendingPathComponent("artifacts").path
+        }
+    }
+
+    static func absolute(_ path: String, from directory: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: directory).appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    /// The on-disk cache, created if needed.
+    func openCache() throws -> Cache {
+        do {
+            return try Cache.onDisk(root: cacheRoot)
+        } catch {
+            throw UsageError("cannot use the cache at \(cacheRoot): \(error)")
+        }
+    }
+
+    /// The run ledger in the cache directory.
+    func openLedger() throws -> Ledger {
+        do {
+            try FileManager.default.createDirectory(atPath: cacheRoot, withIntermediateDirectories: true)
+            return try Ledger(path: cacheRoot + "/ledger.sqlite")
+        } catch {
+            throw UsageError("cannot open the run ledger in \(cacheRoot): \(error)")
+        }
+    }
+
+    /// The ledger if one exists already (read-only commands do not create one).
+    func existingLedger() throws -> Ledger? {
+        FileManager.default.fileExists(atPath: cacheRoot + "/ledger.sqlite") ? try openLedger() : nil
+    }
+}
+
+/// A recipe read, validated and turned into jobs.
+struct LoadedRecipe {
+    let file: String
+    let text: String
+    let recipe: Recipe
+    let overrides: [Override]
+    let pipeline: Pipeline
+
+    /// Reads `file`, applies `sets` (`path=value`), validates, and hashes `deps`.
+    init(file: String, sets: [String], registry: KindRegistry = .builtIn) throws {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory)
+            throw UsageError(exists && isDirectory.boolValue ? "\(file) is a directory, not a recipe file"
+                             : "cannot read recipe \(file): no such file\n  hint: recipes live in recipes/, e.g. `pipe run recipes/demo.yaml`")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw UsageError("\(file) is not UTF-8 text")
+        }
+        let overrides = try sets.map(Override.init(parsing:))
+        let recipe = try Recipe.parse(text, file: file, overrides: overrides, kinds: registry.names)
+        let jobs = try JobBuilder(registry: registry).jobs(for: recipe, recipeFile: file)
+        self.file = file
+        self.text = text
+        self.recipe = recipe
+        self.overrides = overrides
+        self.pipeline = Pipeline(jobs: jobs)
+    }
+
+    /// Checks stage names given on the command line (`--force`, `--only`).
+    func checkStageNames(_ names: [String], option: String) throws {
+        let known = recipe.stages.map(\.name)
+        for name in names where !known.contains(name) {
+            let hint = Suggestions.hint(for: name, in: known).map { "\n  hint: \($0)" } ?? ""
+            throw UsageError("\(option) \(name): no stage `\(name)` in \(file)\(hint)")
+        }
+    }
+
+    /// The material each stage had when it last ran, from the ledger and the action cache.
+    func previousMaterial(ledger: Ledger?, cache: Cache) -> PreviousMaterial {
+        let keys = (try? ledger?.lastKeys(recipe: recipe.name)) ?? [:]
+        let actions = cache.actions
+        return { stage in
+            guard let hex = keys[stage], let key = Digest(hex: hex) else { return nil }
+            return (try? actions.record(for: key))?.material
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import PipeEngine
+import PipeLedger
+
+/// `pipe run RECIPE`: runs every stage that is not cached.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the stages of a recipe that are not cached.")
+
+    @OptionGroup var options: RecipeOptions
+    @Option(name: .short, help: "How many stages may run at the same time.") var jobs = 1
+    @Option(help: "Run this stage even if it is cached (repeatable).") var force: [String] = []
+    @Option(help: "Run only this stage and the stages it reads (repeatable).") var only: [String] = []
+    @Flag(name: [.customShort("k"), .long], help: "After a failure, keep running the stages that do not depend on it.") var keepGoing = false
+    @Flag(help: "Say what would run, and why; run nothing.") var dryRun = false
+    @Option(help: "Name this run; `pipe cache gc` keeps what named runs used.") var tag: String?
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("-j must be at least 1 (got \(jobs))") }
+    }
+
+    func run() throws {
+        let loaded = try options.load()
+        try loaded.checkStageNames(force, option: "--force")
+        try loaded.checkStageNames(only, option: "--only")
+        let project = options.project
+        let cache = try project.openCache()
+        let runOptions = RunOptions(jobs: jobs, force: Set(force), only: only.isEmpty ? nil : Set(only), keepGoing: keepGoing)
+        if dryRun {
+            let previous = loaded.previousMaterial(ledger: try project.existingLedger(), cache: cache)
+            DryRun.print(Planner.plan(loaded.pipeline, cache: cache, previous: previous, force: runOptions.force, only: runOptions.only))
+            return
+        }
+        let ledger = try project.openLedger()
+        let previous = loaded.previousMaterial(ledger: ledger, cache: cache)
+        let runId = try ledger.begin(Provenance.runEntry(for: loaded, tag: tag))
+        let cancellation = Cancellation()
+        let signals = SignalTrap(cancellation: cancellation)
+        let reporter = ProgressReporter(total: loaded.pipeline.jobs.count)
+        let executor = Executor(pipeline: loaded.pipeline, cache: cache, options: runOptions, previous: previous,
+                                cancellation: cancellation, observer: reporter)
+        let started = ContinuousClock.now
+        let results = executor.run()
+        reporter.stop()
+        signals.restore()
+        let elapsed = ContinuousClock.now - started
+
+        let host = Provenance.host
+        try ledger.record(results.map { result in
+            StageEntry(runId: runId, recipeName: loaded.recipe.name, stage: result.job, kind: result.kind,
+                       status: result.status.rawValue, reason: result.reason?.description, key: result.key?.hex,
+                       inputs: Provenance.json(result.inputs.mapValues(\.hex)), output: result.output?.hex,
+                       log: result.log?.hex, seconds: result.seconds, started: result.started, host: host,
+                       message: result.message)
+        })
+        let interrupted = cancellation.isCancelled
+        let failed = results.contains { $0.status == .failed }
+        try ledger.finish(run: runId, status: interrupted ? "interrupted" : failed ? "failed" : "succeeded")
+        Summary.print(results, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                      runId: runId, cacheRoot: project.cacheRoot)
+        if interrupted { throw ExitCode(130) }
+        if failed || results.contains(where: { $0.status == .skipped }) { throw ExitCode(1) }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a cancellation of the run (children are terminated, the cache stays consistent).
+final class SignalTrap {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(cancellation: Cancellation) {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                Terminal.error("\ninterrupted: stopping running stages...")
+                cancellation.cancel()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func restore() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}
+
+/// `--dry-run` output.
+enum DryRun {
+    static func print(_ plan: [Planner.Entry]) {
+        let width = plan.map(\.job.count).max() ?? 0
+        var count = 0
+        for entry in plan {
+            guard case .stale(let reason) = entry.state else { continue }
+            count += 1
+            Swift.print("would run  \(entry.job.padding(toLength: width, withPad: " ", startingAt: 0))  \(reason)")
+        }
+        Swift.print(count == 0 ? "nothing to run: all \(plan.count) stages cached"
+                    : "\(count) of \(plan.count) stages would run (stages after a re-run stage may still be cached if its output is unchanged)")
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+
+/// `pipe show RUN`: one run's provenance.
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one run's full provenance.")
+
+    @OptionGroup var options: CacheOptions
+    @Argument(help: "A run id, a tag, or `latest`.") var reference: String
+
+    func run() throws {
+        guard let ledger = try options.project.existingLedger(), let entry = try ledger.run(reference) else {
+            throw UsageError("no run `\(reference)` in \(options.project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+        }
+        print("""
+        run          \(entry.id!)\(entry.tag.map { " (tag \($0))" } ?? "")
+        status       \(entry.status)
+        recipe       \(entry.recipeName) (\(entry.recipeFile), sha256:\(entry.recipeDigest))
+        params       \(entry.params)
+        overrides    \(entry.overrides)
+        command      \(entry.commandLine)
+        started      \(Show.timestamp(entry.started))\(entry.ended.map { "  ended " + Show.timestamp($0) } ?? "")
+        host         \(entry.host)
+        machine      \(entry.machine)
+        pipe         \(entry.pipeVersion)
+        """)
+        for stage in try ledger.stages(ofRun: entry.id!) {
+            print("\nstage \(stage.stage) [\(stage.kind)]: \(stage.status)" + (stage.status == "cached" ? "" : " in \(Terminal.duration(stage.seconds))"))
+            if let reason = stage.reason { print("  why     \(reason)") }
+            if let message = stage.message { print("  error   \(message)") }
+            if let key = stage.key { print("  key     sha256:\(key)") }
+            if stage.inputs != "{}" { print("  inputs  \(stage.inputs)") }
+            if let output = stage.output { print("  output  sha256:\(output)") }
+            if let log = stage.log { print("  log     sha256:\(log)") }
+        }
+    }
+}

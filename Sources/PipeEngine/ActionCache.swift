@@ -1,0 +1,109 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the action cache holds for a key: the stage's output tree and how it was made.
+public struct ActionRecord: Codable, Equatable, Sendable {
+    public var key: Digest
+    /// The output tree's Merkle digest.
+    public var output: Digest
+    /// The captured stdout/stderr, stored as an object.
+    public var log: Digest?
+    /// Everything the key was computed from.
+    public var material: KeyValue
+    public var stage: String
+    public var kind: String
+    public var files: Int
+    public var bytes: Int
+    public var seconds: Double
+    public var created: Date
+
+    public init(key: Digest, output: Digest, log: Digest?, material: KeyValue, stage: String, kind: String,
+                files: Int, bytes: Int, seconds: Double, created: Date) {
+        self.key = key
+        self.output = output
+        self.log = log
+        self.material = material
+        self.stage = stage
+        self.kind = kind
+        self.files = files
+        self.bytes = bytes
+        self.seconds = seconds
+        self.created = created
+    }
+}
+
+/// Cache key -> record. A record is written only after every object it names is stored.
+public protocol ActionCache: AnyObject, Sendable {
+    func record(for key: Digest) throws -> ActionRecord?
+    func store(_ record: ActionRecord) throws
+    func remove(_ key: Digest) throws
+    func allKeys() throws -> [Digest]
+}
+
+/// An action cache in memory, for tests.
+public final class MemoryActionCache: ActionCache, @unchecked Sendable {
+    private var records: [Digest: ActionRecord] = [:]
+    private let lock = NSLock()
+    public init() {}
+    public func record(for key: Digest) throws -> ActionRecord? { lock.withLock { records[key] } }
+    public func store(_ record: ActionRecord) throws { lock.withLock { records[record.key] = record } }
+    public func remove(_ key: Digest) throws { _ = lock.withLock { records.removeValue(forKey: key) } }
+    public func allKeys() throws -> [Digest] { lock.withLock { Array(records.keys) } }
+}
+
+/// An action cache in a directory: `actions/ab/<key>.json`, each written atomically.
+public final class FileActionCache: ActionCache, @unchecked Sendable {
+    let directory: String
+    let temporaryDirectory: String
+
+    public init(root: String, temporaryDirectory: String) throws {
+        directory = root + "/actions"
+        self.temporaryDirectory = temporaryDirectory
+        try FileSystem.makeDirectory(directory)
+    }
+
+    func path(of key: Digest) -> String { "\(directory)/\(key.hex.prefix(2))/\(key.hex).json" }
+
+    /// A record that cannot be decoded is reported as corrupt; the caller recomputes the stage.
+    public func record(for key: Digest) throws -> ActionRecord? {
+        guard let data = FileManager.default.contents(atPath: path(of: key)) else { return nil }
+        do {
+            let record = try Self.decoder.decode(ActionRecord.self, from: data)
+            guard record.key == key else { throw EngineError.io("record names key \(record.key.short)") }
+            return record
+        } catch {
+            throw EngineError.corruptObject(key, detail: "action record \(path(of: key)) is unreadable")
+        }
+    }
+
+    public func store(_ record: ActionRecord) throws {
+        try FileSystem.writeAtomically(try Self.encoder.encode(record), to: path(of: record.key),
+                                       temporaryDirectory: temporaryDirectory)
+    }
+
+    public func remove(_ key: Digest) throws { unlink(path(of: key)) }
+
+    public func allKeys() throws -> [Digest] {
+        var keys: [Digest] = []
+        for prefix in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(prefix)")) ?? [] where name.hasSuffix(".json") {
+                if let key = Digest(hex: String(name.dropLast(5))) { keys.append(key) }
+            }
+        }
+        return keys
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}

@@ -1,0 +1,141 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Executor {
+    /// Looks one job up in the cache and, on a miss, executes and commits it. Runs on a worker thread.
+    func process(_ i: Int, inputs: [String: Digest], forced: RunReason?) -> Outcome {
+        let job = pipeline.jobs[i]
+        let material = job.keyMaterial(inputs: inputs)
+        let key = material.digest
+        var result = StageResult(job: job, status: .cached)
+        result.key = key
+        result.inputs = inputs
+
+        var reason = forced ?? (options.force.contains(job.name) ? .forced : nil)
+        if reason == nil {
+            do {
+                if let record = try cache.actions.record(for: key), cache.objects.contains(record.output) {
+                    result.output = record.output
+                    result.log = record.log
+                    return .done(result)
+                }
+            } catch {
+                reason = .corruptOutput("\(error)")
+                try? cache.actions.remove(key)
+            }
+        }
+
+        // A miss: hold the key so no other run computes it at the same time, then look again.
+        let lease: KeyLease
+        do {
+            let acquired = try cache.locks.acquire(key)
+            lease = acquired.lease
+            if acquired.waited, reason == nil, let record = cache.hit(key) {
+                lease.release()
+                result.output = record.output
+                result.log = record.log
+                result.computedElsewhere = true
+                return .done(result)
+            }
+        } catch {
+            return .done(failure(result, "cannot lock the cache: \(error)"))
+        }
+        defer { lease.release() }
+
+        let why = reason ?? RunReason.explain(previous: previous(job.name), current: material)
+        result.reason = why
+        notify { $0.stageStarted(job.name, reason: why) }
+        return execute(job, index: i, result: result, material: material)
+    }
+
+    private func execute(_ job: Job, index i: Int, result: StageResult, material: KeyValue) -> Outcome {
+        var result = result
+        let workspace = FileSystem.temporaryPath(in: cache.temporaryDirectory, suffix: "-" + job.name)
+        defer { FileSystem.removeTree(workspace) }
+        let context = JobContext(outputDirectory: workspace + "/out", inputDirectories: [:],
+                                 scratchDirectory: workspace + "/scratch", logPath: workspace + "/log",
+                                 cancellation: cancellation)
+        var inputs: [String: String] = [:]
+        do {
+            for directory in [workspace, context.outputDirectory, context.scratchDirectory, workspace + "/in"] {
+                try FileSystem.makeDirectory(directory)
+            }
+            guard FileManager.default.createFile(atPath: context.logPath, contents: nil) else {
+                throw EngineError.io("cannot create \(context.logPath)")
+            }
+            for input in job.inputs {
+                let directory = workspace + "/in/" + input.role
+                do {
+                    try Tree.materialize(result.inputs[input.role]!, from: cache.objects, into: directory)
+                } catch let error as EngineError {
+                    if case .corruptObject(let digest, _) = error { try? cache.objects.remove(digest) }
+                    switch error {
+                    case .corruptObject, .missingObject:
+                        return .corruptInput(upstream: pipeline.index[input.job]!, detail: "\(error)")
+                    default: throw error
+                    }
+                }
+                FileSystem.makeReadOnly(directory)
+                inputs[input.role] = directory
+            }
+        } catch {
+            return .done(failure(result, "cannot prepare the workspace: \(error)"))
+        }
+
+        var running = context
+        running.inputDirectories = inputs
+        let clock = ContinuousClock.now
+        result.started = Date()
+        var thrown: Error?
+        do {
+            try job.action.run(running)
+        } catch {
+            thrown = error
+        }
+        result.seconds = Self.seconds(since: clock)
+        result.log = try? cache.objects.ingest(fileAt: context.logPath).digest
+        if cancellation.isCancelled {
+            result.status = .interrupted
+            result.message = "interrupted"
+            return .done(result)
+        }
+        if let thrown {
+            result.logTail = Self.tail(of: result.log, in: cache.objects)
+            return .done(failure(result, "\(thrown)"))
+        }
+        do {
+            let tree = try Tree.ingest(directory: context.outputDirectory, into: cache.objects)
+            let record = ActionRecord(key: result.key!, output: tree.digest, log: result.log, material: material,
+                                      stage: job.name, kind: job.kind, files: tree.files, bytes: tree.bytes,
+                                      seconds: result.seconds, created: result.started)
+            try cache.actions.store(record)
+            result.output = tree.digest
+            result.status = .ran
+        } catch {
+            return .done(failure(result, "cannot commit the output: \(error)"))
+        }
+        return .done(result)
+    }
+
+    private func failure(_ result: StageResult, _ message: String) -> StageResult {
+        var result = result
+        result.status = .failed
+        result.message = message
+        return result
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// The last 20 lines of a stored log.
+    static func tail(of log: Digest?, in store: ContentStore) -> [String] {
+        guard let log, let data = try? store.read(log) else { return [] }
+        let text = String(decoding: data.suffix(16 << 10), as: UTF8.self)
+        return Array(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            .reversed().drop { $0.isEmpty }.reversed().suffix(20))
+    }
+}

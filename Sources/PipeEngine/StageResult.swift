@@ -1,0 +1,71 @@
+import Foundation
+
+/// What happened to one stage in a run.
+public struct StageResult: Sendable {
+    public enum Status: String, Sendable, Codable {
+        /// Found in the cache.
+        case cached
+        /// Executed and committed.
+        case ran
+        /// Executed and failed.
+        case failed
+        /// Not run: an upstream stage failed, or the run stopped after a failure.
+        case skipped
+        /// Stopped by Ctrl-C or a signal.
+        case interrupted
+    }
+
+    public var job: String
+    public var kind: String
+    public var status: Status
+    public var key: Digest?
+    /// Why it ran (for `ran`, `failed`, `interrupted`).
+    public var reason: RunReason?
+    public var inputs: [String: Digest]
+    public var output: Digest?
+    public var log: Digest?
+    public var started: Date
+    public var seconds: Double
+    /// For `failed` and `skipped`: what went wrong.
+    public var message: String?
+    /// The last lines of a failed stage's log.
+    public var logTail: [String]
+    /// True when another process computed the key while this one waited for it.
+    public var computedElsewhere: Bool
+
+    init(job: Job, status: Status, started: Date = Date()) {
+        self.job = job.name
+        self.kind = job.kind
+        self.status = status
+        self.inputs = [:]
+        self.started = started
+        self.seconds = 0
+        self.logTail = []
+        self.computedElsewhere = false
+    }
+}
+
+/// Receives progress from a run; calls arrive one at a time, from worker threads.
+public protocol RunObserver: AnyObject {
+    func stageStarted(_ job: String, reason: RunReason)
+    func stageFinished(_ result: StageResult)
+}
+
+/// How a run proceeds.
+public struct RunOptions: Sendable {
+    /// Stages executed at the same time.
+    public var jobs: Int
+    /// Stages to execute even when cached.
+    public var force: Set<String>
+    /// Run only these stages and what they read.
+    public var only: Set<String>?
+    /// After a failure, keep running the stages that do not depend on it.
+    public var keepGoing: Bool
+
+    public init(jobs: Int = 1, force: Set<String> = [], only: Set<String>? = nil, keepGoing: Bool = false) {
+        self.jobs = max(1, jobs)
+        self.force = force
+        self.only = only
+        self.keepGoing = keepGoing
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import GRDB
+
+/// The run ledger: every `pipe run` and what each of its stages did, in SQLite (`ledger.sqlite` in
+/// the cache directory). Safe for several processes at once (WAL, busy timeout).
+public final class Ledger: @unchecked Sendable {
+    let queue: DatabaseQueue
+
+    /// Opens (creating and migrating if needed) the ledger at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.journalMode = .wal
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try Self.migrator.migrate(queue)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("recipeName", .text).notNull()
+                t.column("recipeFile", .text).notNull()
+                t.column("recipeDigest", .text).notNull()
+                t.column("params", .text).notNull()
+                t.column("overrides", .text).notNull()
+                t.column("commandLine", .text).notNull()
+                t.column("tag", .text)
+                t.column("status", .text).notNull()
+                t.column("started", .datetime).notNull()
+                t.column("ended", .datetime)
+                t.column("host", .text).notNull()
+                t.column("pipeVersion", .text).notNull()
+                t.column("machine", .text).notNull()
+            }
+            try db.create(index: "run_tag", on: "run", columns: ["tag"])
+            try db.create(table: "stageRun") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("run", onDelete: .cascade).notNull()
+                t.column("recipeName", .text).notNull()
+                t.column("stage", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("reason", .text)
+                t.column("key", .text)
+                t.column("inputs", .text).notNull()
+                t.column("output", .text)
+                t.column("log", .text)
+                t.column("seconds", .double).notNull()
+                t.column("started", .datetime).notNull()
+                t.column("host", .text).notNull()
+                t.column("message", .text)
+            }
+            try db.create(index: "stageRun_recipe_stage", on: "stageRun", columns: ["recipeName", "stage"])
+        }
+        return migrator
+    }
+
+    /// Records the start of a run and returns its id.
+    public func begin(_ run: RunEntry) throws -> Int64 {
+        try queue.write { db in
+            var row = run
+            try row.insert(db)
+            return row.id!
+        }
+    }
+
+    /// Records stage results of a run.
+    public func record(_ stages: [StageEntry]) throws {
+        guard !stages.isEmpty else { return }
+        try queue.write { db in
+            for stage in stages {
+                var row = stage
+                try row.insert(db)
+            }
+        }
+    }
+
+    /// Records the end of a run.
+    public func finish(run id: Int64, status: String, ended: Date = Date()) throws {
+        try queue.write { db in
+            try db.execute(sql: "UPDATE run SET status = ?, ended = ? WHERE id = ?", arguments: [status, ended, id])
+        }
+    }
+
+    /// The newest runs first.
+    public func runs(limit: Int = 50) throws -> [RunEntry] {
+        try queue.read { db in try RunEntry.order(Column("id").desc).limit(limit).fetchAll(db) }
+    }
+
+    /// A run by id, `latest`, or tag (the newest run with that tag).
+    public func run(_ reference: String) throws -> RunEntry? {
+        try queue.read { db in
+            if reference == "latest" { return try RunEntry.order(Column("id").desc).fetchOne(db) }
+            if let id = Int64(reference) { return try RunEntry.fetchOne(db, key: id) }
+            return try RunEntry.filter(Column("tag") == reference).order(Column("id").desc).fetchOne(db)
+        }
+    }
+
+    /// The stages of a run, in the order they finished.
+    public func stages(ofRun id: Int64) throws -> [StageEntry] {
+        try queue.read { db in try StageEntry.filter(Column("runId") == id).order(Column("id")).fetchAll(db) }
+    }
+
+    /// For each stage of a recipe, the key it had when it last ran or was found cached.
+    public func lastKeys(recipe: String) throws -> [String: String] {
+        try queue.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT stage, key FROM stageRun WHERE id IN (
+                  SELECT MAX(id) FROM stageRun WHERE recipeName = ? AND key IS NOT NULL
+                    AND status IN ('ran', 'cached') GROUP BY stage)
+                """, arguments: [recipe])
+            var keys: [String: String] = [:]
+            for row in rows { keys[row["stage"]] = row["key"] }
+            return keys
+        }
+    }
+
+    /// The keys that the newest `keepLast` runs and the runs with the given ids or tags used.
+    public func keys(keepLast: Int, keep references: [String]) throws -> Set<String> {
+        try queue.read { db in
+            var runIds = try Int64.fetchAll(db, sql: "SELECT id FROM run ORDER BY id DESC LIMIT ?", arguments: [keepLast])
+            runIds += try Int64.fetchAll(db, sql: "SELECT id FROM run WHERE tag IS NOT NULL")
+            for reference in references {
+                if let id = Int64(reference) { runIds.append(id) }
+                runIds += try Int64.fetchAll(db, sql: "SELECT id FROM run WHERE tag = ?", arguments: [reference])
+            }
+            guard !runIds.isEmpty else { return [] }
+            let list = Set(runIds).map(String.init).joined(separator: ",")
+            return Set(try String.fetchAll(db, sql: "SELECT DISTINCT key FROM stageRun WHERE key IS NOT NULL AND runId IN (\(list))"))
+        }
+    }
+}

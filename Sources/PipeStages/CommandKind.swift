@@ -1,0 +1,57 @@
+import Foundation
+import PipeEngine
+import PipeRecipe
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `kind: command`: a shell command of the user's, with `$PIPE_OUT`, `$PIPE_IN_<role>`,
+/// `$PIPE_SEED`, `$PIPE_PARAMS` (the resolved `with` as JSON) and the declared `env`.
+/// It runs in the recipe's directory under `/bin/sh`, in a process group of its own.
+public struct CommandKind: StageKind {
+    public let name = "command"
+    public let version = 1
+
+    public init() {}
+
+    /// `with` is free-form for commands: it reaches the command as `$PIPE_PARAMS`.
+    public func options(of stage: Stage) throws -> Value { stage.with.value }
+
+    public func action(for stage: ResolvedStage) throws -> JobAction {
+        CommandAction(command: stage.stage.command ?? "", workingDirectory: stage.recipeDirectory,
+                      environment: stage.stage.env.map { ($0.name, $0.value) }, seed: stage.seed,
+                      params: stage.options.json, stageName: stage.stage.name)
+    }
+}
+
+/// Runs one shell command for a stage and waits for it.
+struct CommandAction: JobAction {
+    var command: String
+    var workingDirectory: String
+    var environment: [(String, String)]
+    var seed: Int
+    var params: String
+    var stageName: String
+
+    func run(_ context: JobContext) throws {
+        let paramsPath = context.scratchDirectory + "/params.json"
+        try Data(params.utf8).write(to: URL(fileURLWithPath: paramsPath))
+        var variables = ProcessInfo.processInfo.environment
+        for (name, value) in environment { variables[name] = value }
+        variables["PIPE_OUT"] = context.outputDirectory
+        variables["PIPE_SEED"] = String(seed)
+        variables["PIPE_PARAMS"] = paramsPath
+        variables["PIPE_STAGE"] = stageName
+        variables["PIPE_SCRATCH"] = context.scratchDirectory
+        for (role, directory) in context.inputDirectories { variables["PIPE_IN_" + role] = directory }
+        let quotedDirectory = "'" + workingDirectory.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        let script = "cd -- \(quotedDirectory) || exit 127\n" + command
+        let status = try Subprocess.run(["/bin/sh", "-c", script], environment: variables, logPath: context.logPath,
+                                        cancellation: context.cancellation)
+        switch status {
+        case .exited(0): return
+        case .exited(let code): throw JobFailure("command exited with status \(code)")
+        case .signaled(let signal): throw JobFailure("command was killed by signal \(signal)")
+        }
+    }
+}

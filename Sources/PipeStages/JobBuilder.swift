@@ -1,0 +1,60 @@
+import Foundation
+import PipeEngine
+import PipeRecipe
+
+/// Maps a validated recipe to the engine's jobs: each stage's key material and action.
+///
+/// Key material (`KeyValue` map): `kind`, `version`, `with`, `seed`, and for `command` stages
+/// `command`, `env` and `deps` (relative path -> content digest). The engine adds `inputs`.
+public struct JobBuilder: Sendable {
+    public let registry: KindRegistry
+
+    public init(registry: KindRegistry = .builtIn) { self.registry = registry }
+
+    /// The jobs of `recipe`, read from `recipeFile` (its directory anchors relative paths).
+    public func jobs(for recipe: Recipe, recipeFile: String) throws -> [Job] {
+        let directory = URL(fileURLWithPath: recipeFile).deletingLastPathComponent().path
+        return try recipe.stages.map { stage in
+            guard let kind = registry.kind(stage.kind) else {
+                throw RecipeError(stage.location, path: "stages.\(stage.name).kind", "unknown kind `\(stage.kind)`",
+                                  hint: Suggestions.hint(for: stage.kind, in: registry.names))
+            }
+            let options = try kind.options(of: stage)
+            let seed = recipe.seed(for: stage)
+            var material: [String: KeyValue] = [
+                "kind": .string(kind.name),
+                "version": .int(kind.version),
+                "with": KeyValue(options),
+                "seed": .int(seed),
+            ]
+            if let command = stage.command {
+                material["command"] = .string(command)
+                var env: [String: KeyValue] = [:]
+                for variable in stage.env { env[variable.name] = .string(variable.value) }
+                material["env"] = .map(env)
+                var deps: [String: KeyValue] = [:]
+                for dependency in stage.deps {
+                    deps[dependency.path] = .string(try Self.digest(of: dependency, in: directory, stage: stage).hex)
+                }
+                material["deps"] = .map(deps)
+            }
+            let resolved = ResolvedStage(stage: stage, recipeName: recipe.name, recipeDirectory: directory,
+                                         seed: seed, options: options)
+            return Job(name: stage.name, kind: kind.name,
+                       inputs: stage.inputs.map { Job.Input(role: $0.role, job: $0.stage) },
+                       material: .map(material), action: try kind.action(for: resolved))
+        }
+    }
+
+    /// A dependency's content digest: a file's SHA-256, or a directory's Merkle digest.
+    static func digest(of dependency: Stage.Dependency, in directory: String, stage: Stage) throws -> Digest {
+        let path = dependency.path.hasPrefix("/") ? dependency.path : directory + "/" + dependency.path
+        do {
+            return try Tree.digest(ofPath: path)
+        } catch {
+            throw RecipeError(dependency.location, path: "stages.\(stage.name).deps",
+                              "cannot read dependency `\(dependency.path)` (\(path)): \(error)",
+                              hint: "paths in `deps` are relative to the recipe's directory")
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import PipeCommands
+
+PipeCommand.main(arguments: Array(CommandLine.arguments.dropFirst()))
