@@ -114,6 +114,12 @@ public struct KeyChange: Equatable, Sendable, CustomStringConvertible {
     public var old: KeyValue?
     public var new: KeyValue?
 
+    public init(path: String, old: KeyValue?, new: KeyValue?) {
+        self.path = path
+        self.old = old
+        self.new = new
+    }
+
     /// Why-stale text in the words of the material's conventions: `inputs.*` are upstream artifacts,
     /// `deps.*` local files, `version` the kind's implementation version, anything else a setting.
     public var description: String {

@@ -33,19 +33,12 @@ public enum YAMLReader {
             return Node(.list(try sequence.map { try convert($0, file: file) }), at: here)
         case .mapping(let mapping):
             var entries: [Node.Entry] = []
-            var seen: [String: SourceLocation] = [:]
             for (key, value) in mapping {
                 let keyLocation = location(key.mark, file)
                 guard case .scalar(let keyScalar) = key else {
                     throw RecipeError(keyLocation, path: "", "mapping keys must be plain text, not \(key)")
                 }
-                let name = keyScalar.string
-                if let first = seen[name] {
-                    throw RecipeError(keyLocation, path: "", "duplicate key `\(name)` (first defined at line \(first.line))",
-                                      hint: "remove or rename one of the two")
-                }
-                seen[name] = keyLocation
-                entries.append(Node.Entry(key: name, keyLocation: keyLocation, value: try convert(value, file: file)))
+                entries.append(Node.Entry(key: keyScalar.string, keyLocation: keyLocation, value: try convert(value, file: file)))
             }
             return Node(.map(entries), at: here)
         case .alias(let alias):
@@ -115,6 +108,21 @@ public enum YAMLReader {
             if let context { message += " (\(context.text) at line \(context.mark.line))" }
             return RecipeError(location(mark, file), path: "", message,
                                hint: "check indentation and quoting; in a flow mapping {...} quote values that contain `:` or `${`")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            // Yams names the first occurrence; point at the repetition, which is what to fix.
+            let name = duplicates.first ?? "?"
+            let first = context.mark
+            let lines = context.text.split(separator: "\n", omittingEmptySubsequences: false)
+            var again = location(first, file)
+            for (index, line) in lines.enumerated() where index >= first.line {
+                let indent = line.prefix { $0 == " " }.count
+                if indent == first.column - 1, line.dropFirst(indent).hasPrefix(name + ":") {
+                    again = SourceLocation(file: file, line: index + 1, column: first.column)
+                    break
+                }
+            }
+            return RecipeError(again, path: "", "duplicate key `\(name)` (first defined at line \(first.line))",
+                               hint: "remove or rename one of the two")
         case let .reader(problem, offset, _, _):
             return RecipeError(SourceLocation(file: file, line: 1, column: 1), path: "",
                                "unreadable YAML: \(problem)" + (offset.map { " at byte \($0)" } ?? ""),
