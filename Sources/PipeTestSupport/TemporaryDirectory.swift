@@ -5,7 +5,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public let path: String
 
     public init(_ label: String = "pipe-test") throws {
-        path = NSTemporaryDirectory() + "/\(label)-\(UUID().uuidString.prefix(8))"
+        path = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
