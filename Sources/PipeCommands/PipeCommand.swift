@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PipeRecipe
+import PipeStages
 
 /// `pipe`: declarative, cached, auditable experiment pipelines.
 public struct PipeCommand: ParsableCommand {
@@ -15,6 +16,7 @@ public struct PipeCommand: ParsableCommand {
 
     /// Parses the arguments, runs the command and exits: 0 success, 1 a stage failed, 2 usage or recipe error.
     public static func main(arguments: [String]) -> Never {
+        Subprocess.closeInheritedDescriptorsOnExec()
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

@@ -1,5 +1,8 @@
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The run ledger: every `pipe run` and what each of its stages did, in SQLite (`ledger.sqlite` in
 /// the cache directory). Safe for several processes at once (WAL, busy timeout).
@@ -12,6 +15,15 @@ public final class Ledger: @unchecked Sendable {
         configuration.busyMode = .timeout(30)
         configuration.journalMode = .wal
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        // Two processes opening a new ledger at once would both migrate it: take a file lock first.
+        let lock = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if lock >= 0 { flock(lock, LOCK_EX) }
+        defer {
+            if lock >= 0 {
+                flock(lock, LOCK_UN)
+                close(lock)
+            }
+        }
         queue = try DatabaseQueue(path: path, configuration: configuration)
         try Self.migrator.migrate(queue)
     }

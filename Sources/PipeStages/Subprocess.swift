@@ -6,7 +6,7 @@ import Glibc
 
 /// `posix_spawn` with stdout and stderr appended to a log file, stdin from /dev/null, and the child
 /// in a process group of its own so that a cancellation reaches everything it started.
-enum Subprocess {
+public enum Subprocess {
     enum Termination: Equatable {
         case exited(Int32)
         case signaled(Int32)
