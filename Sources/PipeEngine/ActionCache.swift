@@ -36,6 +36,9 @@ public struct ActionRecord: Codable, Equatable, Sendable {
 
 /// Cache key -> record. A record is written only after every object it names is stored.
 public protocol ActionCache: AnyObject, Sendable {
+    /// The output and log digests of a record: all a cache hit needs, and fast to read.
+    func hit(for key: Digest) throws -> (output: Digest, log: Digest?)?
+    /// The whole record, with its key material.
     func record(for key: Digest) throws -> ActionRecord?
     func store(_ record: ActionRecord) throws
     func remove(_ key: Digest) throws
@@ -47,13 +50,18 @@ public final class MemoryActionCache: ActionCache, @unchecked Sendable {
     private var records: [Digest: ActionRecord] = [:]
     private let lock = NSLock()
     public init() {}
+    public func hit(for key: Digest) throws -> (output: Digest, log: Digest?)? {
+        guard let record = lock.withLock({ records[key] }) else { return nil }
+        return (record.output, record.log)
+    }
     public func record(for key: Digest) throws -> ActionRecord? { lock.withLock { records[key] } }
     public func store(_ record: ActionRecord) throws { lock.withLock { records[record.key] = record } }
     public func remove(_ key: Digest) throws { _ = lock.withLock { records.removeValue(forKey: key) } }
     public func allKeys() throws -> [Digest] { lock.withLock { Array(records.keys) } }
 }
 
-/// An action cache in a directory: `actions/ab/<key>.json`, each written atomically.
+/// An action cache in a directory: `actions/ab/<key>.json`, each written atomically. The first line
+/// (`pipe-action 1 <output> <log or ->`) lets a cache hit skip decoding the JSON that follows it.
 public final class FileActionCache: ActionCache, @unchecked Sendable {
     let directory: String
     let temporaryDirectory: String
@@ -66,21 +74,35 @@ public final class FileActionCache: ActionCache, @unchecked Sendable {
 
     func path(of key: Digest) -> String { "\(directory)/\(key.hex.prefix(2))/\(key.hex).json" }
 
+    public func hit(for key: Digest) throws -> (output: Digest, log: Digest?)? {
+        guard let data = FileManager.default.contents(atPath: path(of: key)) else { return nil }
+        guard let newline = data.firstIndex(of: 0x0a) else { throw corrupt(key) }
+        let fields = String(decoding: data[data.startIndex..<newline], as: UTF8.self).split(separator: " ")
+        guard fields.count == 4, fields[0] == "pipe-action", fields[1] == "1", let output = Digest(hex: String(fields[2])) else {
+            throw corrupt(key)
+        }
+        return (output, Digest(hex: String(fields[3])))
+    }
+
     /// A record that cannot be decoded is reported as corrupt; the caller recomputes the stage.
     public func record(for key: Digest) throws -> ActionRecord? {
         guard let data = FileManager.default.contents(atPath: path(of: key)) else { return nil }
-        do {
-            let record = try Self.decoder.decode(ActionRecord.self, from: data)
-            guard record.key == key else { throw EngineError.io("record names key \(record.key.short)") }
-            return record
-        } catch {
-            throw EngineError.corruptObject(key, detail: "action record \(path(of: key)) is unreadable")
+        guard let newline = data.firstIndex(of: 0x0a),
+              let record = try? Self.decoder.decode(ActionRecord.self, from: data[data.index(after: newline)...]),
+              record.key == key else {
+            throw corrupt(key)
         }
+        return record
+    }
+
+    private func corrupt(_ key: Digest) -> EngineError {
+        EngineError.corruptObject(key, detail: "action record \(path(of: key)) is unreadable")
     }
 
     public func store(_ record: ActionRecord) throws {
-        try FileSystem.writeAtomically(try Self.encoder.encode(record), to: path(of: record.key),
-                                       temporaryDirectory: temporaryDirectory)
+        var data = Data("pipe-action 1 \(record.output.hex) \(record.log?.hex ?? "-")\n".utf8)
+        data.append(try Self.encoder.encode(record))
+        try FileSystem.writeAtomically(data, to: path(of: record.key), temporaryDirectory: temporaryDirectory)
     }
 
     public func remove(_ key: Digest) throws { unlink(path(of: key)) }

@@ -16,7 +16,7 @@ extension Executor {
         var reason = forced ?? (options.force.contains(job.name) ? .forced : nil)
         if reason == nil {
             do {
-                if let record = try cache.actions.record(for: key), cache.objects.contains(record.output) {
+                if let record = try cache.actions.hit(for: key), cache.objects.contains(record.output) {
                     result.output = record.output
                     result.log = record.log
                     return .done(result)

@@ -124,9 +124,9 @@ public struct Cache: Sendable {
                      temporaryDirectory: temporary)
     }
 
-    /// The record for `key` if it and its output listing are present.
-    func hit(_ key: Digest) -> ActionRecord? {
-        guard let record = try? actions.record(for: key), objects.contains(record.output) else { return nil }
-        return record
+    /// The output and log of `key` if its record and output listing are present.
+    func hit(_ key: Digest) -> (output: Digest, log: Digest?)? {
+        guard let hit = try? actions.hit(for: key), objects.contains(hit.output) else { return nil }
+        return hit
     }
 }

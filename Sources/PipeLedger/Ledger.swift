@@ -83,9 +83,14 @@ public final class Ledger: @unchecked Sendable {
     public func record(_ stages: [StageEntry]) throws {
         guard !stages.isEmpty else { return }
         try queue.write { db in
-            for stage in stages {
-                var row = stage
-                try row.insert(db)
+            let statement = try db.makeStatement(sql: """
+                INSERT INTO stageRun (runId, recipeName, stage, kind, status, reason, key, inputs, output, log,
+                                      seconds, started, host, message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for s in stages {
+                try statement.execute(arguments: [s.runId, s.recipeName, s.stage, s.kind, s.status, s.reason, s.key,
+                                                  s.inputs, s.output, s.log, s.seconds, s.started, s.host, s.message])
             }
         }
     }
