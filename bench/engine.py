@@ -6,7 +6,11 @@ Each stage writes a small file computed from its input with shell builtins. Repo
 wall time of: first run, fully cached no-op run, `pipe status`, and a re-run after changing one
 mid-chain parameter; and the per-stage overhead of a first run beyond spawning the command itself.
 
-Usage: python3 bench/engine.py [--pipe .build/release/pipe] [--sizes 10,100,1000,10000] [--repeat 5]
+Caches are deleted only at the end: on ext4 without a journal (as on this project's machines),
+inode allocation slows down for minutes after many deletions, which would bias later measurements.
+`--workdir /dev/shm` repeats the measurement on tmpfs, separating file-system cost from pipe's own.
+
+Usage: python3 bench/engine.py [--pipe .build/release/pipe] [--sizes 10,100,1000,10000] [--repeat 5] [--workdir DIR]
 """
 import argparse
 import os
@@ -53,9 +57,9 @@ def timed(command, cwd, env):
     return elapsed
 
 
-def spawn_floor(samples=300):
+def spawn_floor(workdir, samples=300):
     """Median time to posix_spawn and wait for `/bin/sh -c <stage command>`: the command itself."""
-    work = tempfile.mkdtemp(prefix="pipe-floor-")
+    work = tempfile.mkdtemp(prefix="pipe-floor-", dir=workdir)
     os.makedirs(f"{work}/in"); os.makedirs(f"{work}/out")
     with open(f"{work}/in/o", "w") as f:
         f.write("1\n")
@@ -70,8 +74,9 @@ def spawn_floor(samples=300):
     return statistics.median(times)
 
 
-def bench(pipe, shape, n, repeat, jobs):
-    work = tempfile.mkdtemp(prefix=f"pipe-bench-{shape}-{n}-")
+def bench(pipe, shape, n, repeat, jobs, workdir, leftovers):
+    work = tempfile.mkdtemp(prefix=f"pipe-bench-{shape}-{n}-", dir=workdir)
+    leftovers.append(work)
     recipe = os.path.join(work, "recipe.yaml")
     with open(recipe, "w") as f:
         f.write(chain(n) if shape == "chain" else fan(n))
@@ -85,8 +90,6 @@ def bench(pipe, shape, n, repeat, jobs):
             noop.append(timed([pipe, "run", recipe, "-j", str(jobs)], work, env))
             status.append(timed([pipe, "status", recipe], work, env))
         change.append(timed([pipe, "run", recipe, "-j", str(jobs), "--set", f"params.bump={rep + 1}"], work, env))
-        shutil.rmtree(cache)
-    shutil.rmtree(work)
     return {k: statistics.median(v) for k, v in
             [("first", first), ("noop", noop), ("status", status), ("change", change)]}
 
@@ -98,18 +101,22 @@ def main():
     parser.add_argument("--shapes", default="chain,fan")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("-j", "--jobs", type=int, default=1)
+    parser.add_argument("--workdir", default=None, help="where recipes and caches go (default: the system temp dir)")
     args = parser.parse_args()
     pipe = os.path.abspath(args.pipe)
-    floor = spawn_floor()
-    print(f"pipe engine benchmark: {os.cpu_count()} cores, -j {args.jobs}; median of {args.repeat} "
-          f"(1 first run at N=10000); spawning the stage command alone: {floor * 1000:.2f} ms")
+    floor = spawn_floor(args.workdir)
+    leftovers = []
+    print(f"pipe engine benchmark in {args.workdir or tempfile.gettempdir()}: {os.cpu_count()} cores, -j {args.jobs}; "
+          f"median of {args.repeat} (1 first run at N=10000); spawning the stage command alone: {floor * 1000:.2f} ms")
     print(f"{'shape':6} {'N':>6} {'first run':>10} {'no-op':>8} {'status':>8} {'mid change':>11} {'per stage':>10} {'overhead':>9}")
     for shape in args.shapes.split(","):
         for n in map(int, args.sizes.split(",")):
-            r = bench(pipe, shape, n, args.repeat, args.jobs)
+            r = bench(pipe, shape, n, args.repeat, args.jobs, args.workdir, leftovers)
             per_stage = r["first"] / n
             print(f"{shape:6} {n:>6} {r['first']:>9.3f}s {r['noop']:>7.3f}s {r['status']:>7.3f}s "
                   f"{r['change']:>10.3f}s {per_stage * 1000:>8.2f}ms {(per_stage - floor) * 1000:>7.2f}ms", flush=True)
+    for work in leftovers:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -105,13 +105,33 @@ struct LoadedRecipe {
         }
     }
 
-    /// The material each stage had when it last ran, from the ledger and the action cache.
-    func previousMaterial(ledger: Ledger?, cache: Cache) -> PreviousMaterial {
-        let keys = (try? ledger?.lastKeys(recipe: recipe.name)) ?? [:]
+    /// The material each stage had when it last ran, from the ledger and the action cache. Asked only
+    /// for stages that are not cached, so a fully cached recipe never reads the ledger's history.
+    func previousMaterial(ledger: @escaping () -> Ledger?, cache: Cache) -> PreviousMaterial {
+        let recipeName = recipe.name
         let actions = cache.actions
+        let opened = LazyLedger(open: ledger)
         return { stage in
-            guard let hex = keys[stage], let key = Digest(hex: hex) else { return nil }
+            guard let hex = try? opened.value?.lastKey(recipe: recipeName, stage: stage), let key = Digest(hex: hex) else { return nil }
             return (try? actions.record(for: key))?.material
+        }
+    }
+}
+
+/// Opens the ledger on first use, once, from any thread.
+private final class LazyLedger: @unchecked Sendable {
+    private let open: () -> Ledger?
+    private let lock = NSLock()
+    private var opened: Ledger??
+
+    init(open: @escaping () -> Ledger?) { self.open = open }
+
+    var value: Ledger? {
+        lock.withLock {
+            if let opened { return opened }
+            let ledger = open()
+            opened = .some(ledger)
+            return ledger
         }
     }
 }

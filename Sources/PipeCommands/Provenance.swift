@@ -37,6 +37,25 @@ enum Provenance {
                  started: Date(), host: host, pipeVersion: PipeVersion.current, machine: machine)
     }
 
+    /// A string map as a JSON object with sorted keys, without the cost of a JSONEncoder per row.
+    static func json(_ map: [String: String]) -> String {
+        guard !map.isEmpty else { return "{}" }
+        return "{" + map.keys.sorted().map { "\(quote($0)):\(quote(map[$0]!))" }.joined(separator: ",") + "}"
+    }
+
+    private static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
     static func json(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -20,19 +20,22 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        var timer = PhaseTimer()
         let loaded = try options.load()
+        timer.mark("load")
         try loaded.checkStageNames(force, option: "--force")
         try loaded.checkStageNames(only, option: "--only")
         let project = options.project
         let cache = try project.openCache()
         let runOptions = RunOptions(jobs: jobs, force: Set(force), only: only.isEmpty ? nil : Set(only), keepGoing: keepGoing)
         if dryRun {
-            let previous = loaded.previousMaterial(ledger: try project.existingLedger(), cache: cache)
+            let previous = loaded.previousMaterial(ledger: { try? project.existingLedger() }, cache: cache)
             DryRun.print(Planner.plan(loaded.pipeline, cache: cache, previous: previous, force: runOptions.force, only: runOptions.only))
             return
         }
         let ledger = try project.openLedger()
-        let previous = loaded.previousMaterial(ledger: ledger, cache: cache)
+        timer.mark("ledger")
+        let previous = loaded.previousMaterial(ledger: { ledger }, cache: cache)
         let runId = try ledger.begin(Provenance.runEntry(for: loaded, tag: tag))
         let cancellation = Cancellation()
         let signals = SignalTrap(cancellation: cancellation)
@@ -41,6 +44,7 @@ struct RunCommand: ParsableCommand {
                                 cancellation: cancellation, observer: reporter)
         let started = ContinuousClock.now
         let results = executor.run()
+        timer.mark("execute")
         reporter.stop()
         signals.restore()
         let elapsed = ContinuousClock.now - started
@@ -53,11 +57,13 @@ struct RunCommand: ParsableCommand {
                        log: result.log?.hex, seconds: result.seconds, started: result.started, host: host,
                        message: result.message)
         })
+        timer.mark("record")
         let interrupted = cancellation.isCancelled
         let failed = results.contains { $0.status == .failed }
         try ledger.finish(run: runId, status: interrupted ? "interrupted" : failed ? "failed" : "succeeded")
         Summary.print(results, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
                       runId: runId, cacheRoot: project.cacheRoot)
+        timer.mark("summary")
         if interrupted { throw ExitCode(130) }
         if failed || results.contains(where: { $0.status == .skipped }) { throw ExitCode(1) }
     }

@@ -8,11 +8,14 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var options: RecipeOptions
 
     func run() throws {
+        var timer = PhaseTimer()
         let loaded = try options.load()
+        timer.mark("load")
         let project = options.project
         let cache = try project.openCache()
-        let previous = loaded.previousMaterial(ledger: try project.existingLedger(), cache: cache)
+        let previous = loaded.previousMaterial(ledger: { try? project.existingLedger() }, cache: cache)
         let plan = Planner.plan(loaded.pipeline, cache: cache, previous: previous)
+        timer.mark("plan")
         let width = plan.map(\.job.count).max() ?? 0
         var stale = 0
         for entry in plan {

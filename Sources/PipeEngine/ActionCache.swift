@@ -75,13 +75,18 @@ public final class FileActionCache: ActionCache, @unchecked Sendable {
     func path(of key: Digest) -> String { "\(directory)/\(key.hex.prefix(2))/\(key.hex).json" }
 
     public func hit(for key: Digest) throws -> (output: Digest, log: Digest?)? {
-        guard let data = FileManager.default.contents(atPath: path(of: key)) else { return nil }
-        guard let newline = data.firstIndex(of: 0x0a) else { throw corrupt(key) }
-        let fields = String(decoding: data[data.startIndex..<newline], as: UTF8.self).split(separator: " ")
-        guard fields.count == 4, fields[0] == "pipe-action", fields[1] == "1", let output = Digest(hex: String(fields[2])) else {
+        // Only the header line is read: "pipe-action 1 " + 64 + " " + (64 or "-") + "\n" is at most 145 bytes.
+        let fd = open(path(of: key), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 160)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0, let newline = buffer[..<count].firstIndex(of: 0x0a) else { throw corrupt(key) }
+        let fields = buffer[..<newline].split(separator: 0x20).map { String(decoding: $0, as: UTF8.self) }
+        guard fields.count == 4, fields[0] == "pipe-action", fields[1] == "1", let output = Digest(hex: fields[2]) else {
             throw corrupt(key)
         }
-        return (output, Digest(hex: String(fields[3])))
+        return (output, Digest(hex: fields[3]))
     }
 
     /// A record that cannot be decoded is reported as corrupt; the caller recomputes the stage.

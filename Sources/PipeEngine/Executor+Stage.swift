@@ -5,7 +5,7 @@ import Glibc
 
 extension Executor {
     /// Looks one job up in the cache and, on a miss, executes and commits it. Runs on a worker thread.
-    func process(_ i: Int, inputs: [String: Digest], forced: RunReason?) -> Outcome {
+    func process(_ i: Int, inputs: [String: Digest], forced: RunReason?, workspace: Workspace) -> Outcome {
         let job = pipeline.jobs[i]
         let material = job.keyMaterial(inputs: inputs)
         let key = material.digest
@@ -47,26 +47,20 @@ extension Executor {
         let why = reason ?? RunReason.explain(previous: previous(job.name), current: material)
         result.reason = why
         notify { $0.stageStarted(job.name, reason: why) }
-        return execute(job, index: i, result: result, material: material)
+        return execute(job, index: i, result: result, material: material, workspace: workspace)
     }
 
-    private func execute(_ job: Job, index i: Int, result: StageResult, material: KeyValue) -> Outcome {
+    private func execute(_ job: Job, index i: Int, result: StageResult, material: KeyValue, workspace: Workspace) -> Outcome {
         var result = result
-        let workspace = FileSystem.temporaryPath(in: cache.temporaryDirectory, suffix: "-" + job.name)
-        defer { FileSystem.removeTree(workspace) }
-        let context = JobContext(outputDirectory: workspace + "/out", inputDirectories: [:],
-                                 scratchDirectory: workspace + "/scratch", logPath: workspace + "/log",
+        // The workspace is the scratch space; `out/`, `in/` and `log` in it are the engine's.
+        let context = JobContext(outputDirectory: workspace.output, inputDirectories: [:],
+                                 scratchDirectory: workspace.root, logPath: workspace.log,
                                  cancellation: cancellation)
         var inputs: [String: String] = [:]
         do {
-            for directory in [workspace, context.outputDirectory, context.scratchDirectory, workspace + "/in"] {
-                try FileSystem.makeDirectory(directory)
-            }
-            guard FileManager.default.createFile(atPath: context.logPath, contents: nil) else {
-                throw EngineError.io("cannot create \(context.logPath)")
-            }
+            try workspace.prepare()
             for input in job.inputs {
-                let directory = workspace + "/in/" + input.role
+                let directory = workspace.inputs + "/" + input.role
                 do {
                     try Tree.materialize(result.inputs[input.role]!, from: cache.objects, into: directory)
                 } catch let error as EngineError {

@@ -69,6 +69,8 @@ public final class Executor: @unchecked Sendable {
     }
 
     private func work() {
+        let workspace = Workspace(in: cache.temporaryDirectory)
+        defer { workspace.remove() }
         condition.lock()
         while true {
             if !stopped, !cancellation.isCancelled, !ready.isEmpty {
@@ -77,7 +79,7 @@ public final class Executor: @unchecked Sendable {
                 let inputs = inputDigests(of: i)
                 let forced = forcedReason.removeValue(forKey: i)
                 condition.unlock()
-                let outcome = process(i, inputs: inputs, forced: forced)
+                let outcome = process(i, inputs: inputs, forced: forced, workspace: workspace)
                 condition.lock()
                 running -= 1
                 finish(i, outcome)

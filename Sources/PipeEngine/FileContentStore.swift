@@ -48,10 +48,10 @@ public final class FileContentStore: ContentStore, @unchecked Sendable {
         guard !contains(digest) else { return digest }
         let temporary = FileSystem.temporaryPath(in: temporaryDirectory)
         do {
-            try data.write(to: URL(fileURLWithPath: temporary))
+            try FileSystem.write(data, toNewFile: temporary)
         } catch {
             unlink(temporary)
-            throw EngineError.io("cannot write an object (\(error.localizedDescription)); is the disk full?")
+            throw error
         }
         try place(temporary, as: digest)
         return digest

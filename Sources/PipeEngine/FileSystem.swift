@@ -5,11 +5,32 @@ import Glibc
 
 /// Small POSIX helpers shared by the on-disk stores.
 enum FileSystem {
+    /// `mkdir -p`.
     static func makeDirectory(_ path: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw EngineError.io("cannot create directory \(path): \(error.localizedDescription)")
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        if errno == ENOENT {
+            try makeDirectory((path as NSString).deletingLastPathComponent)
+            if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        }
+        throw EngineError.io("cannot create directory \(path): \(String(cString: strerror(errno)))")
+    }
+
+    /// Writes bytes to a new file with plain POSIX calls (no fsync: callers rename the file into
+    /// place, and every read verifies content against its digest).
+    static func write(_ data: Data, toNewFile path: String, mode: mode_t = 0o644) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw EngineError.io("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    throw EngineError.io("cannot write \(path): \(String(cString: strerror(errno))); is the disk full?")
+                }
+                offset += n
+            }
         }
     }
 
@@ -45,10 +66,10 @@ enum FileSystem {
     static func writeAtomically(_ data: Data, to path: String, temporaryDirectory: String) throws {
         let temporary = temporaryPath(in: temporaryDirectory)
         do {
-            try data.write(to: URL(fileURLWithPath: temporary))
+            try write(data, toNewFile: temporary)
         } catch {
             unlink(temporary)
-            throw EngineError.io("cannot write \(path) (\(error.localizedDescription)); is the disk full?")
+            throw error
         }
         if rename(temporary, path) != 0 {
             if errno == ENOENT {
@@ -59,6 +80,11 @@ enum FileSystem {
             unlink(temporary)
             throw EngineError.io("cannot write \(path): \(reason)")
         }
+    }
+
+    /// Removes everything inside a directory, keeping the directory.
+    static func removeContents(of path: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] { removeTree(path + "/" + name) }
     }
 
     /// Removes a file tree, making read-only directories writable first.

@@ -45,7 +45,7 @@ public struct JobContext: Sendable {
     public var outputDirectory: String
     /// Role -> the upstream artifact, materialized read-only.
     public var inputDirectories: [String: String]
-    /// Scratch space, removed afterwards.
+    /// Scratch space, removed afterwards (it holds `out/`, `in/` and `log` too: leave those alone).
     public var scratchDirectory: String
     /// The captured log (stdout/stderr); append to it.
     public var logPath: String

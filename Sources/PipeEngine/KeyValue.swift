@@ -47,7 +47,7 @@ public indirect enum KeyValue: Equatable, Sendable {
         case .map(let entries):
             out.append(0x4d)
             append(UInt64(entries.count))
-            for key in entries.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            for key in entries.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
                 appendString(key)
                 entries[key]!.encode(into: &out)
             }

@@ -14,7 +14,6 @@ public final class Ledger: @unchecked Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         configuration.journalMode = .wal
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         // Two processes opening a new ledger at once would both migrate it: take a file lock first.
         let lock = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if lock >= 0 { flock(lock, LOCK_EX) }
@@ -25,6 +24,10 @@ public final class Ledger: @unchecked Sendable {
             }
         }
         queue = try DatabaseQueue(path: path, configuration: configuration)
+        // No fsync (set after GRDB's own WAL set-up, which asks for NORMAL): a crash of pipe cannot
+        // corrupt a WAL database; a power cut may lose the newest runs' rows, never the cache's
+        // consistency, and syncing cost more than a whole cached run.
+        try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = OFF") }
         try Self.migrator.migrate(queue)
     }
 
@@ -65,7 +68,14 @@ public final class Ledger: @unchecked Sendable {
                 t.column("host", .text).notNull()
                 t.column("message", .text)
             }
-            try db.create(index: "stageRun_recipe_stage", on: "stageRun", columns: ["recipeName", "stage"])
+            try db.create(index: "stageRun_run", on: "stageRun", columns: ["runId"])
+            // The key each stage of each recipe last had: what `pipe status` diffs against.
+            try db.create(table: "stageState", options: [.withoutRowID]) { t in
+                t.column("recipeName", .text).notNull()
+                t.column("stage", .text).notNull()
+                t.column("key", .text).notNull()
+                t.primaryKey(["recipeName", "stage"])
+            }
         }
         return migrator
     }
@@ -88,9 +98,19 @@ public final class Ledger: @unchecked Sendable {
                                       seconds, started, host, message)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            // Written only when a key changes, so a fully cached run touches few pages.
+            let state = try db.makeStatement(sql: """
+                INSERT INTO stageState (recipeName, stage, key) VALUES (?, ?, ?)
+                ON CONFLICT (recipeName, stage) DO UPDATE SET key = excluded.key WHERE key != excluded.key
+                """)
             for s in stages {
+                if let key = s.key, s.status == "ran" || s.status == "cached" {
+                    try state.execute(arguments: [s.recipeName, s.stage, key])
+                }
                 try statement.execute(arguments: [s.runId, s.recipeName, s.stage, s.kind, s.status, s.reason, s.key,
-                                                  s.inputs, s.output, s.log, s.seconds, s.started, s.host, s.message])
+                                                  s.inputs, s.output, s.log, s.seconds,
+                                                  // A Unix timestamp: formatting a date as text costs more than the insert.
+                                                  s.started.timeIntervalSince1970, s.host, s.message])
             }
         }
     }
@@ -121,17 +141,11 @@ public final class Ledger: @unchecked Sendable {
         try queue.read { db in try StageEntry.filter(Column("runId") == id).order(Column("id")).fetchAll(db) }
     }
 
-    /// For each stage of a recipe, the key it had when it last ran or was found cached.
-    public func lastKeys(recipe: String) throws -> [String: String] {
+    /// The key a stage of a recipe had when it last ran or was found cached.
+    public func lastKey(recipe: String, stage: String) throws -> String? {
         try queue.read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT stage, key FROM stageRun WHERE id IN (
-                  SELECT MAX(id) FROM stageRun WHERE recipeName = ? AND key IS NOT NULL
-                    AND status IN ('ran', 'cached') GROUP BY stage)
-                """, arguments: [recipe])
-            var keys: [String: String] = [:]
-            for row in rows { keys[row["stage"]] = row["key"] }
-            return keys
+            try String.fetchOne(db, sql: "SELECT key FROM stageState WHERE recipeName = ? AND stage = ?",
+                                arguments: [recipe, stage])
         }
     }
 

@@ -35,8 +35,18 @@ enum Interpolation {
 
         private func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
+        /// Whether `text` contains `${` (a byte scan: most strings have no `$` at all).
+        static func mayReference(_ text: String) -> Bool {
+            var previousWasDollar = false
+            for byte in text.utf8 {
+                if previousWasDollar && byte == UInt8(ascii: "{") { return true }
+                previousWasDollar = byte == UInt8(ascii: "$")
+            }
+            return false
+        }
+
         private mutating func resolveString(_ text: String, node: Node, path: String) throws -> Node {
-            guard text.contains("${") else { return node }
+            guard Self.mayReference(text) else { return node }
             let pieces = try Self.split(text, at: node.location, path: path)
             if pieces.count == 1, case .reference(let reference) = pieces[0] {
                 var value = try lookup(reference, at: node.location, path: path)

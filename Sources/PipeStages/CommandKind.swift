@@ -35,7 +35,9 @@ struct CommandAction: JobAction {
 
     func run(_ context: JobContext) throws {
         let paramsPath = context.scratchDirectory + "/params.json"
-        try Data(params.utf8).write(to: URL(fileURLWithPath: paramsPath))
+        guard let file = fopen(paramsPath, "we") else { throw JobFailure("cannot write \(paramsPath)") }
+        let written = fputs(params, file)
+        guard fclose(file) == 0, written >= 0 else { throw JobFailure("cannot write \(paramsPath); is the disk full?") }
         var variables = ProcessInfo.processInfo.environment
         for (name, value) in environment { variables[name] = value }
         variables["PIPE_OUT"] = context.outputDirectory
