@@ -89,6 +89,8 @@ extension Executor {
             thrown = error
         }
         result.seconds = Self.seconds(since: clock)
+        // Read before storing the log: storing may fail (a full disk) and the tail is needed then most.
+        let tail = thrown == nil ? [] : Self.tail(of: context.logPath)
         result.log = try? cache.objects.ingest(fileAt: context.logPath).digest
         if cancellation.isCancelled {
             result.status = .interrupted
@@ -96,7 +98,7 @@ extension Executor {
             return .done(result)
         }
         if let thrown {
-            result.logTail = Self.tail(of: result.log, in: cache.objects)
+            result.logTail = tail
             return .done(failure(result, "\(thrown)"))
         }
         do {
@@ -125,10 +127,13 @@ extension Executor {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
-    /// The last 20 lines of a stored log.
-    static func tail(of log: Digest?, in store: ContentStore) -> [String] {
-        guard let log, let data = try? store.read(log) else { return [] }
-        let text = String(decoding: data.suffix(16 << 10), as: UTF8.self)
+    /// The last 20 lines of a log file.
+    static func tail(of path: String) -> [String] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > 16 << 10 ? size - (16 << 10) : 0)
+        let text = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
         return Array(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             .reversed().drop { $0.isEmpty }.reversed().suffix(20))
     }

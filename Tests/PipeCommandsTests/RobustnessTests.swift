@@ -147,3 +147,51 @@ struct RobustnessTests {
         #expect(try project.pipe("cache", "verify").status == 0)
     }
 }
+
+/// A full disk, on a 1 MiB tmpfs (needs root, as on CI and the project's machines).
+struct FullDiskTests {
+    static var canMount: Bool { getuid() == 0 }
+
+    @Test(.enabled(if: canMount)) func fullDiskFailsTheStageAndLeavesTheCacheConsistent() throws {
+        let project = try CLIProject()
+        let mountPoint = project.path + "/small"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]
+        try mount.run()
+        mount.waitUntilExit()
+        try #require(mount.terminationStatus == 0, "cannot mount a tmpfs")
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = [mountPoint]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        try project.directory.write("full.yaml", """
+            pipe: 1
+            name: full
+            stages:
+              small:
+                kind: command
+                command: echo ok > "$PIPE_OUT/ok.txt"
+              big:
+                kind: command
+                inputs: {s: small}
+                command: echo writing; head -c 3000000 /dev/zero > "$PIPE_OUT/big.bin"
+            """)
+        let cache = ["PIPE_CACHE": mountPoint + "/cache"]
+        let result = try project.pipe("run", "full.yaml", environment: cache)
+        #expect(result.status == 1)
+        #expect(CLIProject.normalize(result.stdout).contains("big command failed TIME command exited with status 1"))
+        #expect(result.stdout.contains("No space left on device"))
+        let verify = try project.pipe("cache", "verify", environment: cache)
+        #expect(verify.status == 0, "\(verify.stdout)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: mountPoint + "/cache/tmp")) ?? []).isEmpty)
+        // With room again (a smaller output), the next run redoes only the failed stage.
+        let rerun = try project.pipe("run", "full.yaml", "--set", "stages.big.command=echo small > \"$PIPE_OUT/b\"", environment: cache)
+        #expect(rerun.status == 0)
+        #expect(CLIProject.normalize(rerun.stdout).contains("small command cached"))
+    }
+}
