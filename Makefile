@@ -4,7 +4,7 @@
 SWIFT ?= swift
 DEMO_RECIPE ?= recipes/demo.yaml
 
-.PHONY: deps build build-debug demo test bench clean
+.PHONY: deps build build-debug demo test bench bench-snakemake clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -23,6 +23,12 @@ test: build-debug
 
 bench: build
 	python3 bench/engine.py --pipe .build/release/pipe
+	python3 bench/engine.py --pipe .build/release/pipe --workdir /dev/shm
+
+# Snakemake side by side, installed from PyPI into a throwaway venv.
+bench-snakemake: build
+	python3 -m venv bench/.venv && bench/.venv/bin/pip install -q "snakemake==9.*"
+	python3 bench/snakemake_side_by_side.py --pipe .build/release/pipe --snakemake bench/.venv/bin/snakemake
 
 clean:
 	rm -rf .build

@@ -135,9 +135,27 @@ public struct KeyChange: Equatable, Sendable, CustomStringConvertible {
         case ("version", let old?, let new?): return "kind version changed \(old.text) -> \(new.text)"
         case (_, nil, let new?): return "`\(path)` added (\(new.text))"
         case (_, let old?, nil): return "`\(path)` removed (was \(old.text))"
+        case (_, .string(let a)?, .string(let b)?): return "`\(path)` changed " + KeyChange.excerpts(a, b)
         case (_, let old?, let new?): return "`\(path)` changed \(old.text) -> \(new.text)"
         default: return "`\(path)` changed"
         }
+    }
+
+    /// Two texts around their first difference, newlines escaped: `"...-lt 200 ]..." -> "...-lt 100 ]..."`.
+    static func excerpts(_ a: String, _ b: String) -> String {
+        if a.count <= 60, b.count <= 60, !a.contains("\n"), !b.contains("\n") { return "\"\(a)\" -> \"\(b)\"" }
+        let x = Array(a), y = Array(b)
+        var start = 0
+        while start < x.count, start < y.count, x[start] == y[start] { start += 1 }
+        var end = 0  // common suffix length, not overlapping the common prefix
+        while end < x.count - start, end < y.count - start, x[x.count - 1 - end] == y[y.count - 1 - end] { end += 1 }
+        func excerpt(_ chars: [Character]) -> String {
+            let from = max(0, start - 20), to = min(chars.count, max(chars.count - end + 20, start + 20))
+            var text = String(chars[from..<to]).replacingOccurrences(of: "\n", with: "\\n")
+            if text.count > 80 { text = String(text.prefix(77)) + "..." }
+            return "\"" + (from > 0 ? "..." : "") + text + (to < chars.count ? "..." : "") + "\""
+        }
+        return excerpt(x) + " -> " + excerpt(y)
     }
 
     /// The differences from `old` to `new`, descending into maps; lists and scalars compare whole.

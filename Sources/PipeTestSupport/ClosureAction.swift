@@ -23,15 +23,4 @@ public final class ClosureAction: JobAction, @unchecked Sendable {
             try text.write(toFile: context.outputDirectory + "/" + name, atomically: false, encoding: .utf8)
         }
     }
-
-    /// An action that concatenates its inputs' `out.txt` files (in role order) plus `suffix`.
-    public static func concatenating(suffix: String) -> ClosureAction {
-        ClosureAction { context in
-            var text = ""
-            for role in context.inputDirectories.keys.sorted() {
-                text += (try? String(contentsOfFile: context.inputDirectories[role]! + "/out.txt", encoding: .utf8)) ?? ""
-            }
-            try (text + suffix).write(toFile: context.outputDirectory + "/out.txt", atomically: false, encoding: .utf8)
-        }
-    }
 }

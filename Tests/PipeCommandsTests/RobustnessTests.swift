@@ -23,6 +23,11 @@ struct RobustnessTests {
 
     func isAlive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 }
 
+    /// The process group of stage `b` of slow.yaml, which writes it to b.pid when it starts.
+    func stageB(_ project: CLIProject) throws -> pid_t {
+        try #require(Int32((project.directory.read("b.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
     @Test func twoProcessesNeverComputeTheSameKeyTwice() throws {
         let project = try CLIProject()
         let first = try PipeBinary.start(["run", "slow.yaml", "-j", "2"], in: project.path)
@@ -52,7 +57,7 @@ struct RobustnessTests {
         let killed = PipeBinary.finish(process, out, err)
         #expect(killed.status == 9 || killed.status == 137 || killed.status == 128 + 9 || killed.status != 0)
         // The orphaned stage is still sleeping in its own process group; end it.
-        let pid = try #require(Int32((project.directory.read("b.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try stageB(project)
         #expect(isAlive(pid))
         kill(-pid, SIGKILL)
         let verify = try project.pipe("cache", "verify")
@@ -75,7 +80,7 @@ struct RobustnessTests {
         try project.directory.write("hold.flag", "")
         let (process, out, err) = try PipeBinary.start(["run", "slow.yaml"], in: project.path)
         #expect(waitFor(project.path + "/b.pid"))
-        let pid = try #require(Int32((project.directory.read("b.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try stageB(project)
         kill(-pid, SIGKILL)
         let result = PipeBinary.finish(process, out, err)
         #expect(result.status == 1)
@@ -92,7 +97,7 @@ struct RobustnessTests {
         try project.directory.write("hold.flag", "")
         let (process, out, err) = try PipeBinary.start(["run", "slow.yaml"], in: project.path)
         #expect(waitFor(project.path + "/b.pid"))
-        let pid = try #require(Int32((project.directory.read("b.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try stageB(project)
         kill(process.processIdentifier, SIGINT)
         let result = PipeBinary.finish(process, out, err)
         #expect(result.status == 130)

@@ -202,3 +202,24 @@ extension Planner.State {
         return nil
     }
 }
+
+/// How changes between runs are worded.
+struct KeyChangeTests {
+    @Test(arguments: [
+        (KeyChange(path: "with.lr", old: .double(1e-4), new: .double(3e-4)), "`with.lr` changed 0.0001 -> 0.0003"),
+        (KeyChange(path: "inputs.dataset", old: .string("a"), new: .string("b")), "input `dataset` rebuilt"),
+        (KeyChange(path: "deps.train.py", old: .string("a"), new: .string("b")), "file `train.py` modified"),
+        (KeyChange(path: "deps.new.sh", old: nil, new: .string("b")), "file `new.sh` added to deps"),
+        (KeyChange(path: "version", old: .int(1), new: .int(2)), "kind version changed 1 -> 2"),
+        (KeyChange(path: "with.epochs", old: nil, new: .int(3)), "`with.epochs` added (3)"),
+        (KeyChange(path: "seed", old: .int(1), new: .int(2)), "`seed` changed 1 -> 2"),
+        (KeyChange(path: "env.MODE", old: .string("fast"), new: .string("slow")), "`env.MODE` changed \"fast\" -> \"slow\""),
+        (KeyChange(path: "command", old: .string("i=0\nwhile [ $i -lt 200 ]; do echo $i; i=$((i + 1)); done > \"$PIPE_OUT/data.txt\" # a long tail of text"),
+                   new: .string("i=0\nwhile [ $i -lt 100 ]; do echo $i; i=$((i + 1)); done > \"$PIPE_OUT/data.txt\" # a long tail of text")),
+         // 20 characters either side of the differing part.
+         #"`command` changed "i=0\nwhile [ $i -lt 200 ]; do echo $i; i=..." -> "i=0\nwhile [ $i -lt 100 ]; do echo $i; i=...""#),
+    ])
+    func describes(_ change: KeyChange, _ text: String) {
+        #expect(change.description == text)
+    }
+}
