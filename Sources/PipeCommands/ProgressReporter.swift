@@ -60,12 +60,16 @@ final class ProgressReporter: RunObserver, @unchecked Sendable {
         }
     }
 
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
     /// Called with `lock` held.
     private func drawStatus() {
         guard interactive else { return }
         let now = ContinuousClock.now
         let active = running.sorted { $0.value < $1.value }.map { name, start in
-            "\(name) \(Terminal.duration(Double((now - start).components.seconds)))"
+            "\(name) \(Terminal.duration(Self.seconds(now - start)))"
         }
         let line = "[\(finished)/\(total)]" + (active.isEmpty ? "" : " running: " + active.joined(separator: ", "))
         FileHandle.standardError.write(Data("\r\u{1b}[K\(line.prefix(200))".utf8))

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import PipeEngine
-import PipeLedger
 
 /// `pipe run RECIPE`: runs every stage that is not cached.
 struct RunCommand: ParsableCommand {
@@ -40,23 +39,19 @@ struct RunCommand: ParsableCommand {
         let cancellation = Cancellation()
         let signals = SignalTrap(cancellation: cancellation)
         let reporter = ProgressReporter(total: loaded.pipeline.jobs.count)
+        let recorder = LedgerRecorder(ledger: ledger, runId: runId, recipeName: loaded.recipe.name)
+        let observers = ObserverGroup([reporter, recorder])
         let executor = Executor(pipeline: loaded.pipeline, cache: cache, options: runOptions, previous: previous,
-                                cancellation: cancellation, observer: reporter)
+                                cancellation: cancellation, observer: observers)
         let started = ContinuousClock.now
-        let results = executor.run()
+        // The executor holds its observer weakly.
+        let results = withExtendedLifetime(observers) { executor.run() }
         timer.mark("execute")
         reporter.stop()
         signals.restore()
         let elapsed = ContinuousClock.now - started
 
-        let host = Provenance.host
-        try ledger.record(results.map { result in
-            StageEntry(runId: runId, recipeName: loaded.recipe.name, stage: result.job, kind: result.kind,
-                       status: result.status.rawValue, reason: result.reason?.description, key: result.key?.hex,
-                       inputs: Provenance.json(result.inputs.mapValues(\.hex)), output: result.output?.hex,
-                       log: result.log?.hex, seconds: result.seconds, started: result.started, host: host,
-                       message: result.message)
-        })
+        try recorder.finish(results)
         timer.mark("record")
         let interrupted = cancellation.isCancelled
         let failed = results.contains { $0.status == .failed }
