@@ -51,6 +51,9 @@ final class LedgerRecorder: RunObserver, @unchecked Sendable {
         while true {
             while pending.isEmpty && !closed { condition.wait() }
             if pending.isEmpty && closed { break }
+            // Batch: one transaction per burst of results, not one per result.
+            let deadline = Date().addingTimeInterval(0.02)
+            while pending.count < 256 && !closed && condition.wait(until: deadline) {}
             let batch = pending
             pending = []
             writing = true
