@@ -18,6 +18,13 @@ let package = Package(
         .target(name: "PipeRecipe", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Graph, canonical keys, content store, action cache, planner, executor. Knows nothing about ML or recipes.
         .target(name: "PipeEngine", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // libjpeg(-turbo) and libpng, as the system provides them; no Swift API of their own.
+        .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // JPEG/PNG encode and decode in C, so that the libraries' setjmp/longjmp never crosses Swift frames.
+        .target(name: "ImageCodecShims", dependencies: ["CLibJPEG", "CLibPNG"]),
+        // Images: decoding, encoding and area-averaging resize.
+        .target(name: "PipeImaging", dependencies: ["ImageCodecShims"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
@@ -32,9 +39,11 @@ let package = Package(
         .target(name: "PipeTestSupport", dependencies: ["PipeEngine"], path: "Sources/PipeTestSupport"),
 
         .testTarget(name: "PipeRecipeTests", dependencies: ["PipeRecipe", "PipeTestSupport"]),
+        .testTarget(name: "PipeImagingTests", dependencies: ["PipeImaging"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeStagesTests", dependencies: ["PipeStages", "PipeRecipe", "PipeEngine", "PipeTestSupport"]),
-        .testTarget(name: "PipeCommandsTests", dependencies: ["PipeCommands", "PipeLedger", "PipeTestSupport"]),
+        .testTarget(name: "PipeCommandsTests", dependencies: ["PipeCommands", "PipeLedger", "PipeTestSupport"],
+                    exclude: ["Recipes"]),
     ],
     swiftLanguageModes: [.v5]
 )

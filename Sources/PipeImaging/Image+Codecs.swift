@@ -1,0 +1,63 @@
+import Foundation
+import ImageCodecShims
+
+extension Image {
+    /// Decodes a JPEG or PNG (recognized by its signature).
+    public init(decoding data: Data) throws {
+        let bytes = [UInt8](data)
+        if bytes.starts(with: [0xff, 0xd8]) {
+            self = try Self.decode(bytes, with: pipe_jpeg_decode)
+        } else if bytes.starts(with: [0x89, 0x50, 0x4e, 0x47]) {
+            self = try Self.decode(bytes, with: pipe_png_decode)
+        } else {
+            throw ImageError.unsupported(bytes.isEmpty ? "empty image file" : "not a JPEG or PNG file")
+        }
+    }
+
+    /// The image as a baseline JPEG; the same image and quality always give the same bytes.
+    public func jpegData(quality: Int = 90) throws -> Data {
+        try encode { pixels, output, size, error, errorSize in
+            pipe_jpeg_encode(pixels, Int32(width), Int32(height), Int32(channels), Int32(quality), output, size, error, errorSize)
+        }
+    }
+
+    /// The image as a PNG.
+    public func pngData() throws -> Data {
+        try encode { pixels, output, size, error, errorSize in
+            pipe_png_encode(pixels, Int32(width), Int32(height), Int32(channels), output, size, error, errorSize)
+        }
+    }
+
+    private typealias Decoder = (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+                                 UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?,
+                                 UnsafeMutablePointer<CChar>?, Int) -> Int32
+
+    private static func decode(_ bytes: [UInt8], with decoder: Decoder) throws -> Image {
+        var pixels: UnsafeMutablePointer<UInt8>?
+        var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
+        var message = [CChar](repeating: 0, count: 512)
+        let status = bytes.withUnsafeBufferPointer { buffer in
+            decoder(buffer.baseAddress, buffer.count, &pixels, &width, &height, &channels, &message, message.count)
+        }
+        guard status == 0, let pixels else {
+            throw ImageError.corrupt(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        defer { pipe_image_free(pixels) }
+        let count = Int(width) * Int(height) * Int(channels)
+        return try Image(width: Int(width), height: Int(height), channels: Int(channels),
+                         pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+    }
+
+    private func encode(_ encoder: (UnsafePointer<UInt8>?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+                                    UnsafeMutablePointer<Int>?, UnsafeMutablePointer<CChar>?, Int) -> Int32) throws -> Data {
+        var output: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var message = [CChar](repeating: 0, count: 512)
+        let status = pixels.withUnsafeBufferPointer { encoder($0.baseAddress, &output, &size, &message, message.count) }
+        guard status == 0, let output else {
+            throw ImageError.invalid(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        defer { pipe_image_free(output) }
+        return Data(bytes: output, count: size)
+    }
+}
