@@ -25,6 +25,10 @@ let package = Package(
         .target(name: "ImageCodecShims", dependencies: ["CLibJPEG", "CLibPNG"]),
         // Images: decoding, encoding and area-averaging resize.
         .target(name: "PipeImaging", dependencies: ["ImageCodecShims"]),
+        // libarchive, as the system provides it.
+        .systemLibrary(name: "CLibArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        // Streaming, bomb-proof archive reading and deterministic writing.
+        .target(name: "PipeArchive", dependencies: ["CLibArchive"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
@@ -40,6 +44,7 @@ let package = Package(
 
         .testTarget(name: "PipeRecipeTests", dependencies: ["PipeRecipe", "PipeTestSupport"]),
         .testTarget(name: "PipeImagingTests", dependencies: ["PipeImaging"]),
+        .testTarget(name: "PipeArchiveTests", dependencies: ["PipeArchive", "PipeTestSupport"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeStagesTests", dependencies: ["PipeStages", "PipeRecipe", "PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeCommandsTests", dependencies: ["PipeCommands", "PipeLedger", "PipeTestSupport"],

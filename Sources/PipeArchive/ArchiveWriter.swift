@@ -1,0 +1,90 @@
+import CLibArchive
+import Foundation
+
+/// Writes a zip or tar.gz deterministically: entries in the order given, fixed times, owners and
+/// modes, no gzip timestamp, so the same entries give the same bytes.
+public final class ArchiveWriter {
+    public enum Format: String, Sendable {
+        case zip
+        case tarGzip = "tar.gz"
+    }
+
+    private let archive: OpaquePointer
+    private let path: String
+    private var finished = false
+    /// 2000-01-01T00:00:00Z, the time every entry carries.
+    static let fixedTime: time_t = 946_684_800
+
+    public init(path: String, format: Format) throws {
+        guard let archive = archive_write_new() else { throw ArchiveError.io("cannot allocate an archive writer") }
+        self.archive = archive
+        self.path = path
+        switch format {
+        case .zip:
+            archive_write_set_format_zip(archive)
+        case .tarGzip:
+            archive_write_set_format_pax_restricted(archive)
+            archive_write_add_filter_gzip(archive)
+            archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
+        }
+        // On failure `deinit` frees the writer.
+        guard archive_write_open_filename(archive, path) == ARCHIVE_OK else {
+            let message = ArchiveReader.message(archive)
+            throw ArchiveError.io("cannot write \(path): \(message)")
+        }
+    }
+
+    deinit {
+        if !finished { archive_write_free(archive) }
+    }
+
+    /// Adds a regular file.
+    public func addFile(_ name: String, _ data: Data) throws {
+        try add(name, type: 0o100000, mode: 0o644, data: data)
+    }
+
+    /// Adds a directory.
+    public func addDirectory(_ name: String) throws {
+        try add(name, type: 0o040000, mode: 0o755)
+    }
+
+    /// Adds a symbolic link (tests use this to build unsafe archives).
+    public func addSymlink(_ name: String, target: String) throws {
+        try add(name, type: 0o120000, mode: 0o777, symlink: target)
+    }
+
+    /// Adds an entry of any file type with no data (tests use this for devices and FIFOs).
+    public func addSpecial(_ name: String, type: UInt32) throws {
+        try add(name, type: type, mode: 0o644)
+    }
+
+    private func add(_ name: String, type: UInt32, mode: UInt32, data: Data = Data(), symlink: String? = nil) throws {
+        guard let entry = archive_entry_new() else { throw ArchiveError.io("cannot allocate an archive entry") }
+        defer { archive_entry_free(entry) }
+        archive_entry_set_pathname(entry, name)
+        archive_entry_set_filetype(entry, type)
+        archive_entry_set_perm(entry, mode)
+        archive_entry_set_size(entry, Int64(data.count))
+        archive_entry_set_mtime(entry, Self.fixedTime, 0)
+        archive_entry_set_uid(entry, 0)
+        archive_entry_set_gid(entry, 0)
+        if let symlink { archive_entry_set_symlink(entry, symlink) }
+        guard archive_write_header(archive, entry) == ARCHIVE_OK else {
+            throw ArchiveError.io("cannot add `\(name)` to \(path): \(ArchiveReader.message(archive))")
+        }
+        guard !data.isEmpty else { return }
+        let written = data.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, $0.count) }
+        guard written == data.count else {
+            throw ArchiveError.io("cannot write `\(name)` to \(path): \(ArchiveReader.message(archive))")
+        }
+    }
+
+    /// Writes the archive's end and closes the file.
+    public func finish() throws {
+        finished = true
+        let closed = archive_write_close(archive)
+        let message = ArchiveReader.message(archive)
+        archive_write_free(archive)
+        guard closed == ARCHIVE_OK else { throw ArchiveError.io("cannot finish \(path): \(message)") }
+    }
+}
