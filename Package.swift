@@ -29,6 +29,8 @@ let package = Package(
         .systemLibrary(name: "CLibArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         // Streaming, bomb-proof archive reading and deterministic writing.
         .target(name: "PipeArchive", dependencies: ["CLibArchive"]),
+        // Medical VQA data: OmniMedVQA records, seeded splits.
+        .target(name: "PipeData"),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
@@ -44,6 +46,7 @@ let package = Package(
 
         .testTarget(name: "PipeRecipeTests", dependencies: ["PipeRecipe", "PipeTestSupport"]),
         .testTarget(name: "PipeImagingTests", dependencies: ["PipeImaging"]),
+        .testTarget(name: "PipeDataTests", dependencies: ["PipeData"]),
         .testTarget(name: "PipeArchiveTests", dependencies: ["PipeArchive", "PipeTestSupport"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeStagesTests", dependencies: ["PipeStages", "PipeRecipe", "PipeEngine", "PipeTestSupport"]),

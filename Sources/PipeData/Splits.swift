@@ -1,0 +1,53 @@
+/// Train/validation/test assignment of records.
+public enum Split: String, Codable, Sendable, CaseIterable {
+    case train, val, test
+}
+
+/// How to split a dataset.
+public struct SplitPlan: Sendable, Equatable {
+    public var test: Double
+    public var val: Double
+    /// Every record of these modalities goes to test and the other modalities give none to test
+    /// (Med-R1's cross-modality protocol: train on some modalities, test on others).
+    public var holdoutModalities: Set<String>
+
+    public init(test: Double = 0.2, val: Double = 0.1, holdoutModalities: Set<String> = []) {
+        self.test = test
+        self.val = val
+        self.holdoutModalities = holdoutModalities
+    }
+
+    /// Assigns each record a split. Records of one image stay together (a chain of questions about
+    /// an image never straddles train and test); images are shuffled by `seed` within strata of
+    /// modality x question types, and each stratum gives `round(n * test)` images to test and
+    /// `round(n * val)` to val.
+    public func assign(_ records: [VQARecord], seed: UInt64) -> [Split] {
+        var groups: [String: [Int]] = [:]
+        var groupOrder: [String] = []
+        for (i, record) in records.enumerated() {
+            if groups[record.imagePath] == nil { groupOrder.append(record.imagePath) }
+            groups[record.imagePath, default: []].append(i)
+        }
+        var strata: [String: [String]] = [:]
+        for image in groupOrder {
+            let members = groups[image]!.map { records[$0] }
+            let types = Set(members.map(\.questionType)).sorted().joined(separator: "+")
+            strata[members[0].modality + "|" + types, default: []].append(image)
+        }
+        var splits = [Split](repeating: .train, count: records.count)
+        var random = SeededRandom(seed: seed)
+        for key in strata.keys.sorted() {
+            var images = strata[key]!
+            images.shuffle(using: &random)
+            let modality = String(key.split(separator: "|", maxSplits: 1)[0])
+            let heldOut = holdoutModalities.contains(modality)
+            let testCount = heldOut ? images.count : holdoutModalities.isEmpty ? Int((Double(images.count) * test).rounded()) : 0
+            let valCount = heldOut ? 0 : Int((Double(images.count) * val).rounded())
+            for (position, image) in images.enumerated() {
+                let split: Split = position < testCount ? .test : position < testCount + valCount ? .val : .train
+                for i in groups[image]! { splits[i] = split }
+            }
+        }
+        return splits
+    }
+}
