@@ -46,6 +46,11 @@ public struct Stage: Sendable {
     public struct Dependency: Sendable, Equatable {
         public var path: String
         public var location: SourceLocation
+
+        public init(path: String, location: SourceLocation) {
+            self.path = path
+            self.location = location
+        }
     }
 
     public var name: String

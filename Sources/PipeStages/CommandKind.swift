@@ -14,8 +14,7 @@ public struct CommandKind: StageKind {
 
     public init() {}
 
-    /// `with` is free-form for commands: it reaches the command as `$PIPE_PARAMS`.
-    public func options(of stage: Stage) throws -> Value { stage.with.value }
+    // No schema: `with` is free-form for commands and reaches the command as `$PIPE_PARAMS`.
 
     public func action(for stage: ResolvedStage) throws -> JobAction {
         CommandAction(command: stage.stage.command ?? "", workingDirectory: stage.recipeDirectory,

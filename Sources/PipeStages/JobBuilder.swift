@@ -4,8 +4,9 @@ import PipeRecipe
 
 /// Maps a validated recipe to the engine's jobs: each stage's key material and action.
 ///
-/// Key material (`KeyValue` map): `kind`, `version`, `with`, `seed`, and for `command` stages
-/// `command`, `env` and `deps` (relative path -> content digest). The engine adds `inputs`.
+/// Key material (`KeyValue` map): `kind`, `version`, `with` (with each `path` option replaced by
+/// `sha256:<content digest>`), `seed`, and for `command` stages `command`, `env` and `deps`
+/// (relative path -> content digest). The engine adds `inputs`.
 public struct JobBuilder: Sendable {
     public let registry: KindRegistry
 
@@ -21,10 +22,19 @@ public struct JobBuilder: Sendable {
             }
             let options = try kind.options(of: stage)
             let seed = recipe.seed(for: stage)
+            var keyed = options
+            for path in kind.schema?.pathOptions ?? [] {
+                guard case .string(let file)? = options.lookup(path) else { continue }
+                let location = stage.with.lookup(path)?.location ?? stage.location
+                let dependency = Stage.Dependency(path: file, location: location)
+                let digest = try Self.digest(of: dependency, in: directory, stage: stage,
+                                             field: "stages.\(stage.name).with." + path.joined(separator: "."))
+                keyed = keyed.replacing(path, with: .string("sha256:" + digest.hex))
+            }
             var material: [String: KeyValue] = [
                 "kind": .string(kind.name),
                 "version": .int(kind.version),
-                "with": KeyValue(options),
+                "with": KeyValue(keyed),
                 "seed": .int(seed),
             ]
             if let command = stage.command {
@@ -34,7 +44,8 @@ public struct JobBuilder: Sendable {
                 material["env"] = .map(env)
                 var deps: [String: KeyValue] = [:]
                 for dependency in stage.deps {
-                    deps[dependency.path] = .string(try Self.digest(of: dependency, in: directory, stage: stage).hex)
+                    deps[dependency.path] = .string(try Self.digest(of: dependency, in: directory, stage: stage,
+                                                                    field: "stages.\(stage.name).deps").hex)
                 }
                 material["deps"] = .map(deps)
             }
@@ -47,14 +58,14 @@ public struct JobBuilder: Sendable {
     }
 
     /// A dependency's content digest: a file's SHA-256, or a directory's Merkle digest.
-    static func digest(of dependency: Stage.Dependency, in directory: String, stage: Stage) throws -> Digest {
+    static func digest(of dependency: Stage.Dependency, in directory: String, stage: Stage, field: String) throws -> Digest {
         let path = dependency.path.hasPrefix("/") ? dependency.path : directory + "/" + dependency.path
         do {
             return try Tree.digest(ofPath: path)
         } catch {
-            throw RecipeError(dependency.location, path: "stages.\(stage.name).deps",
+            throw RecipeError(dependency.location, path: field,
                               "cannot read dependency `\(dependency.path)` (\(path)): \(error)",
-                              hint: "paths in `deps` are relative to the recipe's directory")
+                              hint: "relative paths resolve against the recipe's directory")
         }
     }
 }

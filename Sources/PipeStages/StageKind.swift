@@ -7,11 +7,23 @@ public protocol StageKind: Sendable {
     var name: String { get }
     /// The implementation version; it enters the cache key, so bumping it re-runs the kind's stages.
     var version: Int { get }
+    /// The `with:` options of a built-in kind; nil for a kind whose `with` is free-form.
+    var schema: OptionSchema? { get }
     /// Checks the stage's `with` options (throwing a `RecipeError` at the bad value) and returns
-    /// them as they enter the cache key.
+    /// them with defaults filled in.
     func options(of stage: Stage) throws -> Value
     /// What the stage does when it is not cached.
     func action(for stage: ResolvedStage) throws -> JobAction
+}
+
+extension StageKind {
+    public var schema: OptionSchema? { nil }
+
+    /// Checks `with` against the schema, or takes it as it is when there is none.
+    public func options(of stage: Stage) throws -> Value {
+        guard let schema else { return stage.with.value }
+        return try schema.resolve(stage.with, path: "stages.\(stage.name).with")
+    }
 }
 
 /// A stage with everything resolved that its action needs.

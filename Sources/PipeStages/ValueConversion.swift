@@ -18,3 +18,28 @@ extension KeyValue {
         }
     }
 }
+
+extension Value {
+    /// The value at a path of map keys.
+    func lookup(_ path: [String]) -> Value? {
+        guard let first = path.first else { return self }
+        return self[first]?.lookup(Array(path.dropFirst()))
+    }
+
+    /// A copy with the value at a path of map keys replaced.
+    func replacing(_ path: [String], with replacement: Value) -> Value {
+        guard let first = path.first else { return replacement }
+        guard case .map(let entries) = self else { return self }
+        return .map(entries.map { key, value in
+            (key, key == first ? value.replacing(Array(path.dropFirst()), with: replacement) : value)
+        })
+    }
+}
+
+extension Node {
+    /// The node at a path of map keys.
+    func lookup(_ path: [String]) -> Node? {
+        guard let first = path.first else { return self }
+        return self[first]?.lookup(Array(path.dropFirst()))
+    }
+}

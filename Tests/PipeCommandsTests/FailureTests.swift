@@ -59,7 +59,7 @@ struct FailureTests {
         BadInput(name: "unknown --force stage", arguments: ["run", "chain.yaml", "--force", "shuot"],
                  stderr: "error: --force shuot: no stage `shuot` in chain.yaml\n  hint: did you mean `shout`?\n"),
         BadInput(name: "missing dependency file", arguments: ["status", "chain.yaml", "--set", "stages.shout.deps=[tools/lower.sh]"],
-                 stderr: "--set stages.shout.deps=[tools/lower.sh]: error: stages.shout.deps: cannot read dependency `tools/lower.sh` (\(CLIPath.placeholder)/tools/lower.sh): no such file or directory\n  hint: paths in `deps` are relative to the recipe's directory\n"),
+                 stderr: "--set stages.shout.deps=[tools/lower.sh]: error: stages.shout.deps: cannot read dependency `tools/lower.sh` (\(CLIPath.placeholder)/tools/lower.sh): no such file or directory\n  hint: relative paths resolve against the recipe's directory\n"),
         BadInput(name: "bad -j", arguments: ["run", "chain.yaml", "-j", "0"], stderr: "Error: -j must be at least 1 (got 0)\n"),
         BadInput(name: "unknown option", arguments: ["run", "chain.yaml", "--frobnicate"], stderr: "Error: Unknown option '--frobnicate'\n"),
         BadInput(name: "unknown run", arguments: ["show", "99"], stderr: "error: no run `99` in \(CLIPath.placeholder)/artifacts\n  hint: `pipe runs` lists the recorded runs\n"),
