@@ -30,11 +30,11 @@ let package = Package(
         // Streaming, bomb-proof archive reading and deterministic writing.
         .target(name: "PipeArchive", dependencies: ["CLibArchive"]),
         // Medical VQA data: OmniMedVQA records, seeded splits.
-        .target(name: "PipeData"),
+        .target(name: "PipeData", dependencies: ["PipeArchive", "PipeImaging"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
-        .target(name: "PipeStages", dependencies: ["PipeRecipe", "PipeEngine"]),
+        .target(name: "PipeStages", dependencies: ["PipeRecipe", "PipeEngine", "PipeData", "PipeArchive"]),
         // One thin file per subcommand.
         .target(name: "PipeCommands", dependencies: [
             "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages",
@@ -46,11 +46,12 @@ let package = Package(
 
         .testTarget(name: "PipeRecipeTests", dependencies: ["PipeRecipe", "PipeTestSupport"]),
         .testTarget(name: "PipeImagingTests", dependencies: ["PipeImaging"]),
-        .testTarget(name: "PipeDataTests", dependencies: ["PipeData"]),
+        .testTarget(name: "PipeDataTests", dependencies: ["PipeData", "PipeArchive", "PipeImaging", "PipeTestSupport"]),
         .testTarget(name: "PipeArchiveTests", dependencies: ["PipeArchive", "PipeTestSupport"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeStagesTests", dependencies: ["PipeStages", "PipeRecipe", "PipeEngine", "PipeTestSupport"]),
-        .testTarget(name: "PipeCommandsTests", dependencies: ["PipeCommands", "PipeLedger", "PipeTestSupport"],
+        .testTarget(name: "PipeCommandsTests", dependencies: ["PipeCommands", "PipeLedger", "PipeTestSupport",
+                                                             "PipeArchive", "PipeData", "PipeImaging"],
                     exclude: ["Recipes"]),
     ],
     swiftLanguageModes: [.v5]
