@@ -62,7 +62,7 @@ struct CacheCommand: ParsableCommand {
             let cache = try project.openCache()
             let keys = try project.existingLedger()?.keys(keepLast: keepLast, keep: keep) ?? []
             let report = try CacheMaintenance.collect(cache, keep: Set(keys.compactMap(Digest.init(hex:))))
-            print("kept \(report.recordsKept) results (\(report.objectsKept) objects); removed \(report.recordsRemoved) results and \(report.objectsRemoved) objects, freeing \(List.bytes(report.bytesFreed))")
+            print("kept \(report.recordsKept) results (\(report.objectsKept) objects); removed \(report.recordsRemoved) results and \(report.objectsRemoved) objects, freeing \(List.bytes(report.bytesFreed)); removed \(report.locksRemoved) unused lock files")
         }
     }
 }

@@ -51,6 +51,16 @@ struct Project {
         }
     }
 
+    /// The cache for commands that only read it: an empty one in memory when none exists yet, so
+    /// that `pipe status` and `--dry-run` create nothing.
+    func cacheForReading() throws -> Cache {
+        guard FileManager.default.fileExists(atPath: cacheRoot + "/objects") else {
+            return Cache(objects: MemoryContentStore(), actions: MemoryActionCache(), locks: MemoryKeyLocks(),
+                         temporaryDirectory: NSTemporaryDirectory())
+        }
+        return try openCache()
+    }
+
     /// The run ledger in the cache directory.
     func openLedger() throws -> Ledger {
         do {

@@ -25,7 +25,7 @@ struct RunCommand: ParsableCommand {
         try loaded.checkStageNames(force, option: "--force")
         try loaded.checkStageNames(only, option: "--only")
         let project = options.project
-        let cache = try project.openCache()
+        let cache = try dryRun ? project.cacheForReading() : project.openCache()
         let runOptions = RunOptions(jobs: jobs, force: Set(force), only: only.isEmpty ? nil : Set(only), keepGoing: keepGoing)
         if dryRun {
             let previous = loaded.previousMaterial(ledger: { try? project.existingLedger() }, cache: cache)

@@ -12,7 +12,7 @@ struct StatusCommand: ParsableCommand {
         let loaded = try options.load()
         timer.mark("load")
         let project = options.project
-        let cache = try project.openCache()
+        let cache = try project.cacheForReading()
         let previous = loaded.previousMaterial(ledger: { try? project.existingLedger() }, cache: cache)
         let plan = Planner.plan(loaded.pipeline, cache: cache, previous: previous)
         timer.mark("plan")

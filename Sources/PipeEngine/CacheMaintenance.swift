@@ -49,6 +49,7 @@ public enum CacheMaintenance {
         public var bytesFreed = 0
         public var recordsKept = 0
         public var objectsKept = 0
+        public var locksRemoved = 0
     }
 
     /// Removes every record not in `keep`, then every object no kept record reaches, and leftovers
@@ -80,6 +81,7 @@ public enum CacheMaintenance {
             }
         }
         removeLeftovers(cache)
+        report.locksRemoved = (cache.locks as? FileKeyLocks)?.removeUnheld() ?? 0
         return report
     }
 

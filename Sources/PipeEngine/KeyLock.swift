@@ -26,17 +26,46 @@ public final class FileKeyLocks: KeyLocks, @unchecked Sendable {
 
     public func acquire(_ key: Digest) throws -> (lease: KeyLease, waited: Bool) {
         let path = "\(directory)/\(key.hex)"
-        // O_CLOEXEC: a stage's child process must not inherit (and so keep holding) the lock.
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EngineError.io("cannot open lock \(path): \(String(cString: strerror(errno)))") }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return (FileLease(fd: fd), false) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else {
-                close(fd)
-                throw EngineError.io("cannot lock \(path): \(String(cString: strerror(errno)))")
+        var waited = false
+        while true {
+            // O_CLOEXEC: a stage's child process must not inherit (and so keep holding) the lock.
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw EngineError.io("cannot open lock \(path): \(String(cString: strerror(errno)))") }
+            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                waited = true
+                while flock(fd, LOCK_EX) != 0 {
+                    guard errno == EINTR else {
+                        close(fd)
+                        throw EngineError.io("cannot lock \(path): \(String(cString: strerror(errno)))")
+                    }
+                }
             }
+            // `pipe cache gc` deletes lock files it holds; a lock taken on a deleted file is no lock.
+            if Self.isCurrent(fd, path) { return (FileLease(fd: fd), waited) }
+            close(fd)
         }
-        return (FileLease(fd: fd), true)
+    }
+
+    /// Whether `path` still names the file open as `fd`.
+    static func isCurrent(_ fd: Int32, _ path: String) -> Bool {
+        var open = stat(), named = stat()
+        return fstat(fd, &open) == 0 && stat(path, &named) == 0 && open.st_ino == named.st_ino && open.st_dev == named.st_dev
+    }
+
+    /// Deletes the lock files nobody holds; returns how many.
+    public func removeUnheld() -> Int {
+        var removed = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            let path = directory + "/" + name
+            let fd = open(path, O_RDWR | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0, Self.isCurrent(fd, path) {
+                unlink(path)
+                removed += 1
+            }
+            close(fd)
+        }
+        return removed
     }
 
     final class FileLease: KeyLease {

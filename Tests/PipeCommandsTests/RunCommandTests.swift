@@ -101,12 +101,14 @@ struct RunCommandTests {
         #expect(mermaid.contains("s_shout -->|loud| s_count"))
     }
 
-    @Test func dryRunRunsNothing() throws {
+    @Test func dryRunRunsNothingAndCreatesNoCache() throws {
         let project = try CLIProject()
+        #expect(try project.pipe("status", "chain.yaml").stdout.contains("3 of 3 stages stale"))
         let dry = try project.pipe("run", "chain.yaml", "--dry-run")
         #expect(dry.status == 0)
         #expect(CLIProject.normalize(dry.stdout).contains("would run make never run"))
         #expect(CLIProject.normalize(dry.stdout).contains("would run shout upstream `make` will run first"))
+        #expect(!FileManager.default.fileExists(atPath: project.path + "/artifacts"))
         #expect(try project.pipe("run", "chain.yaml").stdout.contains("3 ran"))
     }
 }

@@ -1,0 +1,42 @@
+import Foundation
+import PipeEngine
+import PipeTestSupport
+import Testing
+
+/// Per-key file locks: exclusion, and cleanup of unheld lock files.
+struct KeyLockTests {
+    @Test func heldLocksSurviveCleanupAndFreeOnesGo() throws {
+        let directory = try TemporaryDirectory("locks")
+        let locks = try FileKeyLocks(root: directory.path)
+        let key = KeyValue.string("a").digest
+        let (lease, waited) = try locks.acquire(key)
+        #expect(!waited)
+        #expect(locks.removeUnheld() == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/locks/" + key.hex))
+        lease.release()
+        #expect(locks.removeUnheld() == 1)
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/locks/" + key.hex))
+        // The key can be locked again after its file was removed.
+        try locks.acquire(key).lease.release()
+    }
+
+    @Test func aSecondTakerWaitsForTheFirst() throws {
+        let directory = try TemporaryDirectory("locks")
+        let locks = try FileKeyLocks(root: directory.path)
+        let key = KeyValue.string("b").digest
+        let (lease, _) = try locks.acquire(key)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var secondWaited = false
+        DispatchQueue.global().async {
+            if let second = try? locks.acquire(key) {
+                secondWaited = second.waited
+                second.lease.release()
+            }
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 0.3) == .timedOut)
+        lease.release()
+        #expect(done.wait(timeout: .now() + 5) == .success)
+        #expect(secondWaited)
+    }
+}
