@@ -42,5 +42,31 @@ struct UnpackCommandTests {
         let bad = try project.pipe("run", "unpack.yaml", "--set", "stages.split.with.sise=3")
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("stages.split.with.sise: unknown option `sise`\n  hint: did you mean `size`?"))
+
+        // The same archive through an `archive` input, as `synth` will provide it; same dataset bytes.
+        try project.directory.write("from-input.yaml", """
+            pipe: 1
+            name: from-input
+            seed: 1
+            stages:
+              data:
+                kind: command
+                deps: [data.zip]
+                command: cp data.zip "$PIPE_OUT/benchmark.zip"
+              split:
+                kind: unpack
+                inputs: {archive: data}
+                with: {size: 8, split: {test: 0.5, val: 0}}
+            """)
+        let piped = try project.pipe("run", "from-input.yaml")
+        #expect(piped.status == 0, "\(piped.stdout)\(piped.stderr)")
+        try project.pipe("get", "latest", "split", "--out", "dataset2")
+        for file in ["images.u8", "index.json", "metrics.json"] {
+            #expect(FileManager.default.contents(atPath: project.path + "/dataset/" + file)
+                    == FileManager.default.contents(atPath: project.path + "/dataset2/" + file))
+        }
+        let both = try project.pipe("run", "from-input.yaml", "--set", "stages.split.with.path=data.zip")
+        #expect(both.status == 2)
+        #expect(both.stderr.contains("give either `with.path` or an `archive` input, not both"))
     }
 }
