@@ -1,12 +1,14 @@
 import CLibArchive
 import Foundation
 
-/// Writes a zip or tar.gz deterministically: entries in the order given, fixed times, owners and
-/// modes, no gzip timestamp, so the same entries give the same bytes.
+/// Writes a zip, tar.gz, tar.xz or tar.zst deterministically: entries in the order given, fixed
+/// times, owners and modes, no gzip timestamp, so the same entries give the same bytes.
 public final class ArchiveWriter {
     public enum Format: String, Sendable {
         case zip
         case tarGzip = "tar.gz"
+        case tarXz = "tar.xz"
+        case tarZstd = "tar.zst"
     }
 
     private let archive: OpaquePointer
@@ -26,6 +28,12 @@ public final class ArchiveWriter {
             archive_write_set_format_pax_restricted(archive)
             archive_write_add_filter_gzip(archive)
             archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
+        case .tarXz:
+            archive_write_set_format_pax_restricted(archive)
+            archive_write_add_filter_xz(archive)
+        case .tarZstd:
+            archive_write_set_format_pax_restricted(archive)
+            archive_write_add_filter_zstd(archive)
         }
         // On failure `deinit` frees the writer.
         guard archive_write_open_filename(archive, path) == ARCHIVE_OK else {

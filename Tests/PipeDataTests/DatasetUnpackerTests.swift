@@ -47,7 +47,7 @@ final class DatasetUnpackerTests {
     /// Kept until the test ends.
     var outputs: [TemporaryDirectory] = []
 
-    @Test(arguments: [ArchiveWriter.Format.zip, .tarGzip])
+    @Test(arguments: [ArchiveWriter.Format.zip, .tarGzip, .tarXz, .tarZstd])
     func unpacksRecordsImagesAndSplits(format: ArchiveWriter.Format) throws {
         let directory = try TemporaryDirectory("unpack")
         let archive = try Self.makeArchive(in: directory, images: 20, format: format)
