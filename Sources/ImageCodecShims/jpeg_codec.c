@@ -25,6 +25,15 @@ static void pipe_jpeg_output_message(j_common_ptr info) {
     if (error->message[0] == '\0') (*info->err->format_message)(info, error->message);
 }
 
+// Installs the error manager on a (de)compressor; call setjmp(jerr->jump) right after, in the caller.
+static struct jpeg_error_mgr *pipe_jpeg_errors(struct pipe_jpeg_error *jerr) {
+    memset(jerr, 0, sizeof *jerr);
+    struct jpeg_error_mgr *manager = jpeg_std_error(&jerr->manager);
+    manager->error_exit = pipe_jpeg_error_exit;
+    manager->output_message = pipe_jpeg_output_message;
+    return manager;
+}
+
 static void set_error(char *error, size_t error_size, const char *prefix, const char *message) {
     if (error_size > 0) snprintf(error, error_size, "%s%s", prefix, message);
 }
@@ -36,14 +45,11 @@ int pipe_jpeg_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *wi
     // volatile: modified between setjmp and a possible longjmp.
     uint8_t *volatile buffer = NULL;
     *pixels = NULL;
-    memset(&jerr, 0, sizeof jerr);
     if (size == 0) {
         set_error(error, error_size, "", "empty JPEG data");
         return -1;
     }
-    info.err = jpeg_std_error(&jerr.manager);
-    jerr.manager.error_exit = pipe_jpeg_error_exit;
-    jerr.manager.output_message = pipe_jpeg_output_message;
+    info.err = pipe_jpeg_errors(&jerr);
     if (setjmp(jerr.jump)) {
         jpeg_destroy_decompress(&info);
         free(buffer);
@@ -100,10 +106,7 @@ int pipe_jpeg_encode(const uint8_t *pixels, int width, int height, int channels,
         set_error(error, error_size, "", "invalid JPEG encoding parameters");
         return -1;
     }
-    memset(&jerr, 0, sizeof jerr);
-    info.err = jpeg_std_error(&jerr.manager);
-    jerr.manager.error_exit = pipe_jpeg_error_exit;
-    jerr.manager.output_message = pipe_jpeg_output_message;
+    info.err = pipe_jpeg_errors(&jerr);
     if (setjmp(jerr.jump)) {
         jpeg_destroy_compress(&info);
         free(destination);

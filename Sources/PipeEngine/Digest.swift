@@ -64,8 +64,6 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case unsupportedOutput(String)
     /// A file-system operation failed.
     case io(String)
-    /// The run was interrupted.
-    case interrupted
 
     public var description: String {
         switch self {
@@ -73,7 +71,6 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
         case .missingObject(let digest): return "missing object \(digest.short)"
         case .unsupportedOutput(let text): return text
         case .io(let text): return text
-        case .interrupted: return "interrupted"
         }
     }
 }

@@ -7,7 +7,6 @@ public enum Planner {
 
     public struct Entry: Sendable {
         public var job: String
-        public var kind: String
         public var state: State
         /// Known when all inputs are cached.
         public var key: Digest?
@@ -31,19 +30,18 @@ public enum Planner {
                 if let old = previous(job.name) {
                     changes = KeyChange.diff(old, job.keyMaterial(inputs: [:])).filter { !$0.path.hasPrefix("inputs") }
                 }
-                entries.append(Entry(job: job.name, kind: job.kind, state: .stale(.waitingOn(Array(Set(waiting)).sorted(), changes: changes))))
+                entries.append(Entry(job: job.name, state: .stale(.waitingOn(Array(Set(waiting)).sorted(), changes: changes))))
                 continue
             }
             let material = job.keyMaterial(inputs: digests)
             let key = material.digest
             if force.contains(job.name) {
-                entries.append(Entry(job: job.name, kind: job.kind, state: .stale(.forced), key: key))
+                entries.append(Entry(job: job.name, state: .stale(.forced), key: key))
             } else if let record = cache.hit(key) {
                 outputs[i] = record.output
-                entries.append(Entry(job: job.name, kind: job.kind, state: .cached(key: key, output: record.output), key: key))
+                entries.append(Entry(job: job.name, state: .cached(key: key, output: record.output), key: key))
             } else {
-                entries.append(Entry(job: job.name, kind: job.kind,
-                                     state: .stale(RunReason.explain(previous: previous(job.name), current: material)), key: key))
+                entries.append(Entry(job: job.name, state: .stale(RunReason.explain(previous: previous(job.name), current: material)), key: key))
             }
         }
         return entries
