@@ -31,10 +31,12 @@ let package = Package(
         .target(name: "PipeArchive", dependencies: ["CLibArchive"]),
         // Medical VQA data: OmniMedVQA records, seeded splits.
         .target(name: "PipeData", dependencies: ["PipeArchive", "PipeImaging"]),
+        // The procedural medical VQA benchmark (`synth`): scenes of eight modalities, questions, archive.
+        .target(name: "PipeSynth", dependencies: ["PipeData", "PipeImaging", "PipeArchive"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
-        .target(name: "PipeStages", dependencies: ["PipeRecipe", "PipeEngine", "PipeData", "PipeArchive"]),
+        .target(name: "PipeStages", dependencies: ["PipeRecipe", "PipeEngine", "PipeData", "PipeArchive", "PipeSynth"]),
         // One thin file per subcommand.
         .target(name: "PipeCommands", dependencies: [
             "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages",
@@ -47,6 +49,7 @@ let package = Package(
         .testTarget(name: "PipeRecipeTests", dependencies: ["PipeRecipe", "PipeTestSupport"]),
         .testTarget(name: "PipeImagingTests", dependencies: ["PipeImaging"]),
         .testTarget(name: "PipeDataTests", dependencies: ["PipeData", "PipeArchive", "PipeImaging", "PipeTestSupport"]),
+        .testTarget(name: "PipeSynthTests", dependencies: ["PipeSynth", "PipeData", "PipeArchive", "PipeImaging", "PipeTestSupport"]),
         .testTarget(name: "PipeArchiveTests", dependencies: ["PipeArchive", "PipeTestSupport"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeStagesTests", dependencies: ["PipeStages", "PipeRecipe", "PipeEngine", "PipeTestSupport"]),

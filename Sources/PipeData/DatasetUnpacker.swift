@@ -38,14 +38,22 @@ public struct DatasetUnpacker: Sendable {
         // Pass 1: the QA files.
         var records: [VQARecord] = []
         var imageEntries = Set<String>()
+        // The dataset root inside the archive: "" or a top folder such as "OmniMedVQA/".
+        var root: String?
         try ArchiveReader(path: archive, limits: limits).forEach { entry, read in
             guard entry.kind == .file else { return }
-            if entry.path.hasPrefix(OmniMedVQA.qaDirectory + "/"), entry.path.hasSuffix(".json") {
+            if let qaRoot = Self.root(ofQAFile: entry.path) {
+                if let root, root != qaRoot {
+                    throw DatasetError("\(entry.path): QA files under two roots (`\(root)` and `\(qaRoot)`); an archive holds one dataset root")
+                }
+                root = qaRoot
                 records += try OmniMedVQA.records(from: try read(), file: entry.path)
             } else {
                 imageEntries.insert(entry.path)
             }
         }
+        let prefix = root ?? ""
+        func entryPath(_ imagePath: String) -> String { prefix + Self.entryPath(imagePath) }
         guard !records.isEmpty else {
             throw DatasetError("\(archive): no records in \(OmniMedVQA.qaDirectory)/*.json; is this an OmniMedVQA-layout archive?")
         }
@@ -59,17 +67,17 @@ public struct DatasetUnpacker: Sendable {
             throw DatasetError("no records left after the modality/question-type filters (\(total) before); the archive has modalities "
                                + allModalities.joined(separator: ", ") + " and question types " + allTypes.joined(separator: ", "))
         }
-        let missing = records.filter { !imageEntries.contains(Self.entryPath($0.imagePath)) }
+        let missing = records.filter { !imageEntries.contains(entryPath($0.imagePath)) }
         if !missing.isEmpty && onBadImage == .error {
             throw DatasetError("\(missing.count) records name an image missing from the archive, e.g. "
                                + missing.prefix(5).map { "\($0.questionID) (\($0.imagePath))" }.joined(separator: ", ")
                                + "; set on_bad_image: skip to drop them")
         }
-        var skipped = Set(missing.map { Self.entryPath($0.imagePath) })
+        var skipped = Set(missing.map { entryPath($0.imagePath) })
         log("\(records.count) records (\(total) in the archive), \(Set(records.map(\.imagePath)).count) images")
 
         // Pass 2: decode, resize and append each needed image once, in archive order.
-        let needed = Set(records.map { Self.entryPath($0.imagePath) }).subtracting(skipped)
+        let needed = Set(records.map { entryPath($0.imagePath) }).subtracting(skipped)
         let pixelsPath = output + "/images.u8"
         guard FileManager.default.createFile(atPath: pixelsPath, contents: nil),
               let pixels = FileHandle(forWritingAtPath: pixelsPath) else {
@@ -95,12 +103,12 @@ public struct DatasetUnpacker: Sendable {
         }
 
         // Records of skipped images are dropped; the rest get their row and split.
-        let kept = records.filter { rows[Self.entryPath($0.imagePath)] != nil }
+        let kept = records.filter { rows[entryPath($0.imagePath)] != nil }
         let assigned = splits.assign(kept, seed: seed)
         let images = rows.sorted { $0.value < $1.value }.map(\.key)
         let index = DatasetIndex(format: DatasetIndex.currentFormat, imageSize: size, channels: 3, images: images,
                                  records: zip(kept, assigned).map { record, split in
-                                     DatasetIndex.Entry(record: record, image: rows[Self.entryPath(record.imagePath)]!, split: split)
+                                     DatasetIndex.Entry(record: record, image: rows[entryPath(record.imagePath)]!, split: split)
                                  })
         try index.write(to: output + "/index.json")
         func counts(_ key: (DatasetIndex.Entry) -> String) -> [String: Int] {
@@ -114,6 +122,16 @@ public struct DatasetUnpacker: Sendable {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(summary).write(to: URL(fileURLWithPath: output + "/metrics.json"))
         return summary
+    }
+
+    /// For `QA_information/Open-access/X.json` under the archive's top or under one folder, that folder
+    /// ("" or "Folder/"); nil for any other path.
+    static func root(ofQAFile path: String) -> String? {
+        guard path.hasSuffix(".json"), let range = path.range(of: OmniMedVQA.qaDirectory + "/") else { return nil }
+        let root = String(path[..<range.lowerBound])
+        let name = path[range.upperBound...]
+        guard !name.contains("/"), root.isEmpty || (root.hasSuffix("/") && root.dropLast().split(separator: "/").count == 1) else { return nil }
+        return root
     }
 
     /// An `image_path` as an archive entry path (normalized the way the reader normalizes entries).

@@ -1,6 +1,6 @@
 import Foundation
 import PipeArchive
-import PipeData
+@testable import PipeData
 import PipeImaging
 import PipeTestSupport
 import Testing
@@ -9,7 +9,8 @@ import Testing
 final class DatasetUnpackerTests {
     /// An archive with `images` images (alternating CT JPEGs and MRI PNGs), one or two questions each.
     static func makeArchive(in directory: TemporaryDirectory, images: Int = 20, format: ArchiveWriter.Format = .zip,
-                            corrupt: Set<Int> = [], missing: Set<Int> = [], qaFirst: Bool = false) throws -> String {
+                            corrupt: Set<Int> = [], missing: Set<Int> = [], qaFirst: Bool = false,
+                            root: String = "") throws -> String {
         let path = directory.path + "/sample.\(format.rawValue)"
         let writer = try ArchiveWriter(path: path, format: format)
         var records: [VQARecord] = []
@@ -20,7 +21,7 @@ final class DatasetUnpackerTests {
             var image = Image(width: 40, height: 30, channels: i % 2 == 0 ? 3 : 1)
             for y in 0..<30 { for x in 0..<40 { for c in 0..<image.channels { image[x, y, c] = UInt8((x + y + i * 7 + c) % 200) } } }
             let data = corrupt.contains(i) ? Data([0xff, 0xd8, 1, 2, 3]) : i % 2 == 0 ? try image.jpegData() : try image.pngData()
-            if !missing.contains(i) { files.append((name, data)) }
+            if !missing.contains(i) { files.append((root + name, data)) }
             records.append(VQARecord(questionID: "q\(i)", questionType: "Modality Recognition", modality: modality,
                                      question: "What modality?", options: ["CT", "MRI", "OCT"], answer: i % 2,
                                      imagePath: name, dataset: modality))
@@ -29,7 +30,7 @@ final class DatasetUnpackerTests {
                                          question: "Grade?", options: ["1", "2"], answer: 1, imagePath: name, dataset: modality))
             }
         }
-        let qa = ("QA_information/Open-access/Sample.json", try OmniMedVQA.json(records))
+        let qa = (root + "QA_information/Open-access/Sample.json", try OmniMedVQA.json(records))
         for (name, data) in qaFirst ? [qa] + files : files + [qa] { try writer.addFile(name, data) }
         try writer.finish()
         return path
@@ -78,6 +79,18 @@ final class DatasetUnpackerTests {
         let other = try TemporaryDirectory("unpack")
         let reordered = try unpack(try Self.makeArchive(in: other, images: 12, qaFirst: true)) { $0.seed = 3 }
         #expect(reordered.0 == first.0)
+    }
+
+    @Test func archiveWithATopFolderUnpacksLikeOneWithout() throws {
+        let flat = try TemporaryDirectory("unpack"), nested = try TemporaryDirectory("unpack")
+        let first = try unpack(try Self.makeArchive(in: flat, images: 8)) { $0.seed = 3 }
+        let second = try unpack(try Self.makeArchive(in: nested, images: 8, root: "OmniMedVQA/")) { $0.seed = 3 }
+        #expect(FileManager.default.contents(atPath: first.1 + "/images.u8") == FileManager.default.contents(atPath: second.1 + "/images.u8"))
+        #expect(first.0 == second.0)
+        #expect(DatasetUnpacker.root(ofQAFile: "QA_information/Open-access/A.json") == "")
+        #expect(DatasetUnpacker.root(ofQAFile: "OmniMedVQA/QA_information/Open-access/A.json") == "OmniMedVQA/")
+        #expect(DatasetUnpacker.root(ofQAFile: "a/b/QA_information/Open-access/A.json") == nil)
+        #expect(DatasetUnpacker.root(ofQAFile: "QA_information/Open-access/sub/A.json") == nil)
     }
 
     @Test func missingAndCorruptImagesFailOrAreSkipped() throws {
