@@ -101,15 +101,22 @@ public final class ArchiveReader {
     }
 
     private func readData(of entry: ArchiveEntry) throws -> Data {
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        // Read straight into a buffer of the declared size (growing it if the entry holds more); a
+        // declared size is not trusted beyond 64 MiB before the bytes arrive.
+        var data = Data(count: Int(min(max(entry.declaredSize ?? 0, 0), limits.maxEntryBytes, 64 << 20)) + 1)
+        var filled = 0
         while true {
-            let count = buffer.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
-            if count == 0 { return data }
+            if filled == data.count { data.count = min(Int(limits.maxEntryBytes) + 1, max(2 * data.count, 1 << 16)) }
+            let room = data.count - filled
+            let count = data.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress! + filled, room) }
+            if count == 0 {
+                data.count = filled
+                return data
+            }
             guard count > 0 else { throw ArchiveError.corrupt("entry `\(entry.path)` of \(source): \(Self.message(archive))") }
+            filled += count
             totalBytes += Int64(count)
-            data.append(contentsOf: buffer[..<count])
-            if Int64(data.count) > limits.maxEntryBytes {
+            if Int64(filled) > limits.maxEntryBytes {
                 throw ArchiveError.limitExceeded("entry `\(entry.path)` is larger than \(limits.maxEntryBytes) bytes")
             }
             if totalBytes > limits.maxTotalBytes {

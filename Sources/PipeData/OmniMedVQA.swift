@@ -8,26 +8,21 @@ public enum OmniMedVQA {
     /// Parses one QA file. Accepts `modality` for `modality_type`, missing `option_C`/`option_D`,
     /// numeric ids; ignores unknown fields; maps `gt_answer` (the answer's text) to its option.
     public static func records(from data: Data, file: String) throws -> [VQARecord] {
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw DatasetError("\(file): not valid JSON (\(error.localizedDescription))")
-        }
-        guard let list = parsed as? [Any] else { throw DatasetError("\(file): expected a JSON list of records") }
-        return try list.enumerated().map { index, item in
-            guard let fields = item as? [String: Any] else {
-                throw DatasetError("\(file): record \(index) is not a JSON object")
-            }
-            return try record(fields, file: file, index: index)
+        try QAJSON.objects(in: data, file: file, keys: fieldNames).enumerated().map { index, fields in
+            try record(fields, file: file, index: index)
         }
     }
 
-    private static func record(_ fields: [String: Any], file: String, index: Int) throws -> VQARecord {
+    /// The fields a record reads.
+    static let fieldNames = ["question_id", "question_type", "modality_type", "modality", "question", "option_A", "option_B",
+                             "option_C", "option_D", "gt_answer", "image_path", "dataset", "chain_id", "chain_step"]
+    static let fieldSlots = Dictionary(uniqueKeysWithValues: fieldNames.enumerated().map { ($1, $0) })
+
+    private static func record(_ fields: [QAJSON.Field?], file: String, index: Int) throws -> VQARecord {
         func text(_ key: String) -> String? {
-            switch fields[key] {
-            case let s as String: return s
-            case let n as NSNumber: return n.stringValue
+            switch fields[fieldSlots[key]!] {
+            case .string(let s)?: return s
+            case .number(let n)?: return n
             default: return nil
             }
         }
@@ -42,8 +37,8 @@ public enum OmniMedVQA {
             options.append(option)
         }
         let answerText = try required("gt_answer")
-        let trimmed = answerText.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let answer = options.firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines) == trimmed }) else {
+        let trimmedAnswer = Self.trimmed(answerText)
+        guard let answer = options.firstIndex(of: answerText) ?? options.firstIndex(where: { Self.trimmed($0) == trimmedAnswer }) else {
             throw DatasetError("\(file): record \(id): gt_answer \"\(answerText)\" matches none of its options "
                                + options.map { "\"\($0)\"" }.joined(separator: ", "))
         }
@@ -51,7 +46,15 @@ public enum OmniMedVQA {
                          modality: try required("modality_type", alias: "modality"),
                          question: try required("question"), options: options, answer: answer,
                          imagePath: try required("image_path"), dataset: text("dataset") ?? "",
-                         chainID: text("chain_id"), chainStep: (fields["chain_step"] as? NSNumber)?.intValue)
+                         chainID: text("chain_id"), chainStep: text("chain_step").flatMap { Int($0) })
+    }
+
+    /// `text` without leading and trailing white space (Unicode's, as `trimmingCharacters` has it).
+    static func trimmed(_ text: String) -> Substring {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        return Substring(scalars[first...last])
     }
 
     /// A QA file for `records`, in OmniMedVQA's field names (`gt_answer` as text), keys sorted.
@@ -67,6 +70,6 @@ public enum OmniMedVQA {
             if let step = record.chainStep { fields["chain_step"] = step }
             return fields
         }
-        return try JSONSerialization.data(withJSONObject: list, options: [.sortedKeys, .prettyPrinted])
+        return try JSONSerialization.data(withJSONObject: list, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
     }
 }

@@ -22,30 +22,33 @@ public struct SplitPlan: Sendable, Equatable {
     /// modality x question types, and each stratum gives `round(n * test)` images to test and
     /// `round(n * val)` to val.
     public func assign(_ records: [VQARecord], seed: UInt64) -> [Split] {
-        var groups: [String: [Int]] = [:]
-        var groupOrder: [String] = []
+        // Images in order of first appearance, each with its records.
+        var imageIndex: [String: Int] = [:]
+        var members: [[Int]] = []
         for (i, record) in records.enumerated() {
-            if groups[record.imagePath] == nil { groupOrder.append(record.imagePath) }
-            groups[record.imagePath, default: []].append(i)
+            if let image = imageIndex[record.imagePath] {
+                members[image].append(i)
+            } else {
+                imageIndex[record.imagePath] = members.count
+                members.append([i])
+            }
         }
-        var strata: [String: [String]] = [:]
-        for image in groupOrder {
-            let members = groups[image]!.map { records[$0] }
-            let types = Set(members.map(\.questionType)).sorted().joined(separator: "+")
-            strata[members[0].modality + "|" + types, default: []].append(image)
+        var strata: [String: [Int]] = [:]
+        for (image, indices) in members.enumerated() {
+            let types = Set(indices.map { records[$0].questionType }).sorted().joined(separator: "+")
+            strata[records[indices[0]].modality + "|" + types, default: []].append(image)
         }
         var splits = [Split](repeating: .train, count: records.count)
         var random = SeededRandom(seed: seed)
         for key in strata.keys.sorted() {
             var images = strata[key]!
             images.shuffle(using: &random)
-            let modality = String(key.split(separator: "|", maxSplits: 1)[0])
-            let heldOut = holdoutModalities.contains(modality)
+            let heldOut = holdoutModalities.contains(records[members[images[0]][0]].modality)
             let testCount = heldOut ? images.count : holdoutModalities.isEmpty ? Int((Double(images.count) * test).rounded()) : 0
             let valCount = heldOut ? 0 : Int((Double(images.count) * val).rounded())
             for (position, image) in images.enumerated() {
                 let split: Split = position < testCount ? .test : position < testCount + valCount ? .val : .train
-                for i in groups[image]! { splits[i] = split }
+                for i in members[image] { splits[i] = split }
             }
         }
         return splits

@@ -4,13 +4,12 @@ import ImageCodecShims
 extension Image {
     /// Decodes a JPEG or PNG (recognized by its signature).
     public init(decoding data: Data) throws {
-        let bytes = [UInt8](data)
-        if bytes.starts(with: [0xff, 0xd8]) {
-            self = try Self.decode(bytes, with: pipe_jpeg_decode)
-        } else if bytes.starts(with: [0x89, 0x50, 0x4e, 0x47]) {
-            self = try Self.decode(bytes, with: pipe_png_decode)
+        if data.starts(with: [0xff, 0xd8]) {
+            self = try Self.decode(data, with: pipe_jpeg_decode)
+        } else if data.starts(with: [0x89, 0x50, 0x4e, 0x47]) {
+            self = try Self.decode(data, with: pipe_png_decode)
         } else {
-            throw ImageError.unsupported(bytes.isEmpty ? "empty image file" : "not a JPEG or PNG file")
+            throw ImageError.unsupported(data.isEmpty ? "empty image file" : "not a JPEG or PNG file")
         }
     }
 
@@ -32,12 +31,13 @@ extension Image {
                                  UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?,
                                  UnsafeMutablePointer<CChar>?, Int) -> Int32
 
-    private static func decode(_ bytes: [UInt8], with decoder: Decoder) throws -> Image {
+    private static func decode(_ data: Data, with decoder: Decoder) throws -> Image {
         var pixels: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
         var message = [CChar](repeating: 0, count: 512)
-        let status = bytes.withUnsafeBufferPointer { buffer in
-            decoder(buffer.baseAddress, buffer.count, &pixels, &width, &height, &channels, &message, message.count)
+        let status = data.withUnsafeBytes { buffer in
+            decoder(buffer.bindMemory(to: UInt8.self).baseAddress, buffer.count, &pixels, &width, &height, &channels,
+                    &message, message.count)
         }
         guard status == 0, let pixels else {
             throw ImageError.corrupt(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))

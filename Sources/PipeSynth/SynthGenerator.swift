@@ -76,6 +76,20 @@ public struct SynthGenerator: Sendable {
 
     /// Image `index` and its questions.
     public func sample(_ index: Int) -> SynthSample {
+        var (records, scene) = plan(index)
+        return SynthSample(image: scene.render(config, random: &scene.random), records: records)
+    }
+
+    /// What image `index` shows and the questions about it, without drawing it.
+    struct Scene {
+        var modality: Modality
+        var anatomy: Int, finding: Int, grade: Int, attribute: Int
+        /// The image's random stream, past the label draws.
+        var random: SynthRandom
+    }
+
+    /// The questions about image `index` and its scene, ready to render.
+    func plan(_ index: Int) -> ([VQARecord], Scene) {
         var random = SynthRandom(seed: config.seed, stream: UInt64(index))
         let similarity = Float(config.difficulty.distractorSimilarity)
         var draws: [QuestionType: OptionDraw] = [:]
@@ -92,7 +106,6 @@ public struct SynthGenerator: Sendable {
         let grade = label(.grading, classes: Modality.grades.count, similarity: similarity)
         let attribute = label(.attribute, classes: modality.attribute.classes.count, similarity: similarity)
 
-        let image = render(modality, anatomy: anatomy, finding: finding, grade: grade, attribute: attribute, random: &random)
         let id = String(format: "%@_%06d", modality.dataset, index)
         let path = "Images/\(modality.dataset)/\(id).jpg"
         let chained = config.chains && types.filter({ $0.chainStep != nil }).count > 1
@@ -112,27 +125,8 @@ public struct SynthGenerator: Sendable {
                              answer: draw.answer, imagePath: path, dataset: modality.dataset,
                              chainID: chained && type.chainStep != nil ? id : nil, chainStep: chained ? type.chainStep : nil)
         }
-        return SynthSample(image: image, records: records)
-    }
-
-    /// Draws the scene, places the lesions, and applies the difficulty knobs.
-    private func render(_ modality: Modality, anatomy: Int, finding: Int, grade: Int, attribute: Int,
-                        random: inout SynthRandom) -> Image {
-        let knobs = config.difficulty
-        var canvas = Canvas(size: config.size, fill: .gray(0))
-        let region = modality.drawAnatomy(&canvas, anatomy, &random)
-        let radius = modality.gradeRadii[grade] * random.uniform(0.93, 1.07)
-        let count = modality.attribute == .count ? attribute + 1 : 1
-        let side: Int? = modality.attribute == .laterality ? attribute : nil
-        let opacity = Float(1 - 0.75 * knobs.lesionSubtlety) * random.uniform(0.9, 1)
-        for (x, y) in Self.place(count, radius: radius, in: region, side: side, random: &random) {
-            canvas.lesion(modality.findings[finding], x: x, y: y, r: radius, opacity: opacity, random: &random)
-        }
-        modality.finish(&canvas, &random)
-        canvas.blur(radius: Float(knobs.blur) * Float(config.size) / 64)
-        canvas.contrast(Float(knobs.contrast) * random.uniform(0.92, 1.08))
-        canvas.noise(sigma: Float(knobs.noise), random: &random)
-        return canvas.image
+        return (records, Scene(modality: modality, anatomy: anatomy, finding: finding, grade: grade, attribute: attribute,
+                               random: random))
     }
 
     /// Centres for `count` lesions of radius `r` inside `region`, apart from each other, wholly in
@@ -166,21 +160,25 @@ public struct SynthGenerator: Sendable {
     /// `progress` hears the number of images written so far after each chunk and may stop the
     /// generation by returning false (the archive is then incomplete and the call throws).
     public func write(to path: String, progress: (Int) -> Bool = { _ in true }) throws -> SynthSummary {
-        let writer = try ArchiveWriter(path: path, format: config.format)
+        // Questions first: planning is cheap, and QA files ahead of the images let `unpack` read
+        // the archive in one pass.
         var recordsByDataset: [String: [VQARecord]] = [:]
+        var paths: [String] = []
+        for index in 0..<config.images {
+            let records = plan(index).0
+            recordsByDataset[records[0].dataset, default: []] += records
+            paths.append(records[0].imagePath)
+        }
+        let datasets = modalities.map(\.dataset).filter { recordsByDataset[$0] != nil }
+        let writer = try ArchiveWriter(path: path, format: config.format)
+        for dataset in datasets {
+            try writer.addFile("\(OmniMedVQA.qaDirectory)/\(dataset).json", try OmniMedVQA.json(recordsByDataset[dataset]!))
+        }
         let chunk = 256
         for start in stride(from: 0, to: config.images, by: chunk) {
             let indices = Array(start..<min(config.images, start + chunk))
-            let encoded = try renderChunk(indices)
-            for (jpeg, sample) in encoded {
-                try writer.addFile(sample.records[0].imagePath, jpeg)
-                recordsByDataset[sample.records[0].dataset, default: []] += sample.records
-            }
+            for (index, jpeg) in zip(indices, try renderChunk(indices)) { try writer.addFile(paths[index], jpeg) }
             guard progress(indices[indices.count - 1] + 1) else { throw DatasetError("generation stopped") }
-        }
-        let datasets = modalities.map(\.dataset).filter { recordsByDataset[$0] != nil }
-        for dataset in datasets {
-            try writer.addFile("\(OmniMedVQA.qaDirectory)/\(dataset).json", try OmniMedVQA.json(recordsByDataset[dataset]!))
         }
         try writer.finish()
         let records = datasets.flatMap { recordsByDataset[$0]! }
@@ -197,13 +195,13 @@ public struct SynthGenerator: Sendable {
     }
 
     /// Renders and encodes `indices` on up to `config.threads` threads, results in index order.
-    private func renderChunk(_ indices: [Int]) throws -> [(Data, SynthSample)] {
+    private func renderChunk(_ indices: [Int]) throws -> [Data] {
         let threads = max(1, min(config.threads, indices.count))
-        let results = ResultSlots<Result<(Data, SynthSample), Error>>(count: indices.count)
+        let results = ResultSlots<Result<Data, Error>>(count: indices.count)
         DispatchQueue.concurrentPerform(iterations: threads) { worker in
             for slot in stride(from: worker, to: indices.count, by: threads) {
-                let sample = self.sample(indices[slot])
-                results[slot] = Result { (try sample.image.jpegData(quality: config.jpegQuality), sample) }
+                let image = self.sample(indices[slot]).image
+                results[slot] = Result { try image.jpegData(quality: config.jpegQuality) }
             }
         }
         return try results.values.map { try $0!.get() }
@@ -223,4 +221,25 @@ private final class ResultSlots<T>: @unchecked Sendable {
     }
 
     var values: [T?] { lock.lock(); defer { lock.unlock() }; return storage }
+}
+
+extension SynthGenerator.Scene {
+    /// Draws the scene, places the lesions, and applies the difficulty knobs.
+    func render(_ config: SynthConfig, random: inout SynthRandom) -> Image {
+        let knobs = config.difficulty
+        var canvas = Canvas(size: config.size, fill: .gray(0))
+        let region = modality.drawAnatomy(&canvas, anatomy, &random)
+        let radius = modality.gradeRadii[grade] * random.uniform(0.93, 1.07)
+        let count = modality.attribute == .count ? attribute + 1 : 1
+        let side: Int? = modality.attribute == .laterality ? attribute : nil
+        let opacity = Float(1 - 0.75 * knobs.lesionSubtlety) * random.uniform(0.9, 1)
+        for (x, y) in SynthGenerator.place(count, radius: radius, in: region, side: side, random: &random) {
+            canvas.lesion(modality.findings[finding], x: x, y: y, r: radius, opacity: opacity, random: &random)
+        }
+        modality.finish(&canvas, &random)
+        canvas.blur(radius: Float(knobs.blur) * Float(config.size) / 64)
+        canvas.contrast(Float(knobs.contrast) * random.uniform(0.92, 1.08))
+        canvas.noise(sigma: Float(knobs.noise), random: &random)
+        return canvas.image
+    }
 }

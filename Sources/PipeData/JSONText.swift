@@ -1,0 +1,37 @@
+/// JSON text built byte by byte, for the large files where `JSONEncoder` is too slow.
+struct JSONText {
+    private(set) var bytes: [UInt8] = []
+
+    /// Appends JSON text as it is.
+    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    /// Appends `text` as a JSON string: quotes, backslashes and control characters escaped.
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var text = text
+        // Most strings need no escaping: copy them whole.
+        let done = text.withUTF8 { utf8 -> Bool in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if done {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes += [0x5c, 0x22]
+            case UInt8(ascii: "\\"): bytes += [0x5c, 0x5c]
+            case 0x0a: bytes += [0x5c, UInt8(ascii: "n")]
+            case 0x0d: bytes += [0x5c, UInt8(ascii: "r")]
+            case 0x09: bytes += [0x5c, UInt8(ascii: "t")]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes += [0x5c, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

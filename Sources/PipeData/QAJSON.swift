@@ -1,0 +1,267 @@
+import Foundation
+
+/// A small, fast reader for QA files: a JSON list of objects, of which only the fields named in
+/// `keys` are kept (strings, numbers, booleans, null; a nested list or object as `.nested`). Other
+/// fields are checked and skipped without building strings for them. Much faster than
+/// `JSONSerialization` on a 50,000-record file.
+struct QAJSON {
+    /// A field's value as a record needs it.
+    enum Field: Equatable {
+        case string(String)
+        /// The number's text as written (`12`, `1.5e3`).
+        case number(String)
+        case bool(Bool)
+        case null
+        /// A list or an object.
+        case nested
+    }
+
+    private let bytes: [UInt8]
+    private var at = 0
+    private let keys: [[UInt8]]
+
+    /// Parses `data`; each object becomes one slot per key of `keys` (nil where absent). Throws a
+    /// `DatasetError` naming `file` and the line of the first error.
+    static func objects(in data: Data, file: String, keys: [String]) throws -> [[Field?]] {
+        var reader = QAJSON(bytes: [UInt8](data), keys: keys.map { Array($0.utf8) })
+        do {
+            return try reader.list()
+        } catch let error as Problem {
+            if error.shape { throw DatasetError("\(file): \(error.message)") }
+            throw DatasetError("\(file): not valid JSON: \(error.message) at line \(reader.line(of: error.offset))")
+        }
+    }
+
+    struct Problem: Error {
+        var message: String
+        var offset: Int
+        /// Valid JSON of the wrong shape, rather than broken JSON.
+        var shape = false
+    }
+
+    private init(bytes: [UInt8], keys: [[UInt8]]) {
+        var start = 0
+        if bytes.starts(with: [0xef, 0xbb, 0xbf]) { start = 3 }  // a UTF-8 byte-order mark
+        self.bytes = bytes
+        self.at = start
+        self.keys = keys
+    }
+
+    private func line(of offset: Int) -> Int { bytes[..<min(offset, bytes.count)].reduce(1) { $0 + ($1 == 0x0a ? 1 : 0) } }
+
+    private func fail(_ message: String) -> Problem { Problem(message: message, offset: at) }
+
+    private mutating func skipSpace() {
+        while at < bytes.count, bytes[at] == 0x20 || bytes[at] == 0x0a || bytes[at] == 0x0d || bytes[at] == 0x09 { at += 1 }
+    }
+
+    private mutating func expect(_ byte: UInt8, _ what: String) throws {
+        skipSpace()
+        guard at < bytes.count, bytes[at] == byte else { throw fail("expected \(what)") }
+        at += 1
+    }
+
+    /// Consumes `byte` if it is next (after space).
+    private mutating func take(_ byte: UInt8) -> Bool {
+        skipSpace()
+        guard at < bytes.count, bytes[at] == byte else { return false }
+        at += 1
+        return true
+    }
+
+    private mutating func list() throws -> [[Field?]] {
+        skipSpace()
+        guard at < bytes.count, bytes[at] == UInt8(ascii: "[") else {
+            // Valid JSON that is not a list is the wrong shape; anything else is broken.
+            _ = try value()
+            skipSpace()
+            guard at == bytes.count else { throw fail("unexpected text after the value") }
+            throw Problem(message: "expected a JSON list of records", offset: at, shape: true)
+        }
+        at += 1
+        var out: [[Field?]] = []
+        if !take(UInt8(ascii: "]")) {
+            repeat {
+                skipSpace()
+                guard at < bytes.count, bytes[at] == UInt8(ascii: "{") else {
+                    throw Problem(message: "record \(out.count) is not a JSON object", offset: at, shape: true)
+                }
+                out.append(try object(keeping: true))
+            } while take(UInt8(ascii: ","))
+            try expect(UInt8(ascii: "]"), "`,` or `]`")
+        }
+        skipSpace()
+        guard at == bytes.count else { throw fail("unexpected text after the list") }
+        return out
+    }
+
+    /// An object; with `keeping`, the values of `keys`, otherwise only checked.
+    private mutating func object(keeping: Bool) throws -> [Field?] {
+        try expect(UInt8(ascii: "{"), "`{`")
+        var fields = [Field?](repeating: nil, count: keeping ? keys.count : 0)
+        if take(UInt8(ascii: "}")) { return fields }
+        repeat {
+            skipSpace()
+            guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else { throw fail("expected a field name") }
+            var slot: Int?
+            if keeping {
+                slot = try keySlot()
+            } else {
+                _ = try string(keeping: false)
+            }
+            try expect(UInt8(ascii: ":"), "`:`")
+            if let slot {
+                fields[slot] = try value(keeping: true)
+            } else {
+                _ = try value(keeping: false)
+            }
+        } while take(UInt8(ascii: ","))
+        try expect(UInt8(ascii: "}"), "`,` or `}`")
+        return fields
+    }
+
+    /// The index in `keys` of the field name at `at` (consumed), or nil for another name.
+    private mutating func keySlot() throws -> Int? {
+        let start = at + 1
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            at = end + 1
+            let name = bytes[start..<end]
+            return keys.firstIndex { $0.count == name.count && $0.elementsEqual(name) }
+        }
+        // An escaped name: decode it first.
+        let name = Array(try string().utf8)
+        return keys.firstIndex(of: name)
+    }
+
+    /// A value; without `keeping`, strings and numbers are checked but not built.
+    private mutating func value(keeping: Bool = true) throws -> Field {
+        skipSpace()
+        guard at < bytes.count else { throw fail("unexpected end of file") }
+        switch bytes[at] {
+        case UInt8(ascii: "\""): return .string(try string(keeping: keeping))
+        case UInt8(ascii: "{"):
+            _ = try object(keeping: false)
+            return .nested
+        case UInt8(ascii: "["):
+            at += 1
+            if !take(UInt8(ascii: "]")) {
+                repeat { _ = try value(keeping: false) } while take(UInt8(ascii: ","))
+                try expect(UInt8(ascii: "]"), "`,` or `]`")
+            }
+            return .nested
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default: return .number(try number())
+        }
+    }
+
+    private mutating func literal(_ word: String) throws {
+        let utf8 = Array(word.utf8)
+        guard bytes.count - at >= utf8.count, Array(bytes[at..<(at + utf8.count)]) == utf8 else { throw fail("unexpected character") }
+        at += utf8.count
+    }
+
+    private mutating func number() throws -> String {
+        let start = at
+        func digits() -> Int {
+            let from = at
+            while at < bytes.count, (0x30...0x39).contains(bytes[at]) { at += 1 }
+            return at - from
+        }
+        if at < bytes.count, bytes[at] == UInt8(ascii: "-") { at += 1 }
+        guard digits() > 0 else { at = start; throw fail("unexpected character") }
+        if at < bytes.count, bytes[at] == UInt8(ascii: ".") {
+            at += 1
+            guard digits() > 0 else { throw fail("expected digits after `.`") }
+        }
+        if at < bytes.count, bytes[at] == UInt8(ascii: "e") || bytes[at] == UInt8(ascii: "E") {
+            at += 1
+            if at < bytes.count, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-") { at += 1 }
+            guard digits() > 0 else { throw fail("expected an exponent") }
+        }
+        return String(decoding: bytes[start..<at], as: UTF8.self)
+    }
+
+    /// A string starting at the opening quote; without `keeping`, checked and returned empty.
+    private mutating func string(keeping: Bool = true) throws -> String {
+        at += 1
+        let start = at
+        // Fast path: no escapes.
+        while at < bytes.count, bytes[at] != UInt8(ascii: "\""), bytes[at] != UInt8(ascii: "\\") {
+            guard bytes[at] >= 0x20 else { throw fail("control character in a string") }
+            at += 1
+        }
+        guard at < bytes.count else { throw fail("unterminated string") }
+        if bytes[at] == UInt8(ascii: "\"") {
+            at += 1
+            let text = try validated(bytes[start..<(at - 1)])
+            return keeping ? text : ""
+        }
+        var out = Array(bytes[start..<at])
+        while true {
+            guard at < bytes.count else { throw fail("unterminated string") }
+            let byte = bytes[at]
+            at += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return try validated(out[...])
+            case UInt8(ascii: "\\"):
+                guard at < bytes.count else { throw fail("unterminated string") }
+                let escape = bytes[at]
+                at += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0c)
+                case UInt8(ascii: "n"): out.append(0x0a)
+                case UInt8(ascii: "r"): out.append(0x0d)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xd800...0xdbff).contains(scalar) {
+                        guard bytes.count - at >= 6, bytes[at] == UInt8(ascii: "\\"), bytes[at + 1] == UInt8(ascii: "u") else {
+                            throw fail("unpaired surrogate in \\u escape")
+                        }
+                        at += 2
+                        let low = try hex4()
+                        guard (0xdc00...0xdfff).contains(low) else { throw fail("unpaired surrogate in \\u escape") }
+                        scalar = 0x10000 + ((scalar - 0xd800) << 10) + (low - 0xdc00)
+                    }
+                    guard let unicode = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
+                    out.append(contentsOf: Array(String(Character(unicode)).utf8))
+                default:
+                    throw fail("invalid escape `\\\(Character(Unicode.Scalar(escape)))`")
+                }
+            default:
+                guard byte >= 0x20 else { throw fail("control character in a string") }
+                out.append(byte)
+            }
+        }
+    }
+
+    private mutating func hex4() throws -> UInt32 {
+        guard bytes.count - at >= 4 else { throw fail("short \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[at]
+            let digit: UInt32
+            switch byte {
+            case 0x30...0x39: digit = UInt32(byte - 0x30)
+            case 0x41...0x46: digit = UInt32(byte - 0x41 + 10)
+            case 0x61...0x66: digit = UInt32(byte - 0x61 + 10)
+            default: throw fail("invalid \\u escape")
+            }
+            value = value << 4 | digit
+            at += 1
+        }
+        return value
+    }
+
+    private func validated(_ slice: ArraySlice<UInt8>) throws -> String {
+        guard let text = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
+        return text
+    }
+}
