@@ -129,28 +129,37 @@ public struct DatasetUnpacker: Sendable {
         try pixels.close()
 
         // Records of skipped images are dropped; the rest get their row and split.
-        let keptIndices = records.indices.filter { rows[entryOf[$0]] != nil }
-        let kept = keptIndices.map { records[$0] }
-        let assigned = splits.assign(kept, seed: seed)
+        let filtered = records.count
+        var entries: [DatasetIndex.Entry] = []
+        entries.reserveCapacity(records.count)
+        for (i, record) in records.enumerated() {
+            guard let row = rows[entryOf[i]] else { continue }
+            entries.append(DatasetIndex.Entry(record: record, image: row, split: .train))
+        }
+        records = []
+        let assigned = splits.assign(imagePaths: entries.map(\.record.imagePath), modalities: entries.map(\.record.modality),
+                                     questionTypes: entries.map(\.record.questionType), seed: seed)
+        var bySplit: [String: Int] = [:], byModality: [String: Int] = [:], byType: [String: Int] = [:], byLetter: [String: Int] = [:]
+        for i in entries.indices {
+            entries[i].split = assigned[i]
+            bySplit[assigned[i].rawValue, default: 0] += 1
+            byModality[entries[i].record.modality, default: 0] += 1
+            byType[entries[i].record.questionType, default: 0] += 1
+            byLetter[entries[i].record.answerLetter, default: 0] += 1
+        }
         phase("splits")
         var images = [String](repeating: "", count: rows.count)
         for (path, row) in rows { images[row] = path }
-        let index = DatasetIndex(format: DatasetIndex.currentFormat, imageSize: size, channels: 3, images: images,
-                                 records: zip(keptIndices, assigned).map { i, split in
-                                     DatasetIndex.Entry(record: records[i], image: rows[entryOf[i]]!, split: split)
-                                 })
+        let index = DatasetIndex(format: DatasetIndex.currentFormat, imageSize: size, channels: 3, images: images, records: entries)
         try index.write(to: output + "/index.json")
         phase("index.json")
-        func counts(_ key: (DatasetIndex.Entry) -> String) -> [String: Int] {
-            index.records.reduce(into: [:]) { $0[key($1), default: 0] += 1 }
-        }
-        let summary = Summary(records: kept.count, images: images.count, bySplit: counts { $0.split.rawValue },
-                              byModality: counts { $0.record.modality }, byQuestionType: counts { $0.record.questionType },
-                              byAnswerLetter: counts { $0.record.answerLetter }, skippedImages: skipped.sorted(),
-                              skippedRecords: records.count - kept.count)
+        let summary = Summary(records: entries.count, images: images.count, bySplit: bySplit, byModality: byModality,
+                              byQuestionType: byType, byAnswerLetter: byLetter, skippedImages: skipped.sorted(),
+                              skippedRecords: filtered - entries.count)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(summary).write(to: URL(fileURLWithPath: output + "/metrics.json"))
+        phase("metrics.json")
         return summary
     }
 
@@ -166,7 +175,8 @@ public struct DatasetUnpacker: Sendable {
 
     /// An `image_path` as an archive entry path (normalized the way the reader normalizes entries).
     static func entryPath(_ imagePath: String) -> String {
-        imagePath.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.joined(separator: "/")
+        // A path that would leave the archive matches no entry and is reported missing.
+        ArchivePath.normalize(imagePath) ?? imagePath
     }
 }
 

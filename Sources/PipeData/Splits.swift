@@ -22,28 +22,34 @@ public struct SplitPlan: Sendable, Equatable {
     /// modality x question types, and each stratum gives `round(n * test)` images to test and
     /// `round(n * val)` to val.
     public func assign(_ records: [VQARecord], seed: UInt64) -> [Split] {
+        assign(imagePaths: records.map(\.imagePath), modalities: records.map(\.modality),
+               questionTypes: records.map(\.questionType), seed: seed)
+    }
+
+    /// `assign` for records given as their image paths, modalities and question types.
+    public func assign(imagePaths: [String], modalities: [String], questionTypes: [String], seed: UInt64) -> [Split] {
         // Images in order of first appearance, each with its records.
         var imageIndex: [String: Int] = [:]
         var members: [[Int]] = []
-        for (i, record) in records.enumerated() {
-            if let image = imageIndex[record.imagePath] {
+        for (i, path) in imagePaths.enumerated() {
+            if let image = imageIndex[path] {
                 members[image].append(i)
             } else {
-                imageIndex[record.imagePath] = members.count
+                imageIndex[path] = members.count
                 members.append([i])
             }
         }
         var strata: [String: [Int]] = [:]
         for (image, indices) in members.enumerated() {
-            let types = Set(indices.map { records[$0].questionType }).sorted().joined(separator: "+")
-            strata[records[indices[0]].modality + "|" + types, default: []].append(image)
+            let types = Set(indices.map { questionTypes[$0] }).sorted().joined(separator: "+")
+            strata[modalities[indices[0]] + "|" + types, default: []].append(image)
         }
-        var splits = [Split](repeating: .train, count: records.count)
+        var splits = [Split](repeating: .train, count: imagePaths.count)
         var random = SeededRandom(seed: seed)
         for key in strata.keys.sorted() {
             var images = strata[key]!
             images.shuffle(using: &random)
-            let heldOut = holdoutModalities.contains(records[members[images[0]][0]].modality)
+            let heldOut = holdoutModalities.contains(modalities[members[images[0]][0]])
             let testCount = heldOut ? images.count : holdoutModalities.isEmpty ? Int((Double(images.count) * test).rounded()) : 0
             let valCount = heldOut ? 0 : Int((Double(images.count) * val).rounded())
             for (position, image) in images.enumerated() {
