@@ -201,7 +201,7 @@ public struct DatasetIndex: Codable, Equatable, Sendable {
     /// Writes the index as JSON (the Codable form, keys sorted), built directly: `JSONEncoder` takes
     /// most of a second on 50,000 records.
     public func write(to path: String) throws {
-        var out = JSONText()
+        var out = JSONText(capacity: 64 * images.count + 400 * records.count)
         out.raw("{\"channels\":\(channels),\"format\":"); out.string(format)
         out.raw(",\"imageSize\":\(imageSize),\"images\":[")
         for (i, image) in images.enumerated() {
@@ -228,9 +228,7 @@ public struct DatasetIndex: Codable, Equatable, Sendable {
             out.raw("},\"split\":\"\(entry.split.rawValue)\"}")
         }
         out.raw("]}")
-        guard FileManager.default.createFile(atPath: path, contents: Data(out.bytes)) else {
-            throw DatasetError("cannot write \(path)")
-        }
+        try out.write(to: path)
     }
 
     public static func read(from path: String) throws -> DatasetIndex {
@@ -264,11 +262,9 @@ final class PixelFile {
     }
 
     private func flush() throws {
-        do {
-            try handle.write(contentsOf: buffer)
-        } catch {
-            throw DatasetError("cannot write \(path): \(error.localizedDescription)")
-        }
+        // write(2) straight from the buffer: FileHandle would copy it into a new Data first.
+        let descriptor = handle.fileDescriptor
+        try buffer.withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
         buffer.removeAll(keepingCapacity: true)
     }
 

@@ -1,6 +1,20 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// JSON text built byte by byte, for the large files where `JSONEncoder` is too slow.
 struct JSONText {
     private(set) var bytes: [UInt8] = []
+
+    init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    /// Writes the text to a new file at `path`.
+    func write(to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw DatasetError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        try bytes.withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
+    }
 
     /// Appends JSON text as it is.
     mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
@@ -33,5 +47,16 @@ struct JSONText {
             }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// Writes all of `buffer` to `descriptor` with write(2), retrying interrupted and short writes.
+func writeAll(_ descriptor: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+    var offset = 0
+    while offset < buffer.count {
+        let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { throw DatasetError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        offset += written
     }
 }

@@ -8,45 +8,54 @@ public enum OmniMedVQA {
     /// Parses one QA file. Accepts `modality` for `modality_type`, missing `option_C`/`option_D`,
     /// numeric ids; ignores unknown fields; maps `gt_answer` (the answer's text) to its option.
     public static func records(from data: Data, file: String) throws -> [VQARecord] {
-        try QAJSON.objects(in: data, file: file, keys: fieldNames).enumerated().map { index, fields in
-            try record(fields, file: file, index: index)
+        let objects = try QAJSON.objects(in: data, file: file, keys: Key.allCases.map(\.name))
+        var records: [VQARecord] = []
+        records.reserveCapacity(objects.count)
+        for (index, fields) in objects.enumerated() { records.append(try record(fields, file: file, index: index)) }
+        return records
+    }
+
+    /// The fields a record reads; the raw value is the field's slot in a parsed object.
+    enum Key: Int, CaseIterable {
+        case questionID, questionType, modalityType, modality, question, optionA, optionB, optionC, optionD
+        case answer, imagePath, dataset, chainID, chainStep
+
+        /// The field's JSON spelling.
+        var name: String {
+            ["question_id", "question_type", "modality_type", "modality", "question", "option_A", "option_B", "option_C",
+             "option_D", "gt_answer", "image_path", "dataset", "chain_id", "chain_step"][rawValue]
         }
     }
 
-    /// The fields a record reads.
-    static let fieldNames = ["question_id", "question_type", "modality_type", "modality", "question", "option_A", "option_B",
-                             "option_C", "option_D", "gt_answer", "image_path", "dataset", "chain_id", "chain_step"]
-    static let fieldSlots = Dictionary(uniqueKeysWithValues: fieldNames.enumerated().map { ($1, $0) })
-
     private static func record(_ fields: [QAJSON.Field?], file: String, index: Int) throws -> VQARecord {
-        func text(_ key: String) -> String? {
-            switch fields[fieldSlots[key]!] {
+        func text(_ key: Key) -> String? {
+            switch fields[key.rawValue] {
             case .string(let s)?: return s
             case .number(let n)?: return n
             default: return nil
             }
         }
-        let id = text("question_id") ?? "#\(index)"
-        func required(_ key: String, alias: String? = nil) throws -> String {
+        let id = text(.questionID) ?? "#\(index)"
+        func required(_ key: Key, alias: Key? = nil) throws -> String {
             if let value = text(key) ?? alias.flatMap(text) { return value }
-            throw DatasetError("\(file): record \(id): missing `\(key)`" + (alias.map { " (or `\($0)`)" } ?? ""))
+            throw DatasetError("\(file): record \(id): missing `\(key.name)`" + (alias.map { " (or `\($0.name)`)" } ?? ""))
         }
-        var options = [try required("option_A"), try required("option_B")]
-        for letter in ["C", "D"] {
-            guard let option = text("option_\(letter)") else { break }
-            options.append(option)
+        var options = [try required(.optionA), try required(.optionB)]
+        if let c = text(.optionC) {
+            options.append(c)
+            if let d = text(.optionD) { options.append(d) }
         }
-        let answerText = try required("gt_answer")
+        let answerText = try required(.answer)
         let trimmedAnswer = Self.trimmed(answerText)
         guard let answer = options.firstIndex(of: answerText) ?? options.firstIndex(where: { Self.trimmed($0) == trimmedAnswer }) else {
             throw DatasetError("\(file): record \(id): gt_answer \"\(answerText)\" matches none of its options "
                                + options.map { "\"\($0)\"" }.joined(separator: ", "))
         }
-        return VQARecord(questionID: id, questionType: try required("question_type"),
-                         modality: try required("modality_type", alias: "modality"),
-                         question: try required("question"), options: options, answer: answer,
-                         imagePath: try required("image_path"), dataset: text("dataset") ?? "",
-                         chainID: text("chain_id"), chainStep: text("chain_step").flatMap { Int($0) })
+        return VQARecord(questionID: id, questionType: try required(.questionType),
+                         modality: try required(.modalityType, alias: .modality),
+                         question: try required(.question), options: options, answer: answer,
+                         imagePath: try required(.imagePath), dataset: text(.dataset) ?? "",
+                         chainID: text(.chainID), chainStep: text(.chainStep).flatMap { Int($0) })
     }
 
     /// `text` without leading and trailing white space (Unicode's, as `trimmingCharacters` has it).

@@ -16,19 +16,23 @@ struct QAJSON {
         case nested
     }
 
-    private let bytes: [UInt8]
+    /// Valid only inside `objects(in:file:keys:)`.
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var at = 0
     private let keys: [[UInt8]]
 
     /// Parses `data`; each object becomes one slot per key of `keys` (nil where absent). Throws a
     /// `DatasetError` naming `file` and the line of the first error.
     static func objects(in data: Data, file: String, keys: [String]) throws -> [[Field?]] {
-        var reader = QAJSON(bytes: [UInt8](data), keys: keys.map { Array($0.utf8) })
-        do {
-            return try reader.list()
-        } catch let error as Problem {
-            if error.shape { throw DatasetError("\(file): \(error.message)") }
-            throw DatasetError("\(file): not valid JSON: \(error.message) at line \(reader.line(of: error.offset))")
+        let keyBytes = keys.map { Array($0.utf8) }
+        return try data.withUnsafeBytes { raw in
+            var reader = QAJSON(bytes: raw.bindMemory(to: UInt8.self), keys: keyBytes)
+            do {
+                return try reader.list()
+            } catch let error as Problem {
+                if error.shape { throw DatasetError("\(file): \(error.message)") }
+                throw DatasetError("\(file): not valid JSON: \(error.message) at line \(reader.line(of: error.offset))")
+            }
         }
     }
 
@@ -39,7 +43,7 @@ struct QAJSON {
         var shape = false
     }
 
-    private init(bytes: [UInt8], keys: [[UInt8]]) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, keys: [[UInt8]]) {
         var start = 0
         if bytes.starts(with: [0xef, 0xbb, 0xbf]) { start = 3 }  // a UTF-8 byte-order mark
         self.bytes = bytes
@@ -260,7 +264,7 @@ struct QAJSON {
         return value
     }
 
-    private func validated(_ slice: ArraySlice<UInt8>) throws -> String {
+    private func validated<Bytes: Collection<UInt8>>(_ slice: Bytes) throws -> String {
         guard let text = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
         return text
     }
