@@ -29,10 +29,16 @@ let package = Package(
         .systemLibrary(name: "CLibArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         // Streaming, bomb-proof archive reading and deterministic writing.
         .target(name: "PipeArchive", dependencies: ["CLibArchive"]),
+        // SplitMix64: the one seeded random generator every stage draws from.
+        .target(name: "PipeRandom"),
         // Medical VQA data: OmniMedVQA records, seeded splits.
-        .target(name: "PipeData", dependencies: ["PipeArchive", "PipeImaging"]),
+        .target(name: "PipeData", dependencies: ["PipeArchive", "PipeImaging", "PipeRandom"]),
         // The procedural medical VQA benchmark (`synth`): scenes of eight modalities, questions, archive.
-        .target(name: "PipeSynth", dependencies: ["PipeData", "PipeImaging", "PipeArchive"]),
+        .target(name: "PipeSynth", dependencies: ["PipeData", "PipeImaging", "PipeArchive", "PipeRandom"]),
+        // OpenBLAS's CBLAS, as the system provides it.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // The tensor core: forward/backward ops over flat Float buffers (matmuls on OpenBLAS), parameters, AdamW.
+        .target(name: "PipeTensor", dependencies: ["COpenBLAS", "PipeRandom"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
@@ -48,7 +54,8 @@ let package = Package(
 
         .testTarget(name: "PipeRecipeTests", dependencies: ["PipeRecipe", "PipeTestSupport"]),
         .testTarget(name: "PipeImagingTests", dependencies: ["PipeImaging"]),
-        .testTarget(name: "PipeDataTests", dependencies: ["PipeData", "PipeArchive", "PipeImaging", "PipeTestSupport"]),
+        .testTarget(name: "PipeDataTests", dependencies: ["PipeData", "PipeArchive", "PipeImaging", "PipeRandom", "PipeTestSupport"]),
+        .testTarget(name: "PipeTensorTests", dependencies: ["PipeTensor", "PipeRandom"]),
         .testTarget(name: "PipeSynthTests", dependencies: ["PipeSynth", "PipeData", "PipeArchive", "PipeImaging", "PipeTestSupport"]),
         .testTarget(name: "PipeArchiveTests", dependencies: ["PipeArchive", "PipeTestSupport"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),

@@ -1,3 +1,5 @@
+import PipeRandom
+
 /// Train/validation/test assignment of records.
 public enum Split: String, Codable, Sendable, CaseIterable {
     case train, val, test

@@ -1,5 +1,5 @@
 import Foundation
-import PipeData
+import PipeRandom
 
 /// The generator's random source: SplitMix64 with the draws the renderers need. One per image,
 /// seeded from the stage seed and the image's index, so images do not depend on each other.

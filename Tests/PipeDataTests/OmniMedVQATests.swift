@@ -1,5 +1,6 @@
 import Foundation
 import PipeData
+import PipeRandom
 import Testing
 
 /// OmniMedVQA QA files as the real dataset writes them, and seeded splits.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// SplitMix64: a small, fast, seedable generator, the same on every platform. Every random choice
 /// in a stage draws from one of these, seeded explicitly.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
@@ -11,5 +13,17 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
+    }
+}
+
+extension SeededRandom {
+    /// Uniform in [0, 1) with 53 bits.
+    public mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// Standard normal (Box-Muller; one draw per call, the same sequence on every platform).
+    public mutating func normal() -> Double {
+        let u = max(uniform(), 1e-300)
+        let v = uniform()
+        return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v)
     }
 }

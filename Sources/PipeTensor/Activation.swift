@@ -1,0 +1,70 @@
+import Foundation
+
+/// GELU, the tanh approximation (GPT-2's).
+public enum GELU {
+    static let k = Float((2 / Double.pi).squareRoot())
+
+    /// out (n) = gelu(inp).
+    public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let x = inp[i]
+            out[i] = 0.5 * x * (1 + tanhf(k * (x + 0.044715 * x * x * x)))
+        }
+    }
+
+    /// Accumulates dinp (n) += gelu'(inp) * dout.
+    public static func backward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let x = inp[i]
+            let u = k * (x + 0.044715 * x * x * x)
+            let t = tanhf(u)
+            let sech2 = 1 - t * t
+            let local = 0.5 * (1 + t) + 0.5 * x * sech2 * k * (1 + 3 * 0.044715 * x * x)
+            dinp[i] += local * dout[i]
+        }
+    }
+}
+
+/// Elementwise helpers.
+public enum Elementwise {
+    /// out = a + b.
+    public static func add(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { out[i] = a[i] + b[i] }
+    }
+
+    /// y += x.
+    public static func accumulate(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] += x[i] }
+    }
+
+    /// y *= k.
+    public static func scale(_ y: UnsafeMutablePointer<Float>, by k: Float, count: Int) {
+        for i in 0..<count { y[i] *= k }
+    }
+
+    /// The sum of squares, accumulated in Double.
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        var s: Double = 0
+        for i in 0..<count { s += Double(x[i]) * Double(x[i]) }
+        return s
+    }
+}
+
+/// Row-wise softmax.
+public enum Softmax {
+    /// out (N, C) = softmax of each row of inp; rows are computed stably (max subtracted).
+    public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, n: Int, c: Int) {
+        for row in 0..<n {
+            let x = inp + row * c, o = out + row * c
+            var m = -Float.infinity
+            for i in 0..<c { m = max(m, x[i]) }
+            var s: Float = 0
+            for i in 0..<c {
+                o[i] = expf(x[i] - m)
+                s += o[i]
+            }
+            let inv = 1 / s
+            for i in 0..<c { o[i] *= inv }
+        }
+    }
+}
