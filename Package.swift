@@ -39,6 +39,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // The tensor core: forward/backward ops over flat Float buffers (matmuls on OpenBLAS), parameters, AdamW.
         .target(name: "PipeTensor", dependencies: ["COpenBLAS", "PipeRandom"]),
+        // The vision-language policy: config, parameters, forward/backward, tokenizer, checkpoints, generation.
+        .target(name: "PipeModel", dependencies: ["PipeTensor", "PipeRandom"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "PipeImagingTests", dependencies: ["PipeImaging"]),
         .testTarget(name: "PipeDataTests", dependencies: ["PipeData", "PipeArchive", "PipeImaging", "PipeRandom", "PipeTestSupport"]),
         .testTarget(name: "PipeTensorTests", dependencies: ["PipeTensor", "PipeRandom"]),
+        .testTarget(name: "PipeModelTests", dependencies: ["PipeModel", "PipeTensor", "PipeRandom"]),
         .testTarget(name: "PipeSynthTests", dependencies: ["PipeSynth", "PipeData", "PipeArchive", "PipeImaging", "PipeTestSupport"]),
         .testTarget(name: "PipeArchiveTests", dependencies: ["PipeArchive", "PipeTestSupport"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),

@@ -1,0 +1,183 @@
+import PipeTensor
+
+/// The buffers of one forward/backward pass of a model. Each training worker owns one; the
+/// parameters are shared read-only. `forward` keeps what `backward` needs.
+public final class ModelWorkspace {
+    public let config: ModelConfig
+    let layout: ParameterLayout
+    private let forwardArena = FloatArena()
+    private let backwardArena = FloatArena()
+    private var state: ForwardState?
+
+    public init(_ model: VisionLanguageModel) {
+        config = model.config
+        layout = model.layout
+    }
+
+    /// The activations of the last forward pass.
+    struct ForwardState {
+        var b: Int, t: Int, s: Int
+        var images: UnsafePointer<Float>
+        var tokens: UnsafePointer<Int32>
+        var patches: UnsafeMutablePointer<Float>      // (B * P, patchPixels), normalized to [-1, 1]
+        var visionInput: UnsafeMutablePointer<Float>  // (B * P, C)
+        var vision: [BlockActivations]
+        var visionNorm: UnsafeMutablePointer<Float>   // (B * P, C)
+        var visionMean: UnsafeMutablePointer<Float>, visionRstd: UnsafeMutablePointer<Float>
+        var decoderInput: UnsafeMutablePointer<Float> // (B * S, C), S = P + T
+        var decoder: [BlockActivations]
+        var norm: UnsafeMutablePointer<Float>         // (B * S, C)
+        var normMean: UnsafeMutablePointer<Float>, normRstd: UnsafeMutablePointer<Float>
+        var text: UnsafeMutablePointer<Float>         // (B * T, C): the normed text rows
+        var logits: UnsafeMutablePointer<Float>       // (B * T, V)
+    }
+
+    /// Runs the model on `b` images (B, H, W, 3) in [0, 1] and token rows (B, T); returns the
+    /// logits (B, T, V) at the text positions, valid until the next call. `t` must be at most maxLen.
+    public func forward(parameters p: UnsafePointer<Float>, images: UnsafePointer<Float>, tokens: UnsafePointer<Int32>,
+                        b: Int, t: Int) -> UnsafePointer<Float> {
+        precondition(t >= 1 && t <= config.maxLen, "sequence longer than max_len")
+        let cfg = config, c = cfg.dim, np = cfg.patches, s = np + t, hidden = cfg.hidden
+        let st = forwardArena.arrange { arena in
+            ForwardState(b: b, t: t, s: s, images: images, tokens: tokens,
+                         patches: arena.take(b * np * cfg.patchPixels), visionInput: arena.take(b * np * c),
+                         vision: (0..<cfg.visionLayers).map { _ in BlockActivations(arena, b: b, t: np, c: c, hidden: hidden, heads: cfg.heads) },
+                         visionNorm: arena.take(b * np * c), visionMean: arena.take(b * np), visionRstd: arena.take(b * np),
+                         decoderInput: arena.take(b * s * c),
+                         decoder: (0..<cfg.layers).map { _ in BlockActivations(arena, b: b, t: s, c: c, hidden: hidden, heads: cfg.heads) },
+                         norm: arena.take(b * s * c), normMean: arena.take(b * s), normRstd: arena.take(b * s),
+                         text: arena.take(b * t * c), logits: arena.take(b * t * cfg.vocabSize))
+        }
+        state = st
+        Patches.extract(st.patches, images: images, b: b, size: cfg.imageSize, patch: cfg.patch)
+        Linear.forward(st.visionInput, st.patches, weight: p + layout.patchWeight, bias: p + layout.patchBias,
+                       n: b * np, c: cfg.patchPixels, oc: c)
+        for image in 0..<b { Elementwise.accumulate(st.visionInput + image * np * c, p + layout.visionPosition, count: np * c) }
+        var x = UnsafePointer(st.visionInput)
+        for (l, w) in layout.visionBlocks.enumerated() {
+            TransformerBlock(w: w, b: b, t: np, c: c, hidden: hidden, heads: cfg.heads, prefix: np).forward(p, input: x, acts: st.vision[l])
+            x = UnsafePointer(st.vision[l].output)
+        }
+        LayerNorm.forward(st.visionNorm, mean: st.visionMean, rstd: st.visionRstd, x, weight: p + layout.visionNormWeight,
+                          bias: p + layout.visionNormBias, n: b * np, c: c)
+        // [image tokens; text tokens] per sequence.
+        for seq in 0..<b {
+            let row = st.decoderInput + seq * s * c
+            row.update(from: st.visionNorm + seq * np * c, count: np * c)
+            Embedding.forward(row + np * c, ids: tokens + seq * t, table: p + layout.tokenEmbedding, n: t, c: c)
+            Elementwise.accumulate(row + np * c, p + layout.textPosition, count: t * c)
+        }
+        x = UnsafePointer(st.decoderInput)
+        for (l, w) in layout.decoderBlocks.enumerated() {
+            TransformerBlock(w: w, b: b, t: s, c: c, hidden: hidden, heads: cfg.heads, prefix: np).forward(p, input: x, acts: st.decoder[l])
+            x = UnsafePointer(st.decoder[l].output)
+        }
+        LayerNorm.forward(st.norm, mean: st.normMean, rstd: st.normRstd, x, weight: p + layout.normWeight, bias: p + layout.normBias,
+                          n: b * s, c: c)
+        for seq in 0..<b { (st.text + seq * t * c).update(from: st.norm + (seq * s + np) * c, count: t * c) }
+        // logits (B*T, V) = text . embedding^T
+        BLAS.gemm(transB: true, m: b * t, n: cfg.vocabSize, k: c, a: st.text, lda: c, b: p + layout.tokenEmbedding, ldb: c,
+                  c: st.logits, ldc: cfg.vocabSize)
+        return UnsafePointer(st.logits)
+    }
+
+    /// Backpropagates dlogits (B, T, V) of the last forward pass: accumulates parameter gradients
+    /// into `g` and, when given, writes the gradient with respect to the input pixels (B, H, W, 3).
+    public func backward(parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>, dlogits: UnsafePointer<Float>,
+                         imageGradient: UnsafeMutablePointer<Float>? = nil) {
+        guard let st = state else { preconditionFailure("backward before forward") }
+        let cfg = config, c = cfg.dim, np = cfg.patches, b = st.b, t = st.t, s = st.s, hidden = cfg.hidden
+        let scratch = backwardArena.arrange { arena in
+            (dtext: arena.take(b * t * c), dnorm: arena.take(b * s * c), da: arena.take(b * s * c), db: arena.take(b * s * c),
+             decoderBlocks: BlockGradients(arena, b: b, t: s, c: c, hidden: hidden),
+             dvisionNorm: arena.take(b * np * c), dva: arena.take(b * np * c), dvb: arena.take(b * np * c),
+             visionBlocks: BlockGradients(arena, b: b, t: np, c: c, hidden: hidden),
+             dpatches: arena.take(b * np * cfg.patchPixels))
+        }
+        // Head (tied to the embedding).
+        BLAS.gemm(m: b * t, n: c, k: cfg.vocabSize, a: dlogits, lda: cfg.vocabSize, b: p + layout.tokenEmbedding, ldb: c,
+                  c: scratch.dtext, ldc: c)
+        BLAS.gemm(transA: true, m: cfg.vocabSize, n: c, k: b * t, a: dlogits, lda: cfg.vocabSize, b: st.text, ldb: c, beta: 1,
+                  c: g + layout.tokenEmbedding, ldc: c)
+        scratch.dnorm.update(repeating: 0, count: b * s * c)
+        for seq in 0..<b { (scratch.dnorm + (seq * s + np) * c).update(from: scratch.dtext + seq * t * c, count: t * c) }
+        let lastDecoder = st.decoder.last?.output ?? st.decoderInput
+        scratch.da.update(repeating: 0, count: b * s * c)
+        LayerNorm.backward(dinp: scratch.da, dweight: g + layout.normWeight, dbias: g + layout.normBias, dout: scratch.dnorm,
+                           inp: lastDecoder, weight: p + layout.normWeight, mean: st.normMean, rstd: st.normRstd, n: b * s, c: c)
+        var dout = scratch.da, din = scratch.db
+        for l in stride(from: cfg.layers - 1, through: 0, by: -1) {
+            let input = l == 0 ? st.decoderInput : st.decoder[l - 1].output
+            TransformerBlock(w: layout.decoderBlocks[l], b: b, t: s, c: c, hidden: hidden, heads: cfg.heads, prefix: np)
+                .backward(p, g, input: input, acts: st.decoder[l], doutput: dout, dinput: din, scratch: scratch.decoderBlocks)
+            swap(&dout, &din)
+        }
+        // dout is now d(decoder input): text rows to the embeddings, image rows to the vision encoder.
+        for seq in 0..<b {
+            let row = dout + seq * s * c
+            (scratch.dvisionNorm + seq * np * c).update(from: row, count: np * c)
+            Embedding.backward(dtable: g + layout.tokenEmbedding, dout: row + np * c, ids: st.tokens + seq * t, n: t, c: c)
+            Elementwise.accumulate(g + layout.textPosition, row + np * c, count: t * c)
+        }
+        let lastVision = st.vision.last?.output ?? st.visionInput
+        scratch.dva.update(repeating: 0, count: b * np * c)
+        LayerNorm.backward(dinp: scratch.dva, dweight: g + layout.visionNormWeight, dbias: g + layout.visionNormBias,
+                           dout: scratch.dvisionNorm, inp: lastVision, weight: p + layout.visionNormWeight,
+                           mean: st.visionMean, rstd: st.visionRstd, n: b * np, c: c)
+        var vout = scratch.dva, vin = scratch.dvb
+        for l in stride(from: cfg.visionLayers - 1, through: 0, by: -1) {
+            let input = l == 0 ? st.visionInput : st.vision[l - 1].output
+            TransformerBlock(w: layout.visionBlocks[l], b: b, t: np, c: c, hidden: hidden, heads: cfg.heads, prefix: np)
+                .backward(p, g, input: input, acts: st.vision[l], doutput: vout, dinput: vin, scratch: scratch.visionBlocks)
+            swap(&vout, &vin)
+        }
+        for image in 0..<b { Elementwise.accumulate(g + layout.visionPosition, vout + image * np * c, count: np * c) }
+        if let imageGradient {
+            scratch.dpatches.update(repeating: 0, count: b * np * cfg.patchPixels)
+            Linear.backward(dinp: scratch.dpatches, dweight: g + layout.patchWeight, dbias: g + layout.patchBias, dout: vout,
+                            inp: st.patches, weight: p + layout.patchWeight, n: b * np, c: cfg.patchPixels, oc: c)
+            Patches.scatter(imageGradient, patches: scratch.dpatches, b: b, size: cfg.imageSize, patch: cfg.patch)
+        } else {
+            Linear.backward(dinp: nil, dweight: g + layout.patchWeight, dbias: g + layout.patchBias, dout: vout,
+                            inp: st.patches, weight: p + layout.patchWeight, n: b * np, c: cfg.patchPixels, oc: c)
+        }
+    }
+}
+
+/// Images (B, H, W, 3) in [0, 1] <-> patch rows (B * P, patch * patch * 3) normalized to [-1, 1].
+enum Patches {
+    static func extract(_ out: UnsafeMutablePointer<Float>, images: UnsafePointer<Float>, b: Int, size: Int, patch: Int) {
+        let perSide = size / patch, row = patch * patch * 3
+        var o = out
+        for image in 0..<b {
+            let base = images + image * size * size * 3
+            for py in 0..<perSide {
+                for px in 0..<perSide {
+                    for dy in 0..<patch {
+                        let src = base + ((py * patch + dy) * size + px * patch) * 3
+                        for k in 0..<(patch * 3) { o[dy * patch * 3 + k] = 2 * src[k] - 1 }
+                    }
+                    o += row
+                }
+            }
+        }
+    }
+
+    /// Writes the pixel gradient from the patch-row gradient (chain rule through x -> 2x - 1).
+    static func scatter(_ out: UnsafeMutablePointer<Float>, patches: UnsafePointer<Float>, b: Int, size: Int, patch: Int) {
+        let perSide = size / patch, row = patch * patch * 3
+        var src = patches
+        for image in 0..<b {
+            let base = out + image * size * size * 3
+            for py in 0..<perSide {
+                for px in 0..<perSide {
+                    for dy in 0..<patch {
+                        let dst = base + ((py * patch + dy) * size + px * patch) * 3
+                        for k in 0..<(patch * 3) { dst[k] = 2 * src[dy * patch * 3 + k] }
+                    }
+                    src += row
+                }
+            }
+        }
+    }
+}
