@@ -18,7 +18,9 @@ build-debug: deps
 demo: build
 	.build/release/pipe run $(DEMO_RECIPE)
 
+# Some tests check pipe's files with reference readers from PyPI (safetensors), in .build/pyenv.
 test: build-debug
+	@bash scripts/python-env.sh
 	$(SWIFT) test --skip-build
 
 # bsdtar (libarchive-tools) is the floor the dataset benchmark compares unpack with.
