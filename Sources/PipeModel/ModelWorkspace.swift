@@ -8,6 +8,8 @@ public final class ModelWorkspace {
     private let forwardArena = FloatArena()
     private let backwardArena = FloatArena()
     private var state: ForwardState?
+    /// Stands in for the tokens of a vision-only pass.
+    private static let noTokens = UnsafePointer(UnsafeMutablePointer<Int32>.allocate(capacity: 1))
 
     public init(_ model: VisionLanguageModel) {
         config = model.config
@@ -49,17 +51,7 @@ public final class ModelWorkspace {
                          text: arena.take(b * t * c), logits: arena.take(b * t * cfg.vocabSize))
         }
         state = st
-        Patches.extract(st.patches, images: images, b: b, size: cfg.imageSize, patch: cfg.patch)
-        Linear.forward(st.visionInput, st.patches, weight: p + layout.patchWeight, bias: p + layout.patchBias,
-                       n: b * np, c: cfg.patchPixels, oc: c)
-        for image in 0..<b { Elementwise.accumulate(st.visionInput + image * np * c, p + layout.visionPosition, count: np * c) }
-        var x = UnsafePointer(st.visionInput)
-        for (l, w) in layout.visionBlocks.enumerated() {
-            TransformerBlock(w: w, b: b, t: np, c: c, hidden: hidden, heads: cfg.heads, prefix: np).forward(p, input: x, acts: st.vision[l])
-            x = UnsafePointer(st.vision[l].output)
-        }
-        LayerNorm.forward(st.visionNorm, mean: st.visionMean, rstd: st.visionRstd, x, weight: p + layout.visionNormWeight,
-                          bias: p + layout.visionNormBias, n: b * np, c: c)
+        encode(p, images: images, b: b, into: st)
         // [image tokens; text tokens] per sequence.
         for seq in 0..<b {
             let row = st.decoderInput + seq * s * c
@@ -67,7 +59,7 @@ public final class ModelWorkspace {
             Embedding.forward(row + np * c, ids: tokens + seq * t, table: p + layout.tokenEmbedding, n: t, c: c)
             Elementwise.accumulate(row + np * c, p + layout.textPosition, count: t * c)
         }
-        x = UnsafePointer(st.decoderInput)
+        var x = UnsafePointer(st.decoderInput)
         for (l, w) in layout.decoderBlocks.enumerated() {
             TransformerBlock(w: w, b: b, t: s, c: c, hidden: hidden, heads: cfg.heads, prefix: np).forward(p, input: x, acts: st.decoder[l])
             x = UnsafePointer(st.decoder[l].output)
@@ -79,6 +71,38 @@ public final class ModelWorkspace {
         BLAS.gemm(transB: true, m: b * t, n: cfg.vocabSize, k: c, a: st.text, lda: c, b: p + layout.tokenEmbedding, ldb: c,
                   c: st.logits, ldc: cfg.vocabSize)
         return UnsafePointer(st.logits)
+    }
+
+    /// The vision encoder: patches, patch embedding + positions, vision blocks, norm -> st.visionNorm.
+    private func encode(_ p: UnsafePointer<Float>, images: UnsafePointer<Float>, b: Int, into st: ForwardState) {
+        let cfg = config, c = cfg.dim, np = cfg.patches
+        Patches.extract(st.patches, images: images, b: b, size: cfg.imageSize, patch: cfg.patch)
+        Linear.forward(st.visionInput, st.patches, weight: p + layout.patchWeight, bias: p + layout.patchBias,
+                       n: b * np, c: cfg.patchPixels, oc: c)
+        for image in 0..<b { Elementwise.accumulate(st.visionInput + image * np * c, p + layout.visionPosition, count: np * c) }
+        var x = UnsafePointer(st.visionInput)
+        for (l, w) in layout.visionBlocks.enumerated() {
+            TransformerBlock(w: w, b: b, t: np, c: c, hidden: cfg.hidden, heads: cfg.heads, prefix: np).forward(p, input: x, acts: st.vision[l])
+            x = UnsafePointer(st.vision[l].output)
+        }
+        LayerNorm.forward(st.visionNorm, mean: st.visionMean, rstd: st.visionRstd, x, weight: p + layout.visionNormWeight,
+                          bias: p + layout.visionNormBias, n: b * np, c: c)
+    }
+
+    /// The image tokens (B, P, C) of `b` images, valid until the next call.
+    public func encodeImages(parameters p: UnsafePointer<Float>, images: UnsafePointer<Float>, b: Int) -> UnsafePointer<Float> {
+        let cfg = config, c = cfg.dim, np = cfg.patches
+        let st = forwardArena.arrange { arena in
+            ForwardState(b: b, t: 0, s: np, images: images, tokens: Self.noTokens,
+                         patches: arena.take(b * np * cfg.patchPixels), visionInput: arena.take(b * np * c),
+                         vision: (0..<cfg.visionLayers).map { _ in BlockActivations(arena, b: b, t: np, c: c, hidden: cfg.hidden, heads: cfg.heads) },
+                         visionNorm: arena.take(b * np * c), visionMean: arena.take(b * np), visionRstd: arena.take(b * np),
+                         decoderInput: arena.take(0), decoder: [], norm: arena.take(0), normMean: arena.take(0), normRstd: arena.take(0),
+                         text: arena.take(0), logits: arena.take(0))
+        }
+        state = nil
+        encode(p, images: images, b: b, into: st)
+        return UnsafePointer(st.visionNorm)
     }
 
     /// Backpropagates dlogits (B, T, V) of the last forward pass: accumulates parameter gradients

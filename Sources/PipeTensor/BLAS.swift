@@ -12,6 +12,13 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// y[m or n] = alpha * op(A) . x + beta * y, A (m, n) row-major with leading dimension lda.
+    @inline(__always)
+    public static func gemv(trans: Bool = false, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+    }
+
     /// OpenBLAS's own thread count for every later call in this process.
     public static func setThreads(_ count: Int) { openblas_set_num_threads(Int32(count)) }
 
