@@ -41,10 +41,13 @@ let package = Package(
         .target(name: "PipeTensor", dependencies: ["COpenBLAS", "PipeRandom"]),
         // The vision-language policy: config, parameters, forward/backward, tokenizer, checkpoints, generation.
         .target(name: "PipeModel", dependencies: ["PipeTensor", "PipeRandom"]),
+        // Training and evaluation loops over VQA datasets: SFT (and, next, GRPO, attacks, smoothing).
+        .target(name: "PipeTraining", dependencies: ["PipeModel", "PipeTensor", "PipeData", "PipeRandom"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
-        .target(name: "PipeStages", dependencies: ["PipeRecipe", "PipeEngine", "PipeData", "PipeArchive", "PipeSynth"]),
+        .target(name: "PipeStages", dependencies: ["PipeRecipe", "PipeEngine", "PipeData", "PipeArchive", "PipeSynth",
+                                                   "PipeModel", "PipeTraining"]),
         // One thin file per subcommand.
         .target(name: "PipeCommands", dependencies: [
             "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages",
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "PipeDataTests", dependencies: ["PipeData", "PipeArchive", "PipeImaging", "PipeRandom", "PipeTestSupport"]),
         .testTarget(name: "PipeTensorTests", dependencies: ["PipeTensor", "PipeRandom"]),
         .testTarget(name: "PipeModelTests", dependencies: ["PipeModel", "PipeTensor", "PipeRandom"]),
+        .testTarget(name: "PipeTrainingTests", dependencies: ["PipeTraining", "PipeModel", "PipeData", "PipeSynth", "PipeTestSupport"]),
         .testTarget(name: "PipeSynthTests", dependencies: ["PipeSynth", "PipeData", "PipeArchive", "PipeImaging", "PipeTestSupport"]),
         .testTarget(name: "PipeArchiveTests", dependencies: ["PipeArchive", "PipeTestSupport"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),

@@ -1,0 +1,91 @@
+import Foundation
+import PipeModel
+import PipeTensor
+
+/// Padded token rows of a micro-batch, ready for the model.
+struct TokenBatch {
+    var b: Int, t: Int
+    var inputs: [Int32]    // (B, T)
+    var targets: [Int32]   // (B, T)
+    var mask: [Float]      // (B, T): 1 where the target is a response token
+    var images: [Float]    // (B, H, W, 3)
+
+    /// Teacher-forcing rows for `examples`: input = <bos> prompt response, target shifted by one.
+    init(_ examples: [Example], dataset: VQADataset) {
+        b = examples.count
+        t = examples.map { $0.prompt.count + $0.target.count - 1 }.max() ?? 1
+        inputs = [Int32](repeating: Tokenizer.pad, count: b * t)
+        targets = inputs
+        mask = [Float](repeating: 0, count: b * t)
+        images = []
+        images.reserveCapacity(b * dataset.imagePixels)
+        for (row, example) in examples.enumerated() {
+            let sequence = example.prompt + example.target
+            for j in 0..<(sequence.count - 1) {
+                inputs[row * t + j] = sequence[j]
+                targets[row * t + j] = sequence[j + 1]
+                if j + 1 >= example.prompt.count { mask[row * t + j] = 1 }
+            }
+            let start = example.image * dataset.imagePixels
+            images.append(contentsOf: dataset.pixels[start..<(start + dataset.imagePixels)])
+        }
+    }
+
+    var responseTokens: Int { Int(mask.reduce(0, +)) }
+}
+
+/// Gradients of a batch computed as fixed micro-batches on worker threads, each with its own
+/// workspace and gradient slot, then summed in micro-batch order: the result does not depend on the
+/// number of threads.
+final class ParallelGradients: @unchecked Sendable {
+    let threads: Int
+    private let workspaces: [ModelWorkspace]
+    /// One gradient buffer per micro-batch of a step, each written by one worker.
+    private var slots: [UnsafeMutablePointer<Float>] = []
+    private let parameterCount: Int
+
+    init(model: VisionLanguageModel, threads: Int) {
+        self.threads = max(1, threads)
+        workspaces = (0..<self.threads).map { _ in ModelWorkspace(model) }
+        parameterCount = model.parameters.count
+    }
+
+    deinit { for slot in slots { slot.deallocate() } }
+
+    /// The mean cross-entropy over the response tokens of all micro-batches, and its gradient in `gradients`.
+    func crossEntropy(parameters: [Float], batches: [TokenBatch], gradients: inout [Float]) -> Double {
+        let totalTokens = max(1, batches.reduce(0) { $0 + $1.responseTokens })
+        while slots.count < batches.count { slots.append(.allocate(capacity: parameterCount)) }
+        let losses = UnsafeMutablePointer<Double>.allocate(capacity: batches.count)
+        defer { losses.deallocate() }
+        let v = workspaces[0].config.vocabSize
+        let slots = self.slots, workspaces = self.workspaces, threads = self.threads, count = parameterCount
+        parameters.withUnsafeBufferPointer { p in
+            let parameters = p.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                for index in stride(from: worker, to: batches.count, by: threads) {
+                    let batch = batches[index]
+                    let g = slots[index]
+                    g.update(repeating: 0, count: count)
+                    let n = batch.b * batch.t
+                    let logits = workspaces[worker].forward(parameters: parameters, images: batch.images, tokens: batch.inputs,
+                                                            b: batch.b, t: batch.t)
+                    var probs = [Float](repeating: 0, count: n * v)
+                    let loss = CrossEntropy.forward(probs: &probs, logits: logits, targets: batch.targets, mask: batch.mask, n: n, v: v)
+                    var dlogits = [Float](repeating: 0, count: n * v)
+                    CrossEntropy.backward(dlogits: &dlogits, probs: probs, targets: batch.targets, mask: batch.mask, n: n, v: v)
+                    // Each micro-batch's mean, weighted by its share of the batch's response tokens.
+                    let share = Float(batch.responseTokens) / Float(totalTokens)
+                    Elementwise.scale(&dlogits, by: share, count: n * v)
+                    workspaces[worker].backward(parameters: parameters, gradients: g, dlogits: dlogits)
+                    losses[index] = Double(loss) * Double(share)
+                }
+            }
+        }
+        gradients.withUnsafeMutableBufferPointer { g in
+            g.baseAddress!.update(repeating: 0, count: count)
+            for index in batches.indices { Elementwise.accumulate(g.baseAddress!, slots[index], count: count) }
+        }
+        return (0..<batches.count).reduce(0) { $0 + losses[$1] }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import PipeData
+import PipeModel
+import PipeRandom
+import PipeTensor
+
+/// Supervised fine-tuning settings (the `sft` stage's options).
+public struct SFTConfig: Sendable {
+    public var mode = ReasoningMode.cot
+    /// The model's shape; `imageSize` and `vocabSize` are taken from the dataset and tokenizer.
+    public var model = ModelConfig()
+    public var epochs = 2
+    /// Examples per optimizer step.
+    public var batchSize = 32
+    /// Examples per forward/backward pass; a step accumulates batchSize / microBatch of them.
+    public var microBatch = 8
+    public var learningRate: Float = 1e-3
+    public var warmupSteps = 20
+    public var minLearningRateRatio: Float = 0.1
+    public var weightDecay: Float = 0.01
+    public var gradClip: Float = 1
+    /// Worker threads; the checkpoint does not depend on it.
+    public var threads = 1
+    public var seed: UInt64 = 0
+    /// Validation records scored after training (0: all).
+    public var evalLimit = 0
+    public var evalMaxNewTokens = 48
+
+    public init() {}
+}
+
+/// One row of the training curve.
+public struct CurvePoint: Sendable {
+    public var step: Int, epoch: Int
+    public var loss: Double, learningRate: Float, gradNorm: Float
+    /// Text tokens (padded) in the step.
+    public var tokens: Int
+    public var seconds: Double
+    public var examples: Int
+
+    /// `curves.csv`: the values a rerun reproduces exactly.
+    public static let csvHeader = "step,epoch,loss,lr,grad_norm,tokens"
+    public var csv: String { String(format: "%d,%d,%.6f,%.6g,%.6f,%d", step, epoch, loss, learningRate, gradNorm, tokens) }
+
+    /// `timing.csv`: wall-clock speed, which varies from run to run.
+    public static let timingHeader = "step,seconds,tokens_per_s,examples_per_s"
+    public var timingCSV: String {
+        String(format: "%d,%.4f,%.1f,%.2f", step, seconds, Double(tokens) / max(seconds, 1e-9), Double(examples) / max(seconds, 1e-9))
+    }
+}
+
+/// What `SFTTrainer.train` produced.
+public struct SFTResult: Sendable {
+    public var checkpoint: Checkpoint
+    public var curve: [CurvePoint]
+    public var validation: EvaluationResult
+    public var trainSeconds: Double
+    public var evalSeconds: Double
+}
+
+/// Teacher-forced cross-entropy on the response tokens of Med-R1-formatted targets.
+public struct SFTTrainer: Sendable {
+    public var config: SFTConfig
+
+    public init(_ config: SFTConfig) { self.config = config }
+
+    public func train(on dataset: VQADataset, log: (String) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> SFTResult {
+        let cfg = config
+        let trainEntries = dataset.records(.train)
+        guard !trainEntries.isEmpty else {
+            throw TrainingError("the dataset has no training records; check the unpack stage's split and filters")
+        }
+        guard cfg.epochs >= 1, cfg.batchSize >= 1, cfg.microBatch >= 1 else { throw TrainingError("epochs, batch_size and micro_batch must be positive") }
+        let tokenizer = Tokenizer(texts: dataset.vocabularyTexts())
+        var modelConfig = cfg.model
+        modelConfig.imageSize = dataset.imageSize
+        modelConfig.vocabSize = tokenizer.count
+        if let problem = modelConfig.problem { throw TrainingError("model: \(problem)") }
+        let builder = ExampleBuilder(tokenizer: tokenizer, mode: cfg.mode, records: dataset.index.records.map(\.record))
+        let examples = trainEntries.map(builder.example)
+        if let long = examples.first(where: { $0.prompt.count + $0.target.count - 1 > modelConfig.maxLen }) {
+            throw TrainingError("record \(long.record.questionID) needs \(long.prompt.count + long.target.count - 1) tokens; max_len is \(modelConfig.maxLen): raise model.max_len")
+        }
+        var model = try VisionLanguageModel(config: modelConfig, seed: cfg.seed)
+        log("model: \(model.parameters.count) parameters, vocabulary \(tokenizer.count), \(examples.count) training examples")
+
+        let stepsPerEpoch = (examples.count + cfg.batchSize - 1) / cfg.batchSize
+        let schedule = LearningRateSchedule(peak: cfg.learningRate, warmupSteps: min(cfg.warmupSteps, stepsPerEpoch * cfg.epochs),
+                                            totalSteps: stepsPerEpoch * cfg.epochs, minRatio: cfg.minLearningRateRatio)
+        var optimizer = AdamW(parameters: model.parameters, weightDecay: cfg.weightDecay)
+        let parallel = ParallelGradients(model: model, threads: cfg.threads)
+        var gradients = [Float](repeating: 0, count: model.parameters.count)
+        var random = SeededRandom(seed: cfg.seed ^ 0x5f7)
+        var curve: [CurvePoint] = []
+        let start = Date()
+        var step = 0
+        for epoch in 0..<cfg.epochs {
+            var order = Array(examples.indices)
+            order.shuffle(using: &random)
+            for first in stride(from: 0, to: order.count, by: cfg.batchSize) {
+                if shouldStop() { throw TrainingError("stopped") }
+                let stepStart = Date()
+                let batch = order[first..<min(order.count, first + cfg.batchSize)].map { examples[$0] }
+                let micro = stride(from: 0, to: batch.count, by: cfg.microBatch).map {
+                    TokenBatch(Array(batch[$0..<min(batch.count, $0 + cfg.microBatch)]), dataset: dataset)
+                }
+                let loss = parallel.crossEntropy(parameters: model.parameters.values, batches: micro, gradients: &gradients)
+                guard loss.isFinite else {
+                    throw TrainingError("the loss became \(loss) at step \(step); lower `lr` (now \(cfg.learningRate)) or `grad_clip`")
+                }
+                let norm = GradientClipping.clip(&gradients, maxNorm: cfg.gradClip)
+                let lr = schedule.rate(at: step)
+                optimizer.update(&model.parameters.values, gradients: gradients, lr: lr)
+                let seconds = max(Date().timeIntervalSince(stepStart), 1e-9)
+                let tokens = micro.reduce(0) { $0 + $1.b * $1.t }
+                curve.append(CurvePoint(step: step, epoch: epoch, loss: loss, learningRate: lr, gradNorm: norm, tokens: tokens,
+                                        seconds: seconds, examples: batch.count))
+                if step % 20 == 0 || step == stepsPerEpoch * cfg.epochs - 1 {
+                    log(String(format: "step %d/%d epoch %d loss %.4f lr %.2e grad norm %.3f, %.0f examples/s", step + 1,
+                               stepsPerEpoch * cfg.epochs, epoch, loss, lr, norm, Double(batch.count) / seconds))
+                }
+                step += 1
+            }
+        }
+        let trainSeconds = Date().timeIntervalSince(start)
+        var validation = dataset.records(.val)
+        if cfg.evalLimit > 0 { validation = Array(validation.prefix(cfg.evalLimit)) }
+        let evalStart = Date()
+        let result = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
+            .evaluate(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation.map(builder.example))
+        let evalSeconds = Date().timeIntervalSince(evalStart)
+        log(String(format: "validation: accuracy %.3f, format %.3f on %d records (%.1f s)", result.accuracy, result.formatRate, result.count, evalSeconds))
+        let checkpoint = Checkpoint(model: model, tokenizer: tokenizer,
+                                    info: ["pipe.stage": "sft", "pipe.reasoning": cfg.mode.rawValue, "pipe.steps": "\(step)"])
+        return SFTResult(checkpoint: checkpoint, curve: curve, validation: result, trainSeconds: trainSeconds, evalSeconds: evalSeconds)
+    }
+}
