@@ -62,7 +62,10 @@ public struct SFTKind: StageKind {
         config.evalMaxNewTokens = options["eval"]?["max_new_tokens"]?.integer ?? 48
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count
-        if let problem = config.model.problem {
+        // The image size comes from the dataset at run time; here only the rest of the shape is checked.
+        var shape = config.model
+        shape.imageSize = shape.patch
+        if let problem = shape.problem {
             throw RecipeError(stage.stage.with["model"]?.location ?? stage.stage.location, path: "stages.\(stage.stage.name).with.model", problem)
         }
         guard stage.stage.inputs.contains(where: { $0.role == "dataset" }) else {

@@ -62,6 +62,13 @@ public struct SFTResult: Sendable {
 public struct SFTTrainer: Sendable {
     public var config: SFTConfig
 
+    /// At most `limit` of `items` (all when 0), evenly spaced, so a limited evaluation still covers
+    /// every modality and question type.
+    public static func spread<T>(_ items: [T], limit: Int) -> [T] {
+        guard limit > 0, items.count > limit else { return items }
+        return (0..<limit).map { items[$0 * items.count / limit] }
+    }
+
     public init(_ config: SFTConfig) { self.config = config }
 
     public func train(on dataset: VQADataset, log: (String) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> SFTResult {
@@ -123,8 +130,7 @@ public struct SFTTrainer: Sendable {
             }
         }
         let trainSeconds = Date().timeIntervalSince(start)
-        var validation = dataset.records(.val)
-        if cfg.evalLimit > 0 { validation = Array(validation.prefix(cfg.evalLimit)) }
+        let validation = Self.spread(dataset.records(.val), limit: cfg.evalLimit)
         let evalStart = Date()
         let result = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
             .evaluate(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation.map(builder.example))

@@ -1,0 +1,74 @@
+import Foundation
+import PipeTestSupport
+import Testing
+
+/// `kind: sft` through a recipe and the built binary.
+struct SFTCommandTests {
+    static let recipe = """
+        pipe: 1
+        name: warmup
+        seed: 2
+        stages:
+          data:
+            kind: synth
+            with: {images: 24, size: 16, modalities: [CT, OCT]}
+          split:
+            kind: unpack
+            inputs: {archive: data}
+            with: {size: 16}
+          warmup:
+            kind: sft
+            inputs: {dataset: split}
+            with:
+              reasoning: instruct
+              epochs: 1
+              batch_size: 8
+              micro_batch: 4
+              model: {dim: 16, heads: 2, layers: 1, vision_layers: 1, patch: 8, max_len: 80}
+              eval: {max_new_tokens: 6}
+        """
+
+    @Test func trainsAndWritesCheckpointCurvesAndMetrics() throws {
+        let project = try CLIProject()
+        try project.directory.write("warmup.yaml", Self.recipe)
+        let run = try project.pipe("run", "warmup.yaml")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        try project.pipe("get", "latest", "warmup", "--out", "out")
+        let files = try FileManager.default.contentsOfDirectory(atPath: project.path + "/out").sorted()
+        #expect(files == ["curves.csv", "metrics.json", "model.safetensors", "timing.csv"])
+        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: project.path + "/out/metrics.json"))) as? [String: Any])
+        let validation = try #require(metrics["validation"] as? [String: Any])
+        #expect(validation["accuracy"] is Double && validation["byModality"] is [String: Any] && validation["formatRate"] is Double)
+        let curve = try String(contentsOfFile: project.path + "/out/curves.csv", encoding: .utf8).split(separator: "\n")
+        #expect(curve.first == "step,epoch,loss,lr,grad_norm,tokens" && curve.count > 2)
+        // PIPE_THREADS changes neither the key nor the checkpoint.
+        let again = try project.pipe("run", "warmup.yaml", "--force", "warmup", environment: ["PIPE_THREADS": "1"])
+        #expect(again.status == 0)
+        try project.pipe("get", "latest", "warmup", "--out", "out1")
+        #expect(FileManager.default.contents(atPath: project.path + "/out/model.safetensors")
+                == FileManager.default.contents(atPath: project.path + "/out1/model.safetensors"))
+    }
+
+    @Test func aPatchThatDoesNotDivideTheDatasetsImagesFailsTheStage() throws {
+        let project = try CLIProject()
+        try project.directory.write("warmup.yaml", Self.recipe)
+        let run = try project.pipe("run", "warmup.yaml", "--set", "stages.warmup.with.model.patch=5")
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("the image size (16) is not divisible by patch (5)"), "\(run.stdout)")
+    }
+
+    @Test(arguments: [
+        ("stages.warmup.with.model.heads=3", "stages.warmup.with.model: dim (16) is not divisible by heads (3)"),
+        ("stages.warmup.with.model.max_len=4", "stages.warmup.with.model.max_len: expected an integer in 8...4096, got an integer `4`"),
+        ("stages.warmup.with.reasoning=think", "`think` is not one of cot, instruct"),
+        ("stages.warmup.with.epoch=3", "unknown option `epoch`\n  hint: did you mean `epochs`?"),
+    ])
+    func badOptionsAreRefusedBeforeRunning(setting: String, message: String) throws {
+        let project = try CLIProject()
+        try project.directory.write("warmup.yaml", Self.recipe)
+        let run = try project.pipe("run", "warmup.yaml", "--set", setting)
+        #expect(run.status == 2)
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project.path + "/artifacts/objects"))
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import PipeData
+import PipeModel
+import PipeSynth
+import PipeTestSupport
+import Testing
+@testable import PipeTraining
+
+/// SFT on a tiny synthetic dataset: learning, determinism across thread counts, and bad input.
+struct SFTTrainerTests {
+    /// A 48-image synthetic dataset at 16x16, unpacked.
+    static func dataset(images: Int = 48, test: Double = 0.2) throws -> (VQADataset, TemporaryDirectory) {
+        let directory = try TemporaryDirectory("sft")
+        var config = SynthConfig()
+        config.images = images
+        config.size = 16
+        config.seed = 3
+        config.modalities = ["CT", "Fundus Photography"]
+        config.difficulty = Difficulty.presets["easy"]!
+        _ = try SynthGenerator(config).write(to: directory.path + "/synth.zip")
+        var unpacker = DatasetUnpacker()
+        unpacker.size = 16
+        unpacker.splits = SplitPlan(test: test, val: 0.2)
+        let output = directory.path + "/dataset"
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        _ = try unpacker.unpack(archive: directory.path + "/synth.zip", into: output)
+        return (try VQADataset(directory: output), directory)
+    }
+
+    static func config(threads: Int = 1) -> SFTConfig {
+        var config = SFTConfig()
+        config.mode = .instruct
+        config.model = ModelConfig(patch: 8, dim: 16, heads: 2, layers: 1, visionLayers: 1, mlpRatio: 2, maxLen: 80)
+        config.epochs = 4
+        config.batchSize = 16
+        config.microBatch = 4
+        config.learningRate = 2e-2
+        config.warmupSteps = 2
+        config.threads = threads
+        config.seed = 5
+        config.evalMaxNewTokens = 6
+        return config
+    }
+
+    @Test func learnsAndIsTheSameForAnyThreadCount() throws {
+        let (dataset, directory) = try Self.dataset()
+        let one = try SFTTrainer(Self.config(threads: 1)).train(on: dataset)
+        let two = try SFTTrainer(Self.config(threads: 2)).train(on: dataset)
+        #expect(try one.checkpoint.encoded() == (try two.checkpoint.encoded()), "the checkpoint does not depend on the threads")
+        #expect(one.curve.map(\.loss) == two.curve.map(\.loss))
+        let first = one.curve.prefix(2).map(\.loss).reduce(0, +), last = one.curve.suffix(2).map(\.loss).reduce(0, +)
+        #expect(last < first * 0.7, "the loss falls: \(one.curve.map(\.loss))")
+        #expect(one.validation.count == dataset.records(.val).count)
+        #expect(one.validation.formatRate > 0.5, "instruct format learned: \(one.validation)")
+        // The saved checkpoint decodes exactly as the trained model did.
+        let path = directory.path + "/model.safetensors"
+        try one.checkpoint.write(to: path)
+        let loaded = try Checkpoint.read(from: path)
+        let builder = ExampleBuilder(tokenizer: loaded.tokenizer, mode: .instruct, records: dataset.index.records.map(\.record))
+        let examples = dataset.records(.val).map(builder.example)
+        let evaluator = Evaluator(mode: .instruct, maxNewTokens: 6)
+        #expect(evaluator.completions(model: loaded.model, dataset: dataset, examples: examples)
+                == evaluator.completions(model: one.checkpoint.model, dataset: dataset, examples: examples))
+    }
+
+    @Test func cotTargetsCarryTheImagesAttributes() throws {
+        let (dataset, _) = try Self.dataset(images: 8)
+        let tokenizer = Tokenizer(texts: dataset.vocabularyTexts())
+        let builder = ExampleBuilder(tokenizer: tokenizer, mode: .cot, records: dataset.index.records.map(\.record))
+        let entry = try #require(dataset.index.records.first { $0.record.questionType == "Other Biological Attributes" })
+        let siblings = dataset.index.records.filter { $0.record.imagePath == entry.record.imagePath }.map(\.record)
+        let anatomy = try #require(siblings.first { $0.questionType == "Anatomy Identification" })
+        let rationale = builder.rationale(for: entry.record)
+        #expect(rationale.contains("a \(entry.record.modality) image of the \(anatomy.options[anatomy.answer])."))
+        #expect(rationale.hasSuffix("so the answer is \(entry.record.options[entry.record.answer])."))
+        let example = builder.example(entry)
+        #expect(tokenizer.decode(example.target).hasSuffix("<answer> \(entry.record.answerLetter) </answer>"))
+        #expect(!example.target.contains(Tokenizer.unk) && !example.prompt.contains(Tokenizer.unk))
+    }
+
+    @Test func badSettingsStopWithAClearError() throws {
+        let (dataset, _) = try Self.dataset(images: 12)
+        var short = Self.config()
+        short.model.maxLen = 20
+        #expect { try SFTTrainer(short).train(on: dataset) } throws: { "\($0)".contains("max_len is 20: raise model.max_len") }
+        var diverging = Self.config()
+        diverging.learningRate = 1e30
+        diverging.gradClip = 0
+        diverging.warmupSteps = 0
+        #expect { try SFTTrainer(diverging).train(on: dataset) } throws: { "\($0)".contains("the loss became") }
+        var heads = Self.config()
+        heads.model.heads = 3
+        #expect { try SFTTrainer(heads).train(on: dataset) } throws: { "\($0)".contains("dim (16) is not divisible by heads (3)") }
+        let (allTest, _) = try Self.dataset(images: 6, test: 1)
+        #expect { try SFTTrainer(Self.config()).train(on: allTest) } throws: { "\($0)".contains("no training records") }
+    }
+}
