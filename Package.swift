@@ -54,6 +54,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pipe", dependencies: ["PipeCommands"]),
+        // `make bench`: the training stack's measurements (sgemm, SFT steps, BLAS share, generation, memory).
+        .executableTarget(name: "pipe-training-bench", dependencies: ["PipeTraining", "PipeModel", "PipeTensor", "PipeSynth", "PipeData"],
+                          path: "Benchmarks/TrainingBench"),
         // Shared test helpers: temporary directories, running the built binary, in-memory stores.
         .target(name: "PipeTestSupport", dependencies: ["PipeEngine"], path: "Sources/PipeTestSupport"),
 

@@ -35,9 +35,12 @@ public final class Generator {
     private let stepArena = FloatArena()
     private let cacheArena = FloatArena()
 
+    private let rotary: RotaryEmbedding
+
     public init(_ model: VisionLanguageModel) {
         config = model.config
         layout = model.layout
+        rotary = model.rotary
         workspace = ModelWorkspace(model)
     }
 
@@ -74,7 +77,7 @@ public final class Generator {
             Elementwise.accumulate(st.x + np * c, p + layout.textPosition, count: t * c)
             var x = UnsafePointer(st.x)
             for (l, w) in layout.decoderBlocks.enumerated() {
-                TransformerBlock(w: w, b: 1, t: s, c: c, hidden: cfg.hidden, heads: cfg.heads, prefix: np).forward(p, input: x, acts: st.blocks[l])
+                TransformerBlock(w: w, b: 1, t: s, c: c, hidden: cfg.hidden, heads: cfg.heads, prefix: np, rotary: rotary).forward(p, input: x, acts: st.blocks[l])
                 for row in 0..<s {
                     (cache[l].k + (i * maxS + row) * c).update(from: st.blocks[l].qkv + row * 3 * c + c, count: c)
                     (cache[l].v + (i * maxS + row) * c).update(from: st.blocks[l].qkv + row * 3 * c + 2 * c, count: c)
@@ -112,6 +115,7 @@ public final class Generator {
                 LayerNorm.forward(st.ln, mean: st.mean, rstd: st.rstd, st.x, weight: p + w.ln1Weight, bias: p + w.ln1Bias, n: a, c: c)
                 Linear.forward(st.qkv, st.ln, weight: p + w.qkvWeight, bias: p + w.qkvBias, n: a, c: c, oc: 3 * c)
                 for (row, i) in active.enumerated() {
+                    rotary.apply(st.qkv + row * 3 * c, b: 1, t: 1, c: c, start: lengths[i])
                     let slot = i * maxS + lengths[i]
                     (cache[l].k + slot * c).update(from: st.qkv + row * 3 * c + c, count: c)
                     (cache[l].v + slot * c).update(from: st.qkv + row * 3 * c + 2 * c, count: c)

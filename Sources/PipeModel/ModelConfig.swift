@@ -42,6 +42,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             return "dim, heads, mlp_ratio and the vocabulary must be positive, layers non-negative, max_len at least 2"
         }
         if dim % heads != 0 { return "dim (\(dim)) is not divisible by heads (\(heads))" }
+        if (dim / heads) % 2 != 0 { return "the head size dim / heads (\(dim / heads)) must be even for rotary positions" }
         if patch <= 0 || imageSize % patch != 0 { return "the image size (\(imageSize)) is not divisible by patch (\(patch))" }
         return nil
     }

@@ -8,12 +8,14 @@ public final class ModelWorkspace {
     private let forwardArena = FloatArena()
     private let backwardArena = FloatArena()
     private var state: ForwardState?
+    let rotary: RotaryEmbedding
     /// Stands in for the tokens of a vision-only pass.
     private static let noTokens = UnsafePointer(UnsafeMutablePointer<Int32>.allocate(capacity: 1))
 
     public init(_ model: VisionLanguageModel) {
         config = model.config
         layout = model.layout
+        rotary = model.rotary
     }
 
     /// The activations of the last forward pass.
@@ -61,7 +63,7 @@ public final class ModelWorkspace {
         }
         var x = UnsafePointer(st.decoderInput)
         for (l, w) in layout.decoderBlocks.enumerated() {
-            TransformerBlock(w: w, b: b, t: s, c: c, hidden: hidden, heads: cfg.heads, prefix: np).forward(p, input: x, acts: st.decoder[l])
+            TransformerBlock(w: w, b: b, t: s, c: c, hidden: hidden, heads: cfg.heads, prefix: np, rotary: rotary).forward(p, input: x, acts: st.decoder[l])
             x = UnsafePointer(st.decoder[l].output)
         }
         LayerNorm.forward(st.norm, mean: st.normMean, rstd: st.normRstd, x, weight: p + layout.normWeight, bias: p + layout.normBias,
@@ -82,7 +84,7 @@ public final class ModelWorkspace {
         for image in 0..<b { Elementwise.accumulate(st.visionInput + image * np * c, p + layout.visionPosition, count: np * c) }
         var x = UnsafePointer(st.visionInput)
         for (l, w) in layout.visionBlocks.enumerated() {
-            TransformerBlock(w: w, b: b, t: np, c: c, hidden: cfg.hidden, heads: cfg.heads, prefix: np).forward(p, input: x, acts: st.vision[l])
+            TransformerBlock(w: w, b: b, t: np, c: c, hidden: cfg.hidden, heads: cfg.heads, prefix: np, rotary: rotary).forward(p, input: x, acts: st.vision[l])
             x = UnsafePointer(st.vision[l].output)
         }
         LayerNorm.forward(st.visionNorm, mean: st.visionMean, rstd: st.visionRstd, x, weight: p + layout.visionNormWeight,
@@ -132,7 +134,7 @@ public final class ModelWorkspace {
         var dout = scratch.da, din = scratch.db
         for l in stride(from: cfg.layers - 1, through: 0, by: -1) {
             let input = l == 0 ? st.decoderInput : st.decoder[l - 1].output
-            TransformerBlock(w: layout.decoderBlocks[l], b: b, t: s, c: c, hidden: hidden, heads: cfg.heads, prefix: np)
+            TransformerBlock(w: layout.decoderBlocks[l], b: b, t: s, c: c, hidden: hidden, heads: cfg.heads, prefix: np, rotary: rotary)
                 .backward(p, g, input: input, acts: st.decoder[l], doutput: dout, dinput: din, scratch: scratch.decoderBlocks)
             swap(&dout, &din)
         }
@@ -151,7 +153,7 @@ public final class ModelWorkspace {
         var vout = scratch.dva, vin = scratch.dvb
         for l in stride(from: cfg.visionLayers - 1, through: 0, by: -1) {
             let input = l == 0 ? st.visionInput : st.vision[l - 1].output
-            TransformerBlock(w: layout.visionBlocks[l], b: b, t: np, c: c, hidden: hidden, heads: cfg.heads, prefix: np)
+            TransformerBlock(w: layout.visionBlocks[l], b: b, t: np, c: c, hidden: hidden, heads: cfg.heads, prefix: np, rotary: rotary)
                 .backward(p, g, input: input, acts: st.vision[l], doutput: vout, dinput: vin, scratch: scratch.visionBlocks)
             swap(&vout, &vin)
         }

@@ -37,14 +37,19 @@ public enum Prompting {
         }
     }
 
-    /// A rationale from what is known of the image: modality, region, finding and grade when the
-    /// dataset holds them, then the answer's text.
-    public static func rationale(modality: String, anatomy: String?, finding: String?, grade: String?, answer: String) -> String {
+    /// A rationale from what is known of the image (modality, region, finding and grade when the
+    /// dataset holds them), the answer's text, then each option checked against it, so that the
+    /// letter follows from the steps before it:
+    /// `a CT image of the chest. finding: cyst, mild. so the answer is chest. A: brain no. B: chest yes.`
+    public static func rationale(modality: String, anatomy: String?, finding: String?, grade: String?, answer: String,
+                                 options: [String]) -> String {
         var parts = ["a \(modality) image"]
         if let anatomy { parts.append("of the \(anatomy)") }
         var text = parts.joined(separator: " ") + "."
         if let finding { text += " finding: \(finding)" + (grade.map { ", \($0)" } ?? "") + "." } else if let grade { text += " grade: \(grade)." }
-        return text + " so the answer is \(answer)."
+        text += " so the answer is \(answer)."
+        for (letter, option) in zip(["A", "B", "C", "D"], options) { text += " \(letter): \(option) \(option == answer ? "yes" : "no")." }
+        return text
     }
 
     /// The letter in `<answer> X </answer>` (Med-R1's evaluation: the first match of

@@ -49,12 +49,15 @@ struct BlockGradients {
 struct TransformerBlock {
     let w: BlockParameters
     let b: Int, t: Int, c: Int, hidden: Int, heads: Int, prefix: Int
+    /// Rotates queries and keys by position (0 ..< t).
+    let rotary: RotaryEmbedding
 
     /// acts.output = block(input).
     func forward(_ p: UnsafePointer<Float>, input: UnsafePointer<Float>, acts: BlockActivations) {
         let n = b * t
         LayerNorm.forward(acts.ln1, mean: acts.ln1Mean, rstd: acts.ln1Rstd, input, weight: p + w.ln1Weight, bias: p + w.ln1Bias, n: n, c: c)
         Linear.forward(acts.qkv, acts.ln1, weight: p + w.qkvWeight, bias: p + w.qkvBias, n: n, c: c, oc: 3 * c)
+        rotary.apply(acts.qkv, b: b, t: t, c: c)
         Attention.forward(acts.atty, att: acts.att, qkv: acts.qkv, b: b, t: t, c: c, heads: heads, prefix: prefix)
         Linear.forward(acts.residual2, acts.atty, weight: p + w.projWeight, bias: p + w.projBias, n: n, c: c, oc: c)
         Elementwise.accumulate(acts.residual2, input, count: n * c)
@@ -89,6 +92,7 @@ struct TransformerBlock {
         s.dqkv.update(repeating: 0, count: n * 3 * c)
         Attention.backward(dqkv: s.dqkv, dout: s.datty, qkv: acts.qkv, att: acts.att, scratch: s.attScratch, b: b, t: t, c: c,
                            heads: heads, prefix: prefix)
+        rotary.apply(s.dqkv, b: b, t: t, c: c, inverse: true)
         s.dln.update(repeating: 0, count: n * c)
         Linear.backward(dinp: s.dln, dweight: g + w.qkvWeight, dbias: g + w.qkvBias, dout: s.dqkv, inp: acts.ln1,
                         weight: p + w.qkvWeight, n: n, c: c, oc: 3 * c)

@@ -15,6 +15,8 @@ public struct VisionLanguageModel: Sendable {
     public let config: ModelConfig
     let layout: ParameterLayout
     public var parameters: ParameterSet
+    /// Rotary position tables for every position of a sequence (image tokens, then text).
+    let rotary: RotaryEmbedding
 
     /// A freshly initialized model: weights N(0, 0.02), residual projections scaled by
     /// 1/sqrt(2 * blocks) (GPT-2), norms at 1, biases at 0.
@@ -23,6 +25,7 @@ public struct VisionLanguageModel: Sendable {
         self.config = config
         var parameters = ParameterSet()
         layout = ParameterLayout(config, into: &parameters)
+        rotary = RotaryEmbedding(headSize: config.dim / config.heads, positions: config.patches + config.maxLen)
         var random = SeededRandom(seed: seed)
         let residualStd = 0.02 / (2.0 * Double(max(1, config.layers + config.visionLayers))).squareRoot()
         for tensor in parameters.tensors {
@@ -46,6 +49,7 @@ public struct VisionLanguageModel: Sendable {
         self.config = config
         var parameters = ParameterSet()
         layout = ParameterLayout(config, into: &parameters)
+        rotary = RotaryEmbedding(headSize: config.dim / config.heads, positions: config.patches + config.maxLen)
         guard values.count == parameters.count else {
             throw ModelError("the checkpoint holds \(values.count) parameters; this config needs \(parameters.count)")
         }

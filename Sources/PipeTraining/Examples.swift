@@ -33,7 +33,7 @@ public struct ExampleBuilder: Sendable {
         let known = attributes[record.imagePath] ?? [:]
         return Prompting.rationale(modality: record.modality, anatomy: known["Anatomy Identification"],
                                    finding: known["Disease Diagnosis"], grade: known["Lesion Grading"],
-                                   answer: record.options[record.answer])
+                                   answer: record.options[record.answer], options: record.options)
     }
 
     public func prompt(for record: VQARecord) -> [Int32] {

@@ -34,7 +34,7 @@ public struct VQADataset: Sendable {
     /// modality names, the instructions and the rationale vocabulary.
     public func vocabularyTexts() -> [String] {
         var texts = ReasoningMode.allCases.map { Prompting.instruction($0) }
-        texts.append(Prompting.rationale(modality: "x", anatomy: "x", finding: "x", grade: "x", answer: "x"))
+        texts.append(Prompting.rationale(modality: "x", anatomy: "x", finding: "x", grade: "x", answer: "x", options: ["x", "y"]))
         texts.append("A: B: C: D:")
         for entry in index.records {
             texts.append(entry.record.question)

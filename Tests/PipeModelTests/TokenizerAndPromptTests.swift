@@ -26,9 +26,10 @@ struct TokenizerAndPromptTests {
         let prompt = Prompting.prompt("What modality?", options: ["CT", "MRI"], mode: .cot)
         #expect(prompt == "What modality?\nA: CT\nB: MRI First output the thinking process in <think> </think> tags and then output the final answer in <answer> </answer> tags.")
         #expect(Prompting.prompt("Q?", options: ["x", "y", "z"], mode: .instruct).hasSuffix("C: z Output the final answer in <answer> </answer> tags."))
-        let target = Prompting.target(letter: "B", rationale: Prompting.rationale(modality: "CT", anatomy: "chest", finding: "tumor",
-                                                                                    grade: "mild", answer: "tumor"), mode: .cot)
-        #expect(target == "<think> a CT image of the chest. finding: tumor, mild. so the answer is tumor. </think> <answer> B </answer>")
+        let rationale = Prompting.rationale(modality: "CT", anatomy: "chest", finding: "tumor", grade: "mild", answer: "tumor",
+                                            options: ["cyst", "tumor"])
+        let target = Prompting.target(letter: "B", rationale: rationale, mode: .cot)
+        #expect(target == "<think> a CT image of the chest. finding: tumor, mild. so the answer is tumor. A: cyst no. B: tumor yes. </think> <answer> B </answer>")
         #expect(Prompting.isWellFormed(target, mode: .cot))
     }
 

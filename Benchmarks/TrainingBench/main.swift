@@ -1,0 +1,144 @@
+// The training stack's benchmark: sgemm at the model's shapes against square-1024 sgemm, SFT step
+// time and examples/s, the share of a step inside BLAS, generation with and without the KV cache,
+// and peak memory. Run by `make bench` (release build); prints a report.
+import Foundation
+import PipeData
+import PipeModel
+import PipeSynth
+import PipeTensor
+import PipeTraining
+
+func seconds(_ body: () -> Void) -> Double {
+    let start = Date()
+    body()
+    return Date().timeIntervalSince(start)
+}
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+/// GFLOP/s of C (m, n) = A (m, k) . op(B), repeated until about 0.3 s have passed; median of 3.
+func sgemmRate(m: Int, n: Int, k: Int, transB: Bool = false, transA: Bool = false) -> Double {
+    let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
+    var c = [Float](repeating: 0, count: m * n)
+    let flops = 2 * Double(m) * Double(n) * Double(k)
+    var rates: [Double] = []
+    for _ in 0..<3 {
+        var reps = 0
+        let time = seconds {
+            let start = Date()
+            repeat {
+                BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: transA ? m : k, b: b, ldb: transB ? k : n, c: &c, ldc: n)
+                reps += 1
+            } while Date().timeIntervalSince(start) < 0.3
+        }
+        rates.append(flops * Double(reps) / time / 1e9)
+    }
+    return median(rates)
+}
+
+func peakMemoryMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+print("training stack benchmark; OpenBLAS core: \(BLAS.coreName); \(ProcessInfo.processInfo.activeProcessorCount) cores")
+
+// (a) sgemm: the machine's practical peak and the model's shapes.
+BLAS.setThreads(1)
+let peak1 = sgemmRate(m: 1024, n: 1024, k: 1024)
+BLAS.setThreads(2)
+let peak2 = sgemmRate(m: 1024, n: 1024, k: 1024)
+BLAS.setThreads(1)
+print(String(format: "sgemm 1024^3: %.1f GFLOP/s on 1 thread, %.1f on 2 OpenBLAS threads (%.2fx)", peak1, peak2, peak2 / peak1))
+let config = ModelConfig()
+let rows = 8 * (config.patches + 90), d = config.dim, h = config.hidden
+let positions = config.patches + 90
+var shapes: [(String, Int, Int, Int, Bool, Bool)] = []
+shapes.append(("qkv forward (N x 3C, K = C)", rows, 3 * d, d, false, true))
+shapes.append(("mlp fc forward (N x 4C)", rows, h, d, false, true))
+shapes.append(("mlp proj forward (N x C, K = 4C)", rows, d, h, false, true))
+shapes.append(("qkv backward dW (3C x C, K = N)", 3 * d, d, rows, true, false))
+shapes.append(("mlp fc backward dinp (N x C, K = 4C)", rows, d, h, false, false))
+shapes.append(("attention scores per head (T x T, K = 32)", positions, positions, d / config.heads, false, true))
+print("sgemm at the default model's shapes (micro-batch 8, 154 positions), 1 thread:")
+for (name, m, n, k, ta, tb) in shapes {
+    let rate = sgemmRate(m: m, n: n, k: k, transB: tb, transA: ta)
+    print(String(format: "  %-44@ %5d x %4d x %4d  %6.1f GFLOP/s  %3.0f%% of peak", name as NSString, m, n, k, rate, 100 * rate / peak1))
+}
+
+// Data: a synthetic benchmark, unpacked.
+let directory = NSTemporaryDirectory() + "/pipe-training-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: directory + "/dataset", withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: directory) }
+var synth = SynthConfig()
+synth.images = 400
+synth.seed = 1
+synth.threads = 2
+_ = try SynthGenerator(synth).write(to: directory + "/synth.zip")
+var unpacker = DatasetUnpacker()
+unpacker.splits = SplitPlan(test: 0.1, val: 0.1)
+_ = try unpacker.unpack(archive: directory + "/synth.zip", into: directory + "/dataset")
+let dataset = try VQADataset(directory: directory + "/dataset")
+
+// (b), (c) SFT steps on the default config.
+func trainSteps(threads: Int, blasThreads: Int = 1, profile: Bool = false) throws -> (stepSeconds: Double, examplesPerSecond: Double) {
+    var cfg = SFTConfig()
+    cfg.epochs = 1
+    cfg.threads = threads
+    cfg.evalLimit = 1
+    cfg.evalMaxNewTokens = 4
+    cfg.seed = 1
+    BLAS.setThreads(blasThreads)
+    BLASProfile.reset()
+    BLASProfile.enabled = profile
+    defer { BLASProfile.enabled = false; BLAS.setThreads(1) }
+    let result = try SFTTrainer(cfg).train(on: dataset)
+    let steps = result.curve.dropFirst().dropLast()   // skip warm-up and the short last batch
+    let step = median(steps.map(\.seconds))
+    return (step, Double(cfg.batchSize) / step)
+}
+let one = try trainSteps(threads: 1)
+let two = try trainSteps(threads: 2)
+let blas2 = try trainSteps(threads: 1, blasThreads: 2)
+print(String(format: "SFT step (batch 32, cot, default model): 1 worker %.3f s (%.1f examples/s); 2 workers %.3f s (%.1f examples/s, %.2fx); 1 worker on 2 OpenBLAS threads %.3f s (%.2fx)",
+             one.stepSeconds, one.examplesPerSecond, two.stepSeconds, two.examplesPerSecond, one.stepSeconds / two.stepSeconds,
+             blas2.stepSeconds, one.stepSeconds / blas2.stepSeconds))
+BLASProfile.reset()
+let profiledStart = Date()
+_ = try trainSteps(threads: 1, profile: true)
+let profiledTotal = Date().timeIntervalSince(profiledStart)
+let blas = BLASProfile.totals
+let blasRate = blas.flops / blas.seconds / 1e9
+print(String(format: "inside BLAS during one worker's training run: %.0f%% of the time (%.1f of %.1f s), %.1f GFLOP/s there (%.0f%% of peak), %d calls",
+             100 * blas.seconds / profiledTotal, blas.seconds, profiledTotal, blasRate, 100 * blasRate / peak1, blas.calls))
+
+// (d) generation with and without the cache.
+var model = try VisionLanguageModel(config: { var c = config; c.vocabSize = 170; return c }(), seed: 3)
+let embedding = model.parameters.offset("text.embedding")
+for i in 0..<config.dim { model.parameters.values[embedding + 2 * config.dim + i] = 0 }   // keep <eos> from ending sequences early
+var prompts: [[Int32]] = []
+for s in 0..<16 {
+    var prompt: [Int32] = [1]
+    for j in 0..<60 { prompt.append(Int32(12 + (j * 7 + s) % 150)) }
+    prompts.append(prompt)
+}
+let images = Array(dataset.pixels.prefix(16 * dataset.imagePixels))
+let generator = Generator(model)
+let sampling = Sampling(temperature: 1, maxNewTokens: 32)
+var cachedTokens = 0, plainTokens = 0
+let cachedTime = seconds {
+    cachedTokens = generator.generate(parameters: model.parameters.values, images: images, prompts: prompts, sampling: sampling,
+                                      seeds: (0..<16).map(UInt64.init)).reduce(0) { $0 + $1.count }
+}
+let plainTime = seconds {
+    plainTokens = generator.generateWithoutCache(parameters: model.parameters.values, images: images, prompts: prompts, sampling: sampling,
+                                                 seeds: (0..<16).map(UInt64.init)).reduce(0) { $0 + $1.count }
+}
+let cachedRate = Double(cachedTokens) / cachedTime
+let plainRate = Double(plainTokens) / plainTime
+print(String(format: "generation (16 prompts of 61 tokens, 32 new tokens each, 1 thread): KV cache %.0f tokens/s, recomputing the prefix %.0f tokens/s (%.1fx)",
+             cachedRate, plainRate, cachedRate / plainRate))
+
+// (e) memory.
+print(String(format: "peak resident memory: %.0f MB", peakMemoryMB()))
