@@ -47,7 +47,7 @@ public final class Generator {
     /// Completions (token ids, ending with `<eos>` when the model stopped) for each prompt. `images` is
     /// (B, H, W, 3) in [0, 1], one per prompt; `seeds` one per prompt (ignored when greedy).
     public func generate(parameters p: UnsafePointer<Float>, images: UnsafePointer<Float>, prompts: [[Int32]],
-                         sampling: Sampling, seeds: [UInt64]) -> [[Int32]] {
+                         segments: [[Int32]]? = nil, sampling: Sampling, seeds: [UInt64]) -> [[Int32]] {
         let cfg = config, c = cfg.dim, np = cfg.patches, b = prompts.count, v = cfg.vocabSize
         guard b > 0 else { return [] }
         precondition(prompts.allSatisfy { !$0.isEmpty && $0.count < cfg.maxLen }, "prompts must be non-empty and shorter than max_len")
@@ -75,6 +75,13 @@ public final class Generator {
                 Embedding.forward(st.x + np * c, ids: ids.baseAddress!, table: p + layout.tokenEmbedding, n: t, c: c)
             }
             Elementwise.accumulate(st.x + np * c, p + layout.textPosition, count: t * c)
+            if let segments {
+                segments[i].withUnsafeBufferPointer {
+                    ModelWorkspace.addSegments(st.x + np * c, segments: $0.baseAddress!, table: p + layout.segmentEmbedding, t: t, c: c)
+                }
+            } else {
+                ModelWorkspace.addSegments(st.x + np * c, segments: nil, table: p + layout.segmentEmbedding, t: t, c: c)
+            }
             var x = UnsafePointer(st.x)
             for (l, w) in layout.decoderBlocks.enumerated() {
                 TransformerBlock(w: w, b: 1, t: s, c: c, hidden: cfg.hidden, heads: cfg.heads, prefix: np, rotary: rotary).forward(p, input: x, acts: st.blocks[l])
@@ -110,6 +117,7 @@ public final class Generator {
                 let token = next[i]
                 (st.x + row * c).update(from: p + layout.tokenEmbedding + Int(token) * c, count: c)
                 Elementwise.accumulate(st.x + row * c, p + layout.textPosition + position * c, count: c)
+                Elementwise.accumulate(st.x + row * c, p + layout.segmentEmbedding, count: c)   // segment 0
             }
             for (l, w) in layout.decoderBlocks.enumerated() {
                 LayerNorm.forward(st.ln, mean: st.mean, rstd: st.rstd, st.x, weight: p + w.ln1Weight, bias: p + w.ln1Bias, n: a, c: c)
@@ -144,22 +152,27 @@ public final class Generator {
     /// The same completions as `generate`, computed without the cache: every step reruns the whole
     /// model on image + prompt + tokens so far. For tests and the benchmark only.
     public func generateWithoutCache(parameters p: UnsafePointer<Float>, images: UnsafePointer<Float>, prompts: [[Int32]],
-                                     sampling: Sampling, seeds: [UInt64]) -> [[Int32]] {
+                                     segments: [[Int32]]? = nil, sampling: Sampling, seeds: [UInt64]) -> [[Int32]] {
         let cfg = config, v = cfg.vocabSize, pixels = cfg.imageSize * cfg.imageSize * 3
         var outputs: [[Int32]] = []
         var logits = [Float](repeating: 0, count: v)
         for (i, prompt) in prompts.enumerated() {
             var random = SeededRandom(seed: seeds[i])
             var tokens = prompt, output: [Int32] = []
+            var tokenSegments = segments?[i] ?? [Int32](repeating: 0, count: prompt.count)
             while true {
                 let t = tokens.count
-                let all = tokens.withUnsafeBufferPointer {
-                    workspace.forward(parameters: p, images: images + i * pixels, tokens: $0.baseAddress!, b: 1, t: t)
+                let all = tokens.withUnsafeBufferPointer { ids in
+                    tokenSegments.withUnsafeBufferPointer { segs in
+                        workspace.forward(parameters: p, images: images + i * pixels, tokens: ids.baseAddress!,
+                                          segments: segs.baseAddress!, b: 1, t: t)
+                    }
                 }
                 logits.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: all + (t - 1) * v, count: v) }
                 let token = Self.sample(&logits, sampling, &random)
                 output.append(token)
                 tokens.append(token)
+                tokenSegments.append(0)
                 if token == Tokenizer.eos || output.count >= sampling.maxNewTokens || tokens.count >= cfg.maxLen { break }
             }
             outputs.append(output)

@@ -30,6 +30,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.vocabSize = vocabSize
     }
 
+    /// Segment ids of text tokens: 0 for any token, 1 to 4 for the tokens of options A to D in the
+    /// prompt. Their embeddings let attention find an option's letter from its text in one step.
+    public static let segments = 5
+
     /// Image tokens per image.
     public var patches: Int { (imageSize / patch) * (imageSize / patch) }
     /// Pixels per patch (RGB).

@@ -23,6 +23,7 @@ public final class ModelWorkspace {
         var b: Int, t: Int, s: Int
         var images: UnsafePointer<Float>
         var tokens: UnsafePointer<Int32>
+        var segments: UnsafePointer<Int32>?
         var patches: UnsafeMutablePointer<Float>      // (B * P, patchPixels), normalized to [-1, 1]
         var visionInput: UnsafeMutablePointer<Float>  // (B * P, C)
         var vision: [BlockActivations]
@@ -39,11 +40,11 @@ public final class ModelWorkspace {
     /// Runs the model on `b` images (B, H, W, 3) in [0, 1] and token rows (B, T); returns the
     /// logits (B, T, V) at the text positions, valid until the next call. `t` must be at most maxLen.
     public func forward(parameters p: UnsafePointer<Float>, images: UnsafePointer<Float>, tokens: UnsafePointer<Int32>,
-                        b: Int, t: Int) -> UnsafePointer<Float> {
+                        segments: UnsafePointer<Int32>? = nil, b: Int, t: Int) -> UnsafePointer<Float> {
         precondition(t >= 1 && t <= config.maxLen, "sequence longer than max_len")
         let cfg = config, c = cfg.dim, np = cfg.patches, s = np + t, hidden = cfg.hidden
         let st = forwardArena.arrange { arena in
-            ForwardState(b: b, t: t, s: s, images: images, tokens: tokens,
+            ForwardState(b: b, t: t, s: s, images: images, tokens: tokens, segments: segments,
                          patches: arena.take(b * np * cfg.patchPixels), visionInput: arena.take(b * np * c),
                          vision: (0..<cfg.visionLayers).map { _ in BlockActivations(arena, b: b, t: np, c: c, hidden: hidden, heads: cfg.heads) },
                          visionNorm: arena.take(b * np * c), visionMean: arena.take(b * np), visionRstd: arena.take(b * np),
@@ -60,6 +61,7 @@ public final class ModelWorkspace {
             row.update(from: st.visionNorm + seq * np * c, count: np * c)
             Embedding.forward(row + np * c, ids: tokens + seq * t, table: p + layout.tokenEmbedding, n: t, c: c)
             Elementwise.accumulate(row + np * c, p + layout.textPosition, count: t * c)
+            Self.addSegments(row + np * c, segments: segments.map { $0 + seq * t }, table: p + layout.segmentEmbedding, t: t, c: c)
         }
         var x = UnsafePointer(st.decoderInput)
         for (l, w) in layout.decoderBlocks.enumerated() {
@@ -95,7 +97,7 @@ public final class ModelWorkspace {
     public func encodeImages(parameters p: UnsafePointer<Float>, images: UnsafePointer<Float>, b: Int) -> UnsafePointer<Float> {
         let cfg = config, c = cfg.dim, np = cfg.patches
         let st = forwardArena.arrange { arena in
-            ForwardState(b: b, t: 0, s: np, images: images, tokens: Self.noTokens,
+            ForwardState(b: b, t: 0, s: np, images: images, tokens: Self.noTokens, segments: nil,
                          patches: arena.take(b * np * cfg.patchPixels), visionInput: arena.take(b * np * c),
                          vision: (0..<cfg.visionLayers).map { _ in BlockActivations(arena, b: b, t: np, c: c, hidden: cfg.hidden, heads: cfg.heads) },
                          visionNorm: arena.take(b * np * c), visionMean: arena.take(b * np), visionRstd: arena.take(b * np),
@@ -105,6 +107,15 @@ public final class ModelWorkspace {
         state = nil
         encode(p, images: images, b: b, into: st)
         return UnsafePointer(st.visionNorm)
+    }
+
+    /// rows (T, C) += segment embedding of each row (segment 0 when `segments` is nil).
+    static func addSegments(_ rows: UnsafeMutablePointer<Float>, segments: UnsafePointer<Int32>?, table: UnsafePointer<Float>, t: Int, c: Int) {
+        for j in 0..<t {
+            let segment = segments.map { Int($0[j]) } ?? 0
+            precondition(segment >= 0 && segment < ModelConfig.segments, "segment id out of range")
+            Elementwise.accumulate(rows + j * c, table + segment * c, count: c)
+        }
     }
 
     /// Backpropagates dlogits (B, T, V) of the last forward pass: accumulates parameter gradients
@@ -144,6 +155,10 @@ public final class ModelWorkspace {
             (scratch.dvisionNorm + seq * np * c).update(from: row, count: np * c)
             Embedding.backward(dtable: g + layout.tokenEmbedding, dout: row + np * c, ids: st.tokens + seq * t, n: t, c: c)
             Elementwise.accumulate(g + layout.textPosition, row + np * c, count: t * c)
+            for j in 0..<t {
+                let segment = st.segments.map { Int($0[seq * t + j]) } ?? 0
+                Elementwise.accumulate(g + layout.segmentEmbedding + segment * c, row + (np + j) * c, count: c)
+            }
         }
         let lastVision = st.vision.last?.output ?? st.visionInput
         scratch.dva.update(repeating: 0, count: b * np * c)

@@ -28,7 +28,7 @@ struct ParameterLayout {
     var patchWeight: Int, patchBias: Int, visionPosition: Int
     var visionBlocks: [BlockParameters]
     var visionNormWeight: Int, visionNormBias: Int
-    var tokenEmbedding: Int, textPosition: Int
+    var tokenEmbedding: Int, textPosition: Int, segmentEmbedding: Int
     var decoderBlocks: [BlockParameters]
     var normWeight: Int, normBias: Int
 
@@ -45,6 +45,7 @@ struct ParameterLayout {
         visionNormBias = parameters.add("vision.norm.bias", [d])
         tokenEmbedding = parameters.add("text.embedding", [config.vocabSize, d])
         textPosition = parameters.add("text.position", [config.maxLen, d])
+        segmentEmbedding = parameters.add("text.segment", [ModelConfig.segments, d])
         decoderBlocks = (0..<config.layers).map {
             BlockParameters(&parameters, prefix: "decoder.blocks.\($0)", dim: d, hidden: config.hidden)
         }

@@ -4,11 +4,15 @@ import Foundation
 public enum GELU {
     static let k = Float((2 / Double.pi).squareRoot())
 
+    /// tanh through one expf: 1 - 2 / (exp(2x) + 1). glibc's tanhf took 40% of a training step.
+    @inline(__always)
+    static func tanh(_ x: Float) -> Float { 1 - 2 / (expf(2 * x) + 1) }
+
     /// out (n) = gelu(inp).
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
         for i in 0..<count {
             let x = inp[i]
-            out[i] = 0.5 * x * (1 + tanhf(k * (x + 0.044715 * x * x * x)))
+            out[i] = 0.5 * x * (1 + tanh(k * (x + 0.044715 * x * x * x)))
         }
     }
 
@@ -17,7 +21,7 @@ public enum GELU {
         for i in 0..<count {
             let x = inp[i]
             let u = k * (x + 0.044715 * x * x * x)
-            let t = tanhf(u)
+            let t = tanh(u)
             let sech2 = 1 - t * t
             let local = 0.5 * (1 + t) + 0.5 * x * sech2 * k * (1 + 3 * 0.044715 * x * x)
             dinp[i] += local * dout[i]

@@ -41,6 +41,7 @@ public struct Evaluator: Sendable {
                     images.append(contentsOf: dataset.pixels[start..<(start + dataset.imagePixels)])
                 }
                 results[index] = generator.generate(parameters: model.parameters.values, images: images, prompts: chunk.map(\.prompt),
+                                                    segments: chunk.map(\.promptSegments),
                                                     sampling: .greedy(maxNewTokens: maxNewTokens), seeds: chunk.map { _ in 0 })
             }
         }

@@ -8,6 +8,8 @@ public struct Example: Sendable {
     public var image: Int
     /// `<bos>` + prompt.
     public var prompt: [Int32]
+    /// The prompt's segment ids: 1 to 4 on the tokens of options A to D (letter, colon and text), 0 elsewhere.
+    public var promptSegments: [Int32]
     /// Response + `<eos>`.
     public var target: [Int32]
 }
@@ -36,13 +38,24 @@ public struct ExampleBuilder: Sendable {
                                    answer: record.options[record.answer], options: record.options)
     }
 
-    public func prompt(for record: VQARecord) -> [Int32] {
-        [Tokenizer.bos] + tokenizer.encode(Prompting.prompt(record.question, options: record.options, mode: mode))
+    /// The prompt's tokens and segment ids (question, then each option line, then the instruction;
+    /// the same tokens as the prompt's text).
+    public func prompt(question: String, options: [String]) -> (tokens: [Int32], segments: [Int32]) {
+        var tokens = [Tokenizer.bos] + tokenizer.encode(question)
+        var segments = [Int32](repeating: 0, count: tokens.count)
+        for (k, (letter, option)) in zip(VQARecord.letters, options).enumerated() {
+            let line = tokenizer.encode("\(letter): \(option)")
+            tokens += line
+            segments += [Int32](repeating: Int32(k + 1), count: line.count)
+        }
+        let instruction = tokenizer.encode(Prompting.instruction(mode))
+        return (tokens + instruction, segments + [Int32](repeating: 0, count: instruction.count))
     }
 
     public func example(_ entry: DatasetIndex.Entry) -> Example {
         let record = entry.record
         let target = tokenizer.encode(Prompting.target(letter: record.answerLetter, rationale: rationale(for: record), mode: mode))
-        return Example(record: record, image: entry.image, prompt: prompt(for: record), target: target + [Tokenizer.eos])
+        let (prompt, segments) = prompt(question: record.question, options: record.options)
+        return Example(record: record, image: entry.image, prompt: prompt, promptSegments: segments, target: target + [Tokenizer.eos])
     }
 }

@@ -6,6 +6,7 @@ import PipeTensor
 struct TokenBatch {
     var b: Int, t: Int
     var inputs: [Int32]    // (B, T)
+    var segments: [Int32]  // (B, T)
     var targets: [Int32]   // (B, T)
     var mask: [Float]      // (B, T): 1 where the target is a response token
     var images: [Float]    // (B, H, W, 3)
@@ -16,6 +17,7 @@ struct TokenBatch {
         t = examples.map { $0.prompt.count + $0.target.count - 1 }.max() ?? 1
         inputs = [Int32](repeating: Tokenizer.pad, count: b * t)
         targets = inputs
+        segments = [Int32](repeating: 0, count: b * t)
         mask = [Float](repeating: 0, count: b * t)
         images = []
         images.reserveCapacity(b * dataset.imagePixels)
@@ -23,6 +25,7 @@ struct TokenBatch {
             let sequence = example.prompt + example.target
             for j in 0..<(sequence.count - 1) {
                 inputs[row * t + j] = sequence[j]
+                if j < example.promptSegments.count { segments[row * t + j] = example.promptSegments[j] }
                 targets[row * t + j] = sequence[j + 1]
                 if j + 1 >= example.prompt.count { mask[row * t + j] = 1 }
             }
@@ -69,7 +72,7 @@ final class ParallelGradients: @unchecked Sendable {
                     g.update(repeating: 0, count: count)
                     let n = batch.b * batch.t
                     let logits = workspaces[worker].forward(parameters: parameters, images: batch.images, tokens: batch.inputs,
-                                                            b: batch.b, t: batch.t)
+                                                            segments: batch.segments, b: batch.b, t: batch.t)
                     var probs = [Float](repeating: 0, count: n * v)
                     let loss = CrossEntropy.forward(probs: &probs, logits: logits, targets: batch.targets, mask: batch.mask, n: n, v: v)
                     var dlogits = [Float](repeating: 0, count: n * v)

@@ -1,3 +1,4 @@
 import PipeCommands
 
+BLASCoreType.reexecIfNeeded()
 PipeCommand.main(arguments: Array(CommandLine.arguments.dropFirst()))

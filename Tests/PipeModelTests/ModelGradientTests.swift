@@ -15,6 +15,7 @@ struct ModelGradientTests {
         var model: VisionLanguageModel
         var images: [Float]
         let tokens: [Int32] = [1, 5, 3, 9, 2, 4, 7, 7, 0, 10]    // B = 2, T = 5
+        let segments: [Int32] = [0, 1, 1, 2, 0, 3, 4, 4, 0, 0]
         let targets: [Int32] = [5, 3, 9, 2, 0, 7, 7, 0, 10, 0]
         let mask: [Float] = [0, 1, 1, 1, 0, 1, 0, 1, 1, 0]
         let b = 2, t = 5
@@ -27,7 +28,7 @@ struct ModelGradientTests {
         }
 
         func loss(parameters: [Float], images: [Float], workspace: ModelWorkspace) -> Double {
-            let logits = workspace.forward(parameters: parameters, images: images, tokens: tokens, b: b, t: t)
+            let logits = workspace.forward(parameters: parameters, images: images, tokens: tokens, segments: segments, b: b, t: t)
             var probs = [Float](repeating: 0, count: b * t * ModelGradientTests.config.vocabSize)
             return Double(CrossEntropy.forward(probs: &probs, logits: logits, targets: targets, mask: mask, n: b * t,
                                                v: ModelGradientTests.config.vocabSize))
@@ -36,7 +37,7 @@ struct ModelGradientTests {
         /// (parameter gradient, image gradient) by backpropagation.
         func gradients(workspace: ModelWorkspace) -> ([Float], [Float]) {
             let v = ModelGradientTests.config.vocabSize
-            let logits = workspace.forward(parameters: model.parameters.values, images: images, tokens: tokens, b: b, t: t)
+            let logits = workspace.forward(parameters: model.parameters.values, images: images, tokens: tokens, segments: segments, b: b, t: t)
             var probs = [Float](repeating: 0, count: b * t * v), dlogits = probs
             _ = CrossEntropy.forward(probs: &probs, logits: logits, targets: targets, mask: mask, n: b * t, v: v)
             CrossEntropy.backward(dlogits: &dlogits, probs: probs, targets: targets, mask: mask, n: b * t, v: v)

@@ -1,0 +1,17 @@
+import PipeCommands
+import Testing
+
+/// When `pipe run` forces OpenBLAS's AVX-512 kernels.
+struct BLASCoreTypeTests {
+    static let avx512 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512dq\n"
+    static let avx2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
+
+    @Test func forcedOnlyOnAVX512AndNeverOverTheUser() {
+        #expect(BLASCoreType.override(cpuInfo: Self.avx512, environment: [:]) == "SkylakeX")
+        #expect(BLASCoreType.override(cpuInfo: Self.avx2, environment: [:]) == nil)
+        #expect(BLASCoreType.override(cpuInfo: Self.avx512, environment: ["OPENBLAS_CORETYPE": "Haswell"]) == nil)
+        #expect(BLASCoreType.override(cpuInfo: Self.avx512, environment: ["PIPE_BLAS_REEXEC": "1"]) == nil, "never twice")
+        #expect(BLASCoreType.override(cpuInfo: "flags : avx512fx\n", environment: [:]) == nil, "a whole flag, not a prefix")
+        #expect(BLASCoreType.override(cpuInfo: "", environment: [:]) == nil)
+    }
+}
