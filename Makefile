@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, and runs the main recipe
 #   make test   installs what is missing, builds, and runs the tests
 SWIFT ?= swift
-DEMO_RECIPE ?= recipes/data.yaml
+DEMO_RECIPE ?= recipes/sft.yaml
 
 .PHONY: deps build build-debug demo test bench bench-snakemake clean
 
@@ -29,6 +29,8 @@ bench: build
 	python3 bench/engine.py --pipe .build/release/pipe
 	python3 bench/engine.py --pipe .build/release/pipe --workdir /dev/shm
 	python3 bench/datasets.py --pipe .build/release/pipe
+	$(SWIFT) build -c release --product pipe-training-bench
+	.build/release/pipe-training-bench
 
 # Snakemake side by side, installed from PyPI into a throwaway venv.
 bench-snakemake: build

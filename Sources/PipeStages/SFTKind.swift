@@ -22,7 +22,7 @@ public struct SFTKind: StageKind {
         .init("vision_layers", .int(0...64), default: .int(2), help: "vision encoder blocks"),
         .init("patch", .int(1...256), default: .int(8), help: "patch side in pixels (the image size must be divisible by it)"),
         .init("mlp_ratio", .int(1...16), default: .int(4), help: "MLP width over model width"),
-        .init("max_len", .int(8...4096), default: .int(128), help: "most text tokens per sequence (prompt + response)"),
+        .init("max_len", .int(8...4096), default: .int(160), help: "most text tokens per sequence (prompt + response)"),
     ])
 
     public var schema: OptionSchema? {
