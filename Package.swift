@@ -58,13 +58,13 @@ let package = Package(
         .executableTarget(name: "pipe-training-bench", dependencies: ["PipeTraining", "PipeModel", "PipeTensor", "PipeSynth", "PipeData"],
                           path: "Benchmarks/TrainingBench"),
         // Shared test helpers: temporary directories, running the built binary, in-memory stores.
-        .target(name: "PipeTestSupport", dependencies: ["PipeEngine"], path: "Sources/PipeTestSupport"),
+        .target(name: "PipeTestSupport", dependencies: ["PipeEngine", "PipeRandom"], path: "Sources/PipeTestSupport"),
 
         .testTarget(name: "PipeRecipeTests", dependencies: ["PipeRecipe", "PipeTestSupport"]),
         .testTarget(name: "PipeImagingTests", dependencies: ["PipeImaging"]),
         .testTarget(name: "PipeDataTests", dependencies: ["PipeData", "PipeArchive", "PipeImaging", "PipeRandom", "PipeTestSupport"]),
-        .testTarget(name: "PipeTensorTests", dependencies: ["PipeTensor", "PipeRandom"]),
-        .testTarget(name: "PipeModelTests", dependencies: ["PipeModel", "PipeTensor", "PipeRandom"]),
+        .testTarget(name: "PipeTensorTests", dependencies: ["PipeTensor", "PipeRandom", "PipeTestSupport"]),
+        .testTarget(name: "PipeModelTests", dependencies: ["PipeModel", "PipeTensor", "PipeRandom", "PipeTestSupport"]),
         .testTarget(name: "PipeTrainingTests", dependencies: ["PipeTraining", "PipeModel", "PipeData", "PipeSynth", "PipeTestSupport"]),
         .testTarget(name: "PipeSynthTests", dependencies: ["PipeSynth", "PipeData", "PipeArchive", "PipeImaging", "PipeTestSupport"]),
         .testTarget(name: "PipeArchiveTests", dependencies: ["PipeArchive", "PipeTestSupport"]),

@@ -187,15 +187,7 @@ public final class Generator {
         let scale = 1 / Float(hs).squareRoot()
         for h in 0..<heads {
             BLAS.gemv(m: count, n: hs, alpha: scale, a: keys + h * hs, lda: c, x: q + h * hs, y: scores)
-            var m = -Float.infinity
-            for j in 0..<count { m = max(m, scores[j]) }
-            var s: Float = 0
-            for j in 0..<count {
-                scores[j] = expf(scores[j] - m)
-                s += scores[j]
-            }
-            let inv = 1 / s
-            for j in 0..<count { scores[j] *= inv }
+            Softmax.normalize(scores, count: count)
             BLAS.gemv(trans: true, m: count, n: hs, a: values + h * hs, lda: c, x: scores, y: out + h * hs)
         }
     }

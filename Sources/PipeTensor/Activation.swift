@@ -59,16 +59,22 @@ public enum Softmax {
     /// out (N, C) = softmax of each row of inp; rows are computed stably (max subtracted).
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, n: Int, c: Int) {
         for row in 0..<n {
-            let x = inp + row * c, o = out + row * c
-            var m = -Float.infinity
-            for i in 0..<c { m = max(m, x[i]) }
-            var s: Float = 0
-            for i in 0..<c {
-                o[i] = expf(x[i] - m)
-                s += o[i]
-            }
-            let inv = 1 / s
-            for i in 0..<c { o[i] *= inv }
+            (out + row * c).update(from: inp + row * c, count: c)
+            normalize(out + row * c, count: c)
         }
+    }
+
+    /// Replaces x[0..<count] by its softmax, stably (max subtracted).
+    @inline(__always)
+    public static func normalize(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var m = -Float.infinity
+        for i in 0..<count { m = max(m, x[i]) }
+        var s: Float = 0
+        for i in 0..<count {
+            x[i] = expf(x[i] - m)
+            s += x[i]
+        }
+        let inv = 1 / s
+        for i in 0..<count { x[i] *= inv }
     }
 }

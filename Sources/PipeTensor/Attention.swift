@@ -20,15 +20,7 @@ public enum Attention {
                 for i in 0..<t {
                     let row = a + i * t
                     let visible = max(i + 1, min(prefix, t))
-                    var m = -Float.infinity
-                    for j in 0..<visible { m = max(m, row[j]) }
-                    var s: Float = 0
-                    for j in 0..<visible {
-                        row[j] = expf(row[j] - m)
-                        s += row[j]
-                    }
-                    let inv = 1 / s
-                    for j in 0..<visible { row[j] *= inv }
+                    Softmax.normalize(row, count: visible)
                     for j in visible..<t { row[j] = 0 }
                 }
                 // out_h (T, hs) = att . v

@@ -47,17 +47,11 @@ public enum CrossEntropy {
     /// sum_rows dlogp * logp; written (not accumulated).
     public static func tokenLogProbsBackward(dlogits: UnsafeMutablePointer<Float>, dlogp: UnsafePointer<Float>,
                                              logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, n: Int, v: Int) {
+        Softmax.forward(dlogits, logits, n: n, c: v)
         for row in 0..<n {
-            let x = logits + row * v, d = dlogits + row * v
-            var m = -Float.infinity
-            for j in 0..<v { m = max(m, x[j]) }
-            var s: Float = 0
-            for j in 0..<v {
-                d[j] = expf(x[j] - m)
-                s += d[j]
-            }
-            let g = dlogp[row], inv = 1 / s
-            for j in 0..<v { d[j] = -g * d[j] * inv }
+            let d = dlogits + row * v
+            let g = dlogp[row]
+            for j in 0..<v { d[j] *= -g }
             d[Int(targets[row])] += g
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import PipeRandom
+import PipeTestSupport
 import Testing
 @testable import PipeModel
 

@@ -1,6 +1,7 @@
 import Foundation
 import PipeRandom
 import PipeTensor
+import PipeTestSupport
 import Testing
 @testable import PipeModel
 

@@ -1,4 +1,5 @@
 import Foundation
+import PipeTestSupport
 import Testing
 @testable import PipeTensor
 

@@ -1,3 +1,4 @@
+import PipeTestSupport
 import Testing
 @testable import PipeTensor
 

@@ -4,13 +4,19 @@ import Testing
 
 /// Central finite differences against an analytic gradient, with relative + absolute tolerance;
 /// prints the largest error so a regression shows how far off it is.
-struct GradientCheck {
-    var epsilon: Float = 4e-3
-    var relative: Double = 2e-2
-    var absolute: Double = 2e-3
+public struct GradientCheck {
+    public var epsilon: Float
+    public var relative: Double
+    public var absolute: Double
+
+    public init(epsilon: Float = 4e-3, relative: Double = 2e-2, absolute: Double = 2e-3) {
+        self.epsilon = epsilon
+        self.relative = relative
+        self.absolute = absolute
+    }
 
     /// `loss(x)` must be a smooth function of `x`; `analytic` is d loss / d x.
-    func check(_ name: String, at x: [Float], analytic: [Float], loss: ([Float]) -> Double,
+    public func check(_ name: String, at x: [Float], analytic: [Float], loss: ([Float]) -> Double,
                sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(x.count == analytic.count, "\(name): gradient size", sourceLocation: sourceLocation)
         var worst = 0.0, worstIndex = 0
@@ -31,15 +37,15 @@ struct GradientCheck {
 }
 
 /// Seeded test data.
-struct TestData {
-    var random: SeededRandom
+public struct TestData {
+    public var random: SeededRandom
 
-    init(seed: UInt64) { random = SeededRandom(seed: seed) }
+    public init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
-    mutating func normal(_ count: Int, std: Double = 1) -> [Float] { (0..<count).map { _ in Float(random.normal() * std) } }
+    public mutating func normal(_ count: Int, std: Double = 1) -> [Float] { (0..<count).map { _ in Float(random.normal() * std) } }
 
     /// sum(weights * out), the scalar whose gradient with respect to out is `weights`.
-    static func weightedSum(_ out: [Float], _ weights: [Float]) -> Double {
+    public static func weightedSum(_ out: [Float], _ weights: [Float]) -> Double {
         zip(out, weights).reduce(0) { $0 + Double($1.0) * Double($1.1) }
     }
 }
