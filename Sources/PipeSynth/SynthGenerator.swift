@@ -208,21 +208,6 @@ public struct SynthGenerator: Sendable {
     }
 }
 
-/// Fixed slots that worker threads fill, each slot by exactly one thread.
-private final class ResultSlots<T>: @unchecked Sendable {
-    private var storage: [T?]
-    private let lock = NSLock()
-
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-
-    subscript(index: Int) -> T? {
-        get { lock.lock(); defer { lock.unlock() }; return storage[index] }
-        set { lock.lock(); storage[index] = newValue; lock.unlock() }
-    }
-
-    var values: [T?] { lock.lock(); defer { lock.unlock() }; return storage }
-}
-
 extension SynthGenerator.Scene {
     /// Draws the scene, places the lesions, and applies the difficulty knobs.
     func render(_ config: SynthConfig, random: inout SynthRandom) -> Image {

@@ -29,7 +29,7 @@ public struct Evaluator: Sendable {
     /// Completions for `examples` (prompt only is used), in order.
     public func completions(model: VisionLanguageModel, dataset: VQADataset, examples: [Example]) -> [[Int32]] {
         let chunks = stride(from: 0, to: examples.count, by: batchSize).map { Array(examples[$0..<min(examples.count, $0 + batchSize)]) }
-        let results = Slots<[[Int32]]>(count: chunks.count)
+        let results = ResultSlots<[[Int32]]>(count: chunks.count)
         let threads = self.threads, maxNewTokens = self.maxNewTokens
         DispatchQueue.concurrentPerform(iterations: min(threads, max(1, chunks.count))) { worker in
             let generator = Generator(model)
@@ -69,19 +69,4 @@ public struct Evaluator: Sendable {
                                 byModality: byModality.mapValues { Double($0.0) / Double($0.1) },
                                 byQuestionType: byType.mapValues { Double($0.0) / Double($0.1) })
     }
-}
-
-/// Fixed result slots that worker threads fill, each slot by one thread.
-final class Slots<T>: @unchecked Sendable {
-    private var storage: [T?]
-    private let lock = NSLock()
-
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-
-    subscript(index: Int) -> T? {
-        get { lock.lock(); defer { lock.unlock() }; return storage[index] }
-        set { lock.lock(); storage[index] = newValue; lock.unlock() }
-    }
-
-    var values: [T?] { lock.lock(); defer { lock.unlock() }; return storage }
 }
