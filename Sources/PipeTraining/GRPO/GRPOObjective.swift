@@ -1,0 +1,139 @@
+import Foundation
+
+/// How GRPO's per-token losses are aggregated (TRL's `loss_type`).
+public enum GRPOLossType: String, CaseIterable, Sendable {
+    /// Mean over sequences of each sequence's token mean.
+    case grpo
+    /// Sum over the batch's active tokens / their count.
+    case bnpo
+    /// Sum / (sequences * max completion length) (Dr. GRPO).
+    case drGrpo = "dr_grpo"
+    /// Sum / active tokens of the whole accumulated batch (DAPO).
+    case dapo
+}
+
+/// How rewards are scaled into advantages (TRL's `scale_rewards`).
+public enum RewardScaling: String, CaseIterable, Sendable {
+    /// (r - group mean) / (group std + 1e-4), std with Bessel's correction.
+    case group
+    /// (r - group mean) / (std of the whole batch + 1e-4).
+    case batch
+    /// r - group mean.
+    case none
+}
+
+/// The GRPO objective's settings.
+public struct GRPOSettings: Sendable, Equatable {
+    public var epsilonLow: Double = 0.2
+    public var epsilonHigh: Double = 0.2
+    /// Weight of the k3 KL estimate to the frozen reference (0: no reference needed).
+    public var beta: Double = 0.04
+    public var lossType = GRPOLossType.grpo
+    public var scaleRewards = RewardScaling.group
+    /// The completion length limit (for `dr_grpo`).
+    public var maxCompletionLength = 64
+
+    public init() {}
+}
+
+/// One sampled completion's per-token data.
+public struct CompletionTokens: Sendable {
+    /// log p of each completion token under the current policy.
+    public var logp: [Double]
+    /// ... under the policy that sampled it (equal to `logp` on the first update of a batch).
+    public var oldLogp: [Double]
+    /// ... under the frozen reference (nil when beta is 0).
+    public var refLogp: [Double]?
+    public var advantage: Double
+
+    public init(logp: [Double], oldLogp: [Double], refLogp: [Double]?, advantage: Double) {
+        self.logp = logp
+        self.oldLogp = oldLogp
+        self.refLogp = refLogp
+        self.advantage = advantage
+    }
+}
+
+/// The loss, its gradient with respect to each token's log-probability, and what GRPO logs.
+public struct GRPOLoss: Sendable {
+    public var loss: Double
+    /// d loss / d logp for each token of each completion.
+    public var dlogp: [[Double]]
+    /// Mean k3 KL over active tokens (0 without a reference).
+    public var meanKL: Double
+    /// Fraction of active tokens whose ratio was clipped (TRL's region: low with A < 0, high with A > 0).
+    public var clipFraction: Double
+    public var meanRatio: Double
+}
+
+/// GRPO as TRL implements it (`../shared/ML.md`). Groups are explicit: rewards come as one array
+/// per prompt, so advantages can never mix completions of different prompts.
+public enum GRPOObjective {
+    /// Advantages, in the shape of `rewardsByPrompt`.
+    public static func advantages(_ rewardsByPrompt: [[Double]], scaling: RewardScaling) -> [[Double]] {
+        let all = rewardsByPrompt.flatMap { $0 }
+        let batchStd = standardDeviation(all)
+        return rewardsByPrompt.map { group in
+            let mean = group.reduce(0, +) / Double(max(1, group.count))
+            switch scaling {
+            case .group:
+                let std = standardDeviation(group)
+                return group.map { ($0 - mean) / (std + 1e-4) }
+            case .batch:
+                return group.map { ($0 - mean) / (batchStd + 1e-4) }
+            case .none:
+                return group.map { $0 - mean }
+            }
+        }
+    }
+
+    /// Standard deviation with Bessel's correction (torch's default); 0 for fewer than two values.
+    static func standardDeviation(_ values: [Double]) -> Double {
+        guard values.count > 1 else { return 0 }
+        let mean = values.reduce(0, +) / Double(values.count)
+        return (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
+    }
+
+    /// The loss over `completions`; `itemsInBatch` is the active-token count of the whole
+    /// accumulated batch (`dapo` only; defaults to these completions' own count).
+    public static func loss(_ completions: [CompletionTokens], settings: GRPOSettings, itemsInBatch: Int? = nil) -> GRPOLoss {
+        let active = completions.reduce(0) { $0 + $1.logp.count }
+        var total = 0.0, kl = 0.0, clipped = 0, ratios = 0.0
+        var dlogp: [[Double]] = []
+        for completion in completions {
+            let n = completion.logp.count
+            // The weight of one token's loss in the aggregate.
+            let weight: Double
+            switch settings.lossType {
+            case .grpo: weight = 1 / Double(max(1, n)) / Double(max(1, completions.count))
+            case .bnpo: weight = 1 / Double(max(1, active))
+            case .drGrpo: weight = 1 / Double(max(1, completions.count * settings.maxCompletionLength))
+            case .dapo: weight = 1 / Double(max(1, itemsInBatch ?? active))
+            }
+            let a = completion.advantage
+            var grads = [Double](repeating: 0, count: n)
+            for t in 0..<n {
+                let ratio = Foundation.exp(completion.logp[t] - completion.oldLogp[t])
+                let clippedRatio = min(max(ratio, 1 - settings.epsilonLow), 1 + settings.epsilonHigh)
+                let unclippedTerm = ratio * a, clippedTerm = clippedRatio * a
+                var tokenLoss = -min(unclippedTerm, clippedTerm)
+                // The gradient flows through the unclipped term when it is the one taken (ties included).
+                var grad = unclippedTerm <= clippedTerm ? -ratio * a : 0
+                if (ratio < 1 - settings.epsilonLow && a < 0) || (ratio > 1 + settings.epsilonHigh && a > 0) { clipped += 1 }
+                ratios += ratio
+                if settings.beta != 0, let ref = completion.refLogp {
+                    let d = ref[t] - completion.logp[t]
+                    let k3 = Foundation.exp(d) - d - 1
+                    tokenLoss += settings.beta * k3
+                    grad += settings.beta * (1 - Foundation.exp(d))
+                    kl += k3
+                }
+                total += weight * tokenLoss
+                grads[t] = weight * grad
+            }
+            dlogp.append(grads)
+        }
+        let count = Double(max(1, active))
+        return GRPOLoss(loss: total, dlogp: dlogp, meanKL: kl / count, clipFraction: Double(clipped) / count, meanRatio: ratios / count)
+    }
+}
