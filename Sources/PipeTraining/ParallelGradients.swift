@@ -1,4 +1,5 @@
 import Foundation
+import PipeData
 import PipeModel
 import PipeTensor
 
@@ -90,5 +91,55 @@ final class ParallelGradients: @unchecked Sendable {
             for index in batches.indices { Elementwise.accumulate(g.baseAddress!, slots[index], count: count) }
         }
         return (0..<batches.count).reduce(0) { $0 + losses[$1] }
+    }
+
+    /// log p of every target token (B * T per micro-batch; masked positions included), forward only.
+    func tokenLogProbs(parameters: [Float], batches: [TokenBatch]) -> [[Float]] {
+        let results = ResultSlots<[Float]>(count: batches.count)
+        let workspaces = self.workspaces, threads = self.threads
+        let v = workspaces[0].config.vocabSize
+        parameters.withUnsafeBufferPointer { p in
+            let parameters = p.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                for index in stride(from: worker, to: batches.count, by: threads) {
+                    let batch = batches[index]
+                    let n = batch.b * batch.t
+                    let logits = workspaces[worker].forward(parameters: parameters, images: batch.images, tokens: batch.inputs,
+                                                            segments: batch.segments, b: batch.b, t: batch.t)
+                    var logp = [Float](repeating: 0, count: n)
+                    CrossEntropy.tokenLogProbs(&logp, logits: logits, targets: batch.targets, n: n, v: v)
+                    results[index] = logp
+                }
+            }
+        }
+        return results.values.map { $0 ?? [] }
+    }
+
+    /// The gradient of sum over tokens of dlogp * log p (dlogp per micro-batch, B * T, zero where
+    /// masked) into `gradients`, micro-batches summed in order.
+    func gradients(parameters: [Float], batches: [TokenBatch], dlogp: [[Float]], gradients: inout [Float]) {
+        while slots.count < batches.count { slots.append(.allocate(capacity: parameterCount)) }
+        let slots = self.slots, workspaces = self.workspaces, threads = self.threads, count = parameterCount
+        let v = workspaces[0].config.vocabSize
+        parameters.withUnsafeBufferPointer { p in
+            let parameters = p.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                for index in stride(from: worker, to: batches.count, by: threads) {
+                    let batch = batches[index]
+                    let g = slots[index]
+                    g.update(repeating: 0, count: count)
+                    let n = batch.b * batch.t
+                    let logits = workspaces[worker].forward(parameters: parameters, images: batch.images, tokens: batch.inputs,
+                                                            segments: batch.segments, b: batch.b, t: batch.t)
+                    var dlogits = [Float](repeating: 0, count: n * v)
+                    CrossEntropy.tokenLogProbsBackward(dlogits: &dlogits, dlogp: dlogp[index], logits: logits, targets: batch.targets, n: n, v: v)
+                    workspaces[worker].backward(parameters: parameters, gradients: g, dlogits: dlogits)
+                }
+            }
+        }
+        gradients.withUnsafeMutableBufferPointer { g in
+            g.baseAddress!.update(repeating: 0, count: count)
+            for index in batches.indices { Elementwise.accumulate(g.baseAddress!, slots[index], count: count) }
+        }
     }
 }

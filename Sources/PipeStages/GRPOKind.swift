@@ -1,0 +1,99 @@
+import Foundation
+import PipeEngine
+import PipeModel
+import PipeRecipe
+import PipeTensor
+import PipeTraining
+
+/// `kind: grpo`: Med-R1's GRPO on the policy from the `policy` input (an sft or grpo artifact) and
+/// the `dataset` input. Output: `model.safetensors`, `curves.csv`, `timing.csv`, `metrics.json`.
+public struct GRPOKind: StageKind {
+    public let name = "grpo"
+    public let version = 1
+
+    public init() {}
+
+    public var schema: OptionSchema? {
+        OptionSchema([
+            .init("reasoning", .text(ReasoningMode.allCases.map(\.rawValue)), default: .string("cot"), help: "cot or instruct (rewards and prompts)"),
+            .init("steps", .int(1...1_000_000), default: .int(100), help: "optimizer steps"),
+            .init("prompts_per_step", .int(1...4096), default: .int(8), help: "prompts per step"),
+            .init("group_size", .int(2...64), default: .int(4), help: "completions sampled per prompt (G)"),
+            .init("temperature", .number(0.01...10), default: .double(1), help: "sampling temperature"),
+            .init("max_new_tokens", .int(1...4096), default: .int(64), help: "completion length limit"),
+            .init("num_iterations", .int(1...64), default: .int(1), help: "updates per batch of rollouts"),
+            .init("lr", .number(0...10), default: .double(1e-4), help: "AdamW learning rate"),
+            .init("warmup_steps", .int(0...1_000_000), default: .int(0), help: "linear warm-up steps"),
+            .init("beta", .number(0...100), default: .double(0.04), help: "weight of the KL to the starting policy (k3)"),
+            .init("epsilon", .number(0...10), default: .double(0.2), help: "lower clip range of the ratio"),
+            .init("epsilon_high", .number(0...10), default: .double(0.2), help: "upper clip range of the ratio"),
+            .init("loss_type", .text(GRPOLossType.allCases.map(\.rawValue)), default: .string("grpo"), help: "token aggregation"),
+            .init("scale_rewards", .text(RewardScaling.allCases.map(\.rawValue)), default: .string("group"), help: "advantage scaling"),
+            .init("grad_clip", .number(0...1e6), default: .double(1), help: "global gradient-norm clip (0: off)"),
+            .init("micro_batch", .int(1...4096), default: .int(8), help: "completions per forward/backward pass"),
+            .init("eval", .group(OptionSchema([
+                .init("limit", .int(0...10_000_000), default: .int(0), help: "validation records to score (0: all)"),
+                .init("max_new_tokens", .int(1...4096), default: .int(64), help: "tokens to generate per answer"),
+            ])), default: nil, help: "validation by greedy decoding"),
+        ])
+    }
+
+    public func action(for stage: ResolvedStage) throws -> JobAction {
+        let o = stage.options
+        var config = GRPOConfig()
+        config.mode = ReasoningMode(rawValue: o["reasoning"]?.text ?? "cot") ?? .cot
+        config.steps = o["steps"]?.integer ?? 100
+        config.promptsPerStep = o["prompts_per_step"]?.integer ?? 8
+        config.groupSize = o["group_size"]?.integer ?? 4
+        config.temperature = Float(o["temperature"]?.number ?? 1)
+        config.maxNewTokens = o["max_new_tokens"]?.integer ?? 64
+        config.iterations = o["num_iterations"]?.integer ?? 1
+        config.learningRate = Float(o["lr"]?.number ?? 1e-4)
+        config.warmupSteps = o["warmup_steps"]?.integer ?? 0
+        config.objective.beta = o["beta"]?.number ?? 0.04
+        config.objective.epsilonLow = o["epsilon"]?.number ?? 0.2
+        config.objective.epsilonHigh = o["epsilon_high"]?.number ?? 0.2
+        config.objective.lossType = GRPOLossType(rawValue: o["loss_type"]?.text ?? "grpo") ?? .grpo
+        config.objective.scaleRewards = RewardScaling(rawValue: o["scale_rewards"]?.text ?? "group") ?? .group
+        config.objective.maxCompletionLength = config.maxNewTokens
+        config.gradClip = Float(o["grad_clip"]?.number ?? 1)
+        config.microBatch = o["micro_batch"]?.integer ?? 8
+        config.evalLimit = o["eval"]?["limit"]?.integer ?? 0
+        config.evalMaxNewTokens = o["eval"]?["max_new_tokens"]?.integer ?? 64
+        config.seed = UInt64(stage.seed)
+        config.threads = TrainingThreads.count
+        for role in ["dataset", "policy"] where !stage.stage.inputs.contains(where: { $0.role == role }) {
+            throw RecipeError(stage.stage.location, path: "stages.\(stage.stage.name)",
+                              "a grpo stage needs `inputs: {dataset: STAGE, policy: STAGE}` (an unpack stage and an sft or grpo stage); `\(role)` is missing")
+        }
+        return GRPOAction(config: config)
+    }
+}
+
+struct GRPOAction: JobAction {
+    var config: GRPOConfig
+
+    func run(_ context: JobContext) throws {
+        BLAS.setThreads(1)
+        do {
+            let dataset = try VQADataset(directory: context.inputDirectories["dataset"] ?? "")
+            let policy = (context.inputDirectories["policy"] ?? "") + "/" + Checkpoint.fileName
+            let start = try Checkpoint.read(from: policy)
+            let result = try GRPOTrainer(config).train(from: start, on: dataset, log: context.log,
+                                                       shouldStop: { context.cancellation.isCancelled })
+            let out = context.outputDirectory
+            try result.checkpoint.write(to: out + "/" + Checkpoint.fileName)
+            try ([GRPOStep.csvHeader] + result.curve.map(\.csv)).joined(separator: "\n").appending("\n")
+                .write(toFile: out + "/curves.csv", atomically: false, encoding: .utf8)
+            try (["step,seconds"] + result.curve.map { String(format: "%d,%.4f", $0.step, $0.seconds) }).joined(separator: "\n").appending("\n")
+                .write(toFile: out + "/timing.csv", atomically: false, encoding: .utf8)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            try encoder.encode(["validation": result.validation]).write(to: URL(fileURLWithPath: out + "/metrics.json"))
+        } catch let error as TrainingError {
+            throw JobFailure(error.description)
+        } catch let error as ModelError {
+            throw JobFailure(error.description)
+        }
+    }
+}

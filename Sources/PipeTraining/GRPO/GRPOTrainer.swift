@@ -1,0 +1,211 @@
+import Foundation
+import PipeData
+import PipeModel
+import PipeRandom
+import PipeTensor
+
+/// GRPO settings (the `grpo` stage's options).
+public struct GRPOConfig: Sendable {
+    public var mode = ReasoningMode.cot
+    public var objective = GRPOSettings()
+    /// Completions sampled per prompt (G).
+    public var groupSize = 4
+    /// Prompts per step.
+    public var promptsPerStep = 8
+    public var steps = 100
+    public var temperature: Float = 1
+    public var maxNewTokens = 64
+    /// Updates per batch of rollouts (the ratio differs from 1 after the first).
+    public var iterations = 1
+    public var learningRate: Float = 1e-4
+    public var warmupSteps = 0
+    public var minLearningRateRatio: Float = 1
+    public var weightDecay: Float = 0
+    public var gradClip: Float = 1
+    /// Completions per forward/backward pass.
+    public var microBatch = 8
+    public var threads = 1
+    public var seed: UInt64 = 0
+    public var evalLimit = 0
+    public var evalMaxNewTokens = 64
+
+    public init() {}
+}
+
+/// One GRPO step's statistics (a row of `curves.csv`).
+public struct GRPOStep: Sendable {
+    public var step: Int
+    public var rewardMean: Double, rewardStd: Double
+    public var formatRate: Double, accuracy: Double
+    public var kl: Double, clipFraction: Double, completionLength: Double
+    public var gradNorm: Float, learningRate: Float
+    public var seconds: Double
+
+    public static let csvHeader = "step,reward_mean,reward_std,format_rate,accuracy,kl,clip_fraction,completion_length,grad_norm,lr"
+    public var csv: String {
+        String(format: "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6f,%.3f,%.6f,%.6g", step, rewardMean, rewardStd, formatRate, accuracy, kl,
+               clipFraction, completionLength, gradNorm, learningRate)
+    }
+}
+
+public struct GRPOResult: Sendable {
+    public var checkpoint: Checkpoint
+    public var curve: [GRPOStep]
+    public var validation: EvaluationResult
+}
+
+/// Med-R1's GRPO on a policy from a checkpoint (usually the SFT warm-up): per step, G completions
+/// per prompt sampled from the current policy, Med-R1's rewards, group-relative advantages, and
+/// the clipped objective with a KL penalty to the frozen starting policy.
+public struct GRPOTrainer: Sendable {
+    public var config: GRPOConfig
+
+    public init(_ config: GRPOConfig) { self.config = config }
+
+    public func train(from start: Checkpoint, on dataset: VQADataset, log: (String) -> Void = { _ in },
+                      shouldStop: () -> Bool = { false }) throws -> GRPOResult {
+        let cfg = config
+        guard cfg.groupSize >= 2 else { throw TrainingError("group_size must be at least 2: advantages compare completions of one prompt") }
+        guard cfg.promptsPerStep >= 1, cfg.steps >= 1, cfg.iterations >= 1 else { throw TrainingError("prompts, steps and iterations must be positive") }
+        guard start.model.config.imageSize == dataset.imageSize else {
+            throw TrainingError("the checkpoint's images are \(start.model.config.imageSize) pixels, the dataset's \(dataset.imageSize)")
+        }
+        let builder = ExampleBuilder(tokenizer: start.tokenizer, mode: cfg.mode, records: dataset.index.records.map(\.record))
+        let train = dataset.records(.train).map(builder.example)
+        guard !train.isEmpty else { throw TrainingError("the dataset has no training records") }
+        var model = start.model
+        let reference = start.model.parameters.values
+        let tokenizer = start.tokenizer
+        let generators = (0..<cfg.threads).map { _ in Generator(model) }
+        let parallel = ParallelGradients(model: model, threads: cfg.threads)
+        var optimizer = AdamW(parameters: model.parameters, weightDecay: cfg.weightDecay)
+        let schedule = LearningRateSchedule(peak: cfg.learningRate, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps,
+                                            minRatio: cfg.minLearningRateRatio)
+        var gradients = [Float](repeating: 0, count: model.parameters.count)
+        var order: [Int] = []
+        var random = SeededRandom(seed: cfg.seed ^ 0x6a09)
+        var curve: [GRPOStep] = []
+        for step in 0..<cfg.steps {
+            if shouldStop() { throw TrainingError("stopped") }
+            let stepStart = Date()
+            // The step's prompts, each repeated G times: groups are kept by prompt explicitly.
+            var prompts: [Example] = []
+            for _ in 0..<cfg.promptsPerStep {
+                if order.isEmpty { order = Array(train.indices); order.shuffle(using: &random) }
+                prompts.append(train[order.removeLast()])
+            }
+            let rollouts = sample(prompts, model: model, generators: generators, dataset: dataset, step: step)
+            var rewards: [[Double]] = [], formats = 0.0, correct = 0.0, lengths = 0.0
+            var sequences: [Example] = []
+            for (p, example) in prompts.enumerated() {
+                var group: [Double] = []
+                for completion in rollouts[p] {
+                    let text = tokenizer.decode(completion)
+                    let format = Rewards.format(text, mode: cfg.mode), accuracy = Rewards.accuracy(text, truth: example.record.answerLetter)
+                    group.append(format + accuracy)
+                    formats += format
+                    correct += accuracy
+                    lengths += Double(completion.count)
+                    var sequence = example
+                    sequence.target = completion.isEmpty ? [Tokenizer.eos] : completion
+                    sequences.append(sequence)
+                }
+                rewards.append(group)
+            }
+            let advantages = GRPOObjective.advantages(rewards, scaling: cfg.objective.scaleRewards).flatMap { $0 }
+            let batches = stride(from: 0, to: sequences.count, by: cfg.microBatch).map {
+                TokenBatch(Array(sequences[$0..<min(sequences.count, $0 + cfg.microBatch)]), dataset: dataset)
+            }
+            let old = Self.completionLogProbs(parallel.tokenLogProbs(parameters: model.parameters.values, batches: batches), batches)
+            let ref = cfg.objective.beta != 0
+                ? Self.completionLogProbs(parallel.tokenLogProbs(parameters: reference, batches: batches), batches) : nil
+            var stats = GRPOLoss(loss: 0, dlogp: [], meanKL: 0, clipFraction: 0, meanRatio: 1)
+            var norm: Float = 0
+            let lr = schedule.rate(at: step)
+            for iteration in 0..<cfg.iterations {
+                let current = iteration == 0 ? old
+                    : Self.completionLogProbs(parallel.tokenLogProbs(parameters: model.parameters.values, batches: batches), batches)
+                let completions = sequences.indices.map { i in
+                    CompletionTokens(logp: current[i], oldLogp: old[i], refLogp: ref?[i], advantage: advantages[i])
+                }
+                stats = GRPOObjective.loss(completions, settings: cfg.objective)
+                guard stats.loss.isFinite else { throw TrainingError("the GRPO loss became \(stats.loss) at step \(step); lower `lr`") }
+                let dlogp = Self.scatter(stats.dlogp, into: batches)
+                parallel.gradients(parameters: model.parameters.values, batches: batches, dlogp: dlogp, gradients: &gradients)
+                norm = GradientClipping.clip(&gradients, maxNorm: cfg.gradClip)
+                optimizer.update(&model.parameters.values, gradients: gradients, lr: lr)
+            }
+            let all = rewards.flatMap { $0 }
+            let count = Double(all.count)
+            let mean = all.reduce(0, +) / count
+            let std = GRPOObjective.standardDeviation(all)
+            curve.append(GRPOStep(step: step, rewardMean: mean, rewardStd: std, formatRate: formats / count, accuracy: correct / count,
+                                  kl: stats.meanKL, clipFraction: stats.clipFraction, completionLength: lengths / count,
+                                  gradNorm: norm, learningRate: lr, seconds: Date().timeIntervalSince(stepStart)))
+            if step % 10 == 0 || step == cfg.steps - 1 {
+                log(String(format: "step %d/%d reward %.3f (format %.2f, accuracy %.2f) kl %.4f clip %.3f length %.1f grad norm %.3f",
+                           step + 1, cfg.steps, mean, formats / count, correct / count, stats.meanKL, stats.clipFraction, lengths / count, norm))
+            }
+        }
+        let validation = SFTTrainer.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example)
+        let result = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
+            .evaluate(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation)
+        log(String(format: "validation: accuracy %.3f, format %.3f on %d records", result.accuracy, result.formatRate, result.count))
+        var info = start.info
+        info["pipe.stage"] = "grpo"
+        info["pipe.steps"] = "\(cfg.steps)"
+        return GRPOResult(checkpoint: Checkpoint(model: model, tokenizer: tokenizer, info: info), curve: curve, validation: result)
+    }
+
+    /// G completions per prompt, sampled on worker threads; seeds from (seed, step, prompt, g).
+    func sample(_ prompts: [Example], model: VisionLanguageModel, generators: [Generator], dataset: VQADataset, step: Int) -> [[[Int32]]] {
+        let cfg = config
+        let results = ResultSlots<[[Int32]]>(count: prompts.count)
+        let sampling = Sampling(temperature: cfg.temperature, maxNewTokens: cfg.maxNewTokens)
+        DispatchQueue.concurrentPerform(iterations: generators.count) { worker in
+            for p in stride(from: worker, to: prompts.count, by: generators.count) {
+                let example = prompts[p]
+                let start = example.image * dataset.imagePixels
+                let image = Array(dataset.pixels[start..<(start + dataset.imagePixels)])
+                let images = Array([[Float]](repeating: image, count: cfg.groupSize).joined())
+                let seeds = (0..<cfg.groupSize).map { g -> UInt64 in
+                    var mix = SeededRandom(seed: cfg.seed &+ UInt64(step) &* 1_000_003 &+ UInt64(p) &* 97 &+ UInt64(g))
+                    return mix.next()
+                }
+                results[p] = generators[worker].generate(parameters: model.parameters.values, images: images,
+                                                         prompts: Array(repeating: example.prompt, count: cfg.groupSize),
+                                                         segments: Array(repeating: example.promptSegments, count: cfg.groupSize),
+                                                         sampling: sampling, seeds: seeds)
+            }
+        }
+        return results.values.map { $0 ?? [] }
+    }
+
+    /// Per completion (in batch order), the log-probs of its tokens, from per-batch (B * T) arrays.
+    static func completionLogProbs(_ perBatch: [[Float]], _ batches: [TokenBatch]) -> [[Double]] {
+        var out: [[Double]] = []
+        for (batch, logp) in zip(batches, perBatch) {
+            for row in 0..<batch.b {
+                out.append((0..<batch.t).compactMap { j in batch.mask[row * batch.t + j] != 0 ? Double(logp[row * batch.t + j]) : nil })
+            }
+        }
+        return out
+    }
+
+    /// The inverse of `completionLogProbs`: per-token gradients back into (B * T) arrays.
+    static func scatter(_ perCompletion: [[Double]], into batches: [TokenBatch]) -> [[Float]] {
+        var index = 0
+        return batches.map { batch in
+            var out = [Float](repeating: 0, count: batch.b * batch.t)
+            for row in 0..<batch.b {
+                var k = 0
+                for j in 0..<batch.t where batch.mask[row * batch.t + j] != 0 {
+                    out[row * batch.t + j] = Float(perCompletion[index][k])
+                    k += 1
+                }
+                index += 1
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import PipeModel
+import Testing
+@testable import PipeTraining
+
+/// GRPO end to end on a tiny model: KL 0 at the first step, groups by prompt, the same result for
+/// any thread count, and bad settings refused.
+struct GRPOTrainerTests {
+    static func config(threads: Int) -> GRPOConfig {
+        var config = GRPOConfig()
+        config.mode = .instruct
+        config.steps = 3
+        config.promptsPerStep = 3
+        config.groupSize = 3
+        config.maxNewTokens = 6
+        config.microBatch = 4
+        config.learningRate = 1e-3
+        config.iterations = 2
+        config.temperature = 1.5   // diverse completions, so rewards differ within groups
+        config.threads = threads
+        config.seed = 9
+        config.evalMaxNewTokens = 6
+        return config
+    }
+
+    @Test func runsDeterministicallyWithKLZeroAtTheStart() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset(images: 24)
+        // The SFT test's settings: a policy that answers in format about half of the time.
+        let start = try SFTTrainer(SFTTrainerTests.config()).train(on: dataset).checkpoint
+        let one = try GRPOTrainer(Self.config(threads: 1)).train(from: start, on: dataset)
+        let two = try GRPOTrainer(Self.config(threads: 2)).train(from: start, on: dataset)
+        #expect(try one.checkpoint.encoded() == (try two.checkpoint.encoded()), "the same policy for 1 and 2 threads")
+        #expect(one.curve.count == 3)
+        #expect(one.curve[0].kl == 0, "the policy starts at the reference")
+        #expect(one.curve.contains { $0.rewardStd > 0 }, "some group has unequal rewards: \(one.curve.map(\.csv))")
+        #expect(one.checkpoint.model.parameters.values != start.model.parameters.values, "so the policy moved")
+        #expect(one.curve.allSatisfy { $0.rewardMean >= 0 && $0.rewardMean <= 2 && $0.completionLength > 0 })
+    }
+
+    @Test func completionLogProbsRoundTrip() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset(images: 8)
+        let tokenizer = Tokenizer(texts: dataset.vocabularyTexts())
+        let builder = ExampleBuilder(tokenizer: tokenizer, mode: .instruct, records: dataset.index.records.map(\.record))
+        var examples = Array(dataset.index.records.prefix(3).map(builder.example))
+        examples[1].target = [5, 6]
+        let batch = TokenBatch(examples, dataset: dataset)
+        let fake = [Float]((0..<(batch.b * batch.t)).map { Float($0) })
+        let perCompletion = GRPOTrainer.completionLogProbs([fake], [batch])
+        #expect(perCompletion.map(\.count) == examples.map(\.target.count))
+        let back = GRPOTrainer.scatter(perCompletion, into: [batch])[0]
+        #expect(zip(back, batch.mask).allSatisfy { $1 == 0 ? $0 == 0 : true })
+        #expect(zip(back, fake).filter { $0.0 != 0 }.allSatisfy { $0.0 == $0.1 })
+    }
+
+    @Test func badSettingsAreRefused() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset(images: 8)
+        var sft = SFTTrainerTests.config()
+        sft.epochs = 1
+        let start = try SFTTrainer(sft).train(on: dataset).checkpoint
+        var single = Self.config(threads: 1)
+        single.groupSize = 1
+        #expect { try GRPOTrainer(single).train(from: start, on: dataset) } throws: { "\($0)".contains("group_size must be at least 2") }
+    }
+}
