@@ -1,0 +1,48 @@
+import Foundation
+import PipeTestSupport
+import Testing
+
+/// `kind: grpo` through a recipe and the built binary.
+struct GRPOCommandTests {
+    static let recipe = SFTCommandTests.recipe + """
+
+          train:
+            kind: grpo
+            inputs: {dataset: split, policy: warmup}
+            with:
+              reasoning: instruct
+              steps: 2
+              prompts_per_step: 2
+              group_size: 2
+              max_new_tokens: 6
+              eval: {max_new_tokens: 6}
+        """
+
+    @Test func trainsFromTheWarmUpAndWritesItsArtifacts() throws {
+        let project = try CLIProject()
+        try project.directory.write("grpo.yaml", Self.recipe)
+        let run = try project.pipe("run", "grpo.yaml")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        try project.pipe("get", "latest", "train", "--out", "out")
+        let files = try FileManager.default.contentsOfDirectory(atPath: project.path + "/out").sorted()
+        #expect(files == ["curves.csv", "metrics.json", "model.safetensors", "timing.csv"])
+        let curve = try String(contentsOfFile: project.path + "/out/curves.csv", encoding: .utf8).split(separator: "\n")
+        #expect(curve.first == "step,reward_mean,reward_std,format_rate,accuracy,kl,clip_fraction,completion_length,grad_norm,lr")
+        #expect(curve.count == 3)
+        #expect(curve[1].split(separator: ",")[5] == "0", "KL is 0 at the first step")
+    }
+
+    @Test(arguments: [
+        ("stages.train.inputs={dataset: split}", "a grpo stage needs `inputs: {dataset: STAGE, policy: STAGE}`"),
+        ("stages.train.with.group_size=1", "stages.train.with.group_size: expected an integer in 2...64"),
+        ("stages.train.with.loss_type=ppo", "`ppo` is not one of grpo, bnpo, dr_grpo, dapo"),
+        ("stages.train.with.scale_rewards=batchh", "did you mean `batch`?"),
+    ])
+    func badSettingsAreRefused(setting: String, message: String) throws {
+        let project = try CLIProject()
+        try project.directory.write("grpo.yaml", Self.recipe)
+        let run = try project.pipe("run", "grpo.yaml", "--set", setting)
+        #expect(run.status == 2)
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+    }
+}
