@@ -59,38 +59,19 @@ final class ParallelGradients: @unchecked Sendable {
     /// The mean cross-entropy over the response tokens of all micro-batches, and its gradient in `gradients`.
     func crossEntropy(parameters: [Float], batches: [TokenBatch], gradients: inout [Float]) -> Double {
         let totalTokens = max(1, batches.reduce(0) { $0 + $1.responseTokens })
-        while slots.count < batches.count { slots.append(.allocate(capacity: parameterCount)) }
-        let losses = UnsafeMutablePointer<Double>.allocate(capacity: batches.count)
-        defer { losses.deallocate() }
         let v = workspaces[0].config.vocabSize
-        let slots = self.slots, workspaces = self.workspaces, threads = self.threads, count = parameterCount
-        parameters.withUnsafeBufferPointer { p in
-            let parameters = p.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: threads) { worker in
-                for index in stride(from: worker, to: batches.count, by: threads) {
-                    let batch = batches[index]
-                    let g = slots[index]
-                    g.update(repeating: 0, count: count)
-                    let n = batch.b * batch.t
-                    let logits = workspaces[worker].forward(parameters: parameters, images: batch.images, tokens: batch.inputs,
-                                                            segments: batch.segments, b: batch.b, t: batch.t)
-                    var probs = [Float](repeating: 0, count: n * v)
-                    let loss = CrossEntropy.forward(probs: &probs, logits: logits, targets: batch.targets, mask: batch.mask, n: n, v: v)
-                    var dlogits = [Float](repeating: 0, count: n * v)
-                    CrossEntropy.backward(dlogits: &dlogits, probs: probs, targets: batch.targets, mask: batch.mask, n: n, v: v)
-                    // Each micro-batch's mean, weighted by its share of the batch's response tokens.
-                    let share = Float(batch.responseTokens) / Float(totalTokens)
-                    Elementwise.scale(&dlogits, by: share, count: n * v)
-                    workspaces[worker].backward(parameters: parameters, gradients: g, dlogits: dlogits)
-                    losses[index] = Double(loss) * Double(share)
-                }
-            }
+        let losses = backpropagate(parameters: parameters, batches: batches, gradients: &gradients) { _, batch, logits in
+            let n = batch.b * batch.t
+            var probs = [Float](repeating: 0, count: n * v)
+            let loss = CrossEntropy.forward(probs: &probs, logits: logits, targets: batch.targets, mask: batch.mask, n: n, v: v)
+            var dlogits = [Float](repeating: 0, count: n * v)
+            CrossEntropy.backward(dlogits: &dlogits, probs: probs, targets: batch.targets, mask: batch.mask, n: n, v: v)
+            // Each micro-batch's mean, weighted by its share of the batch's response tokens.
+            let share = Float(batch.responseTokens) / Float(totalTokens)
+            Elementwise.scale(&dlogits, by: share, count: n * v)
+            return (dlogits, Double(loss) * Double(share))
         }
-        gradients.withUnsafeMutableBufferPointer { g in
-            g.baseAddress!.update(repeating: 0, count: count)
-            for index in batches.indices { Elementwise.accumulate(g.baseAddress!, slots[index], count: count) }
-        }
-        return (0..<batches.count).reduce(0) { $0 + losses[$1] }
+        return losses.reduce(0, +)
     }
 
     /// log p of every target token (B * T per micro-batch; masked positions included), forward only.
@@ -118,22 +99,34 @@ final class ParallelGradients: @unchecked Sendable {
     /// The gradient of sum over tokens of dlogp * log p (dlogp per micro-batch, B * T, zero where
     /// masked) into `gradients`, micro-batches summed in order.
     func gradients(parameters: [Float], batches: [TokenBatch], dlogp: [[Float]], gradients: inout [Float]) {
-        while slots.count < batches.count { slots.append(.allocate(capacity: parameterCount)) }
-        let slots = self.slots, workspaces = self.workspaces, threads = self.threads, count = parameterCount
         let v = workspaces[0].config.vocabSize
+        _ = backpropagate(parameters: parameters, batches: batches, gradients: &gradients) { index, batch, logits in
+            let n = batch.b * batch.t
+            var dlogits = [Float](repeating: 0, count: n * v)
+            CrossEntropy.tokenLogProbsBackward(dlogits: &dlogits, dlogp: dlogp[index], logits: logits, targets: batch.targets, n: n, v: v)
+            return (dlogits, 0)
+        }
+    }
+
+    /// Runs forward, `loss` (micro-batch index, batch, logits -> dlogits and a loss) and backward for
+    /// every micro-batch on the workers, each into its own slot; sums the slots in order into
+    /// `gradients`; returns the losses in order.
+    private func backpropagate(parameters: [Float], batches: [TokenBatch], gradients: inout [Float],
+                               loss: @escaping (Int, TokenBatch, UnsafePointer<Float>) -> ([Float], Double)) -> [Double] {
+        while slots.count < batches.count { slots.append(.allocate(capacity: parameterCount)) }
+        let losses = ResultSlots<Double>(count: batches.count)
+        let slots = self.slots, workspaces = self.workspaces, threads = self.threads, count = parameterCount
         parameters.withUnsafeBufferPointer { p in
             let parameters = p.baseAddress!
             DispatchQueue.concurrentPerform(iterations: threads) { worker in
                 for index in stride(from: worker, to: batches.count, by: threads) {
                     let batch = batches[index]
-                    let g = slots[index]
-                    g.update(repeating: 0, count: count)
-                    let n = batch.b * batch.t
+                    slots[index].update(repeating: 0, count: count)
                     let logits = workspaces[worker].forward(parameters: parameters, images: batch.images, tokens: batch.inputs,
                                                             segments: batch.segments, b: batch.b, t: batch.t)
-                    var dlogits = [Float](repeating: 0, count: n * v)
-                    CrossEntropy.tokenLogProbsBackward(dlogits: &dlogits, dlogp: dlogp[index], logits: logits, targets: batch.targets, n: n, v: v)
-                    workspaces[worker].backward(parameters: parameters, gradients: g, dlogits: dlogits)
+                    let (dlogits, value) = loss(index, batch, logits)
+                    workspaces[worker].backward(parameters: parameters, gradients: slots[index], dlogits: dlogits)
+                    losses[index] = value
                 }
             }
         }
@@ -141,5 +134,6 @@ final class ParallelGradients: @unchecked Sendable {
             g.baseAddress!.update(repeating: 0, count: count)
             for index in batches.indices { Elementwise.accumulate(g.baseAddress!, slots[index], count: count) }
         }
+        return losses.values.map { $0 ?? 0 }
     }
 }
