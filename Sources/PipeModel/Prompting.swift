@@ -42,15 +42,13 @@ public enum Prompting {
     /// letter follows from the steps before it:
     /// `a CT image of the chest. finding: cyst, mild. so the answer is chest. A: brain no. B: chest yes.`
     public static func rationale(modality: String, anatomy: String?, finding: String?, grade: String?, answer: String,
-                                 options: [String], enumerateOptions: Bool = true) -> String {
+                                 options: [String]) -> String {
         var parts = ["a \(modality) image"]
         if let anatomy { parts.append("of the \(anatomy)") }
         var text = parts.joined(separator: " ") + "."
         if let finding { text += " finding: \(finding)" + (grade.map { ", \($0)" } ?? "") + "." } else if let grade { text += " grade: \(grade)." }
         text += " so the answer is \(answer)."
-        if enumerateOptions {
-            for (letter, option) in zip(["A", "B", "C", "D"], options) { text += " \(letter): \(option) \(option == answer ? "yes" : "no")." }
-        }
+        for (letter, option) in zip(["A", "B", "C", "D"], options) { text += " \(letter): \(option) \(option == answer ? "yes" : "no")." }
         return text
     }
 
