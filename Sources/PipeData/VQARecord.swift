@@ -35,6 +35,15 @@ public struct VQARecord: Codable, Equatable, Sendable {
     /// The answer as a letter, `A`...
     public var answerLetter: String { String(UnicodeScalar(UInt8(65 + answer))) }
 
+    /// The same question with its options reordered: option `k` of the result is `options[order[k]]`
+    /// (`order` is a permutation of the option indices), the answer moved with its text.
+    public func reorderingOptions(_ order: [Int]) -> VQARecord {
+        var record = self
+        record.options = order.map { options[$0] }
+        record.answer = order.firstIndex(of: answer) ?? answer
+        return record
+    }
+
     /// The option letters in use: `A`, `B`, ...
     public static let letters = ["A", "B", "C", "D"]
 }

@@ -18,8 +18,11 @@ public struct VisionLanguageModel: Sendable {
     /// Rotary position tables for every position of a sequence (image tokens, then text).
     let rotary: RotaryEmbedding
 
-    /// A freshly initialized model: weights N(0, 0.02), residual projections scaled by
-    /// 1/sqrt(2 * blocks) (GPT-2), norms at 1, biases at 0.
+    /// A freshly initialized model: each matrix N(0, 1/fan_in) (its input width; for embeddings the
+    /// model width), residual projections further scaled by 1/sqrt(2 * blocks) (GPT-2), norms at 1,
+    /// biases at 0. Scaling by width, not GPT-2's fixed 0.02, matters for small models: at width 128
+    /// the fixed scale leaves attention near uniform for thousands of steps before content lookups
+    /// (which option holds the stated answer) are learned.
     public init(config: ModelConfig, seed: UInt64) throws {
         if let problem = config.problem { throw ModelError("model config: \(problem)") }
         self.config = config
@@ -27,17 +30,20 @@ public struct VisionLanguageModel: Sendable {
         layout = ParameterLayout(config, into: &parameters)
         rotary = RotaryEmbedding(headSize: config.dim / config.heads, positions: config.patches + config.maxLen)
         var random = SeededRandom(seed: seed)
-        let residualStd = 0.02 / (2.0 * Double(max(1, config.layers + config.visionLayers))).squareRoot()
+        let residualScale = 1 / (2.0 * Double(max(1, config.layers + config.visionLayers))).squareRoot()
         for tensor in parameters.tensors {
             let name = tensor.name
+            // Linear weights are [out, in]; embedding tables are [rows, dim].
+            let fanIn = Double(tensor.shape.last ?? config.dim)
+            let std = 1 / fanIn.squareRoot()
             if name.hasSuffix("norm.weight") || name.hasSuffix("ln1.weight") || name.hasSuffix("ln2.weight") {
                 parameters.fill(name, 1)
             } else if name.hasSuffix(".bias") {
                 continue
             } else if name.hasSuffix("attn.proj.weight") || name.hasSuffix("mlp.proj.weight") {
-                parameters.fillNormal(name, std: residualStd, random: &random)
+                parameters.fillNormal(name, std: std * residualScale, random: &random)
             } else {
-                parameters.fillNormal(name, std: 0.02, random: &random)
+                parameters.fillNormal(name, std: std, random: &random)
             }
         }
         self.parameters = parameters

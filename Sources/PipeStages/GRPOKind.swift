@@ -6,15 +6,38 @@ import PipeTensor
 import PipeTraining
 
 /// `kind: grpo`: Med-R1's GRPO on the policy from the `policy` input (an sft or grpo artifact) and
-/// the `dataset` input. Output: `model.safetensors`, `curves.csv`, `timing.csv`, `metrics.json`.
+/// the `dataset` input. Output: `model.safetensors`, `curves.csv`, `timing.csv`, `metrics.json`,
+/// `predictions.jsonl` (each validation answer: question id, letters, completion).
+///
+/// `kind: at-grpo` is SafeMed-R1's AT-GRPO: the same, with the images of a share of each step's
+/// prompts replaced by PGD adversarial examples against the current policy before rollouts; its
+/// curves add clean and adversarial reward and accuracy per step.
 public struct GRPOKind: StageKind {
-    public let name = "grpo"
-    public let version = 1
+    public let name: String
+    public let version = 2
+    /// AT-GRPO rather than GRPO.
+    public let adversarial: Bool
 
-    public init() {}
+    public init(adversarial: Bool = false) {
+        self.adversarial = adversarial
+        name = adversarial ? "at-grpo" : "grpo"
+    }
+
+    /// AT-GRPO's options on top of GRPO's.
+    static let adversarialOptions: [OptionSchema.Option] = [
+        .init("attack", .group(OptionSchema([
+            .init("norm", .text(["linf", "l2"]), default: .string("linf"), help: "PGD in the L-infinity or the L2 ball"),
+            .init("eps", .number(0...1000), default: .null, help: "the ball's radius on [0, 1] pixels (default 8/255 for linf, 1 for l2)"),
+            .init("alpha", .number(0...1000), default: .null, help: "step size (default 2/255 for linf, 0.2 for l2)"),
+            .init("steps", .int(1...1000), default: .int(10), help: "PGD steps"),
+            .init("random_start", .bool, default: .bool(true), help: "start at a random point of the ball"),
+        ])), default: nil, help: "the attack crafted against the current policy each step"),
+        .init("adversarial_fraction", .number(0...1), default: .double(0.5), help: "share of each step's prompts whose image is attacked"),
+        .init("eps_warmup_steps", .int(0...1_000_000), default: .int(0), help: "steps over which eps and alpha ramp up linearly (0: none)"),
+    ]
 
     public var schema: OptionSchema? {
-        OptionSchema([
+        OptionSchema((adversarial ? Self.adversarialOptions : []) + [
             .init("reasoning", .text(ReasoningMode.allCases.map(\.rawValue)), default: .string("cot"), help: "cot or instruct (rewards and prompts)"),
             .init("steps", .int(1...1_000_000), default: .int(100), help: "optimizer steps"),
             .init("prompts_per_step", .int(1...4096), default: .int(8), help: "prompts per step"),
@@ -36,6 +59,19 @@ public struct GRPOKind: StageKind {
                 .init("max_new_tokens", .int(1...4096), default: .int(64), help: "tokens to generate per answer"),
             ])), default: nil, help: "validation by greedy decoding"),
         ])
+    }
+
+    /// The `at-grpo` options as settings.
+    static func adversary(_ o: Value) -> AdversarialTraining {
+        let attack = o["attack"]
+        let method: AttackSettings.Method = attack?["norm"]?.text == "l2" ? .pgdL2 : .pgdLinf
+        var settings = AttackSettings.defaults(method)
+        settings.eps = attack?["eps"]?.number ?? settings.eps
+        settings.alpha = attack?["alpha"]?.number ?? settings.alpha
+        settings.steps = attack?["steps"]?.integer ?? settings.steps
+        settings.randomStart = attack?["random_start"]?.flag ?? true
+        return AdversarialTraining(attack: settings, fraction: o["adversarial_fraction"]?.number ?? 0.5,
+                                   epsWarmupSteps: o["eps_warmup_steps"]?.integer ?? 0)
     }
 
     public func action(for stage: ResolvedStage) throws -> JobAction {
@@ -62,9 +98,10 @@ public struct GRPOKind: StageKind {
         config.evalMaxNewTokens = o["eval"]?["max_new_tokens"]?.integer ?? 64
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count
+        if adversarial { config.adversary = Self.adversary(o) }
         for role in ["dataset", "policy"] where !stage.stage.inputs.contains(where: { $0.role == role }) {
             throw RecipeError(stage.stage.location, path: "stages.\(stage.stage.name)",
-                              "a grpo stage needs `inputs: {dataset: STAGE, policy: STAGE}` (an unpack stage and an sft or grpo stage); `\(role)` is missing")
+                              "\(adversarial ? "an" : "a") \(name) stage needs `inputs: {dataset: STAGE, policy: STAGE}` (an unpack stage and an sft, grpo or at-grpo stage); `\(role)` is missing")
         }
         return GRPOAction(config: config)
     }
@@ -83,13 +120,15 @@ struct GRPOAction: JobAction {
                                                        shouldStop: { context.cancellation.isCancelled })
             let out = context.outputDirectory
             try result.checkpoint.write(to: out + "/" + Checkpoint.fileName)
-            try ([GRPOStep.csvHeader] + result.curve.map(\.csv)).joined(separator: "\n").appending("\n")
+            let header = config.adversary == nil ? GRPOStep.csvHeader : GRPOStep.adversarialCSVHeader
+            try ([header] + result.curve.map(\.csv)).joined(separator: "\n").appending("\n")
                 .write(toFile: out + "/curves.csv", atomically: false, encoding: .utf8)
             try (["step,seconds"] + result.curve.map { String(format: "%d,%.4f", $0.step, $0.seconds) }).joined(separator: "\n").appending("\n")
                 .write(toFile: out + "/timing.csv", atomically: false, encoding: .utf8)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             try encoder.encode(["validation": result.validation]).write(to: URL(fileURLWithPath: out + "/metrics.json"))
+            try Prediction.jsonLines(result.predictions).write(to: URL(fileURLWithPath: out + "/predictions.jsonl"))
         } catch let error as TrainingError {
             throw JobFailure(error.description)
         } catch let error as ModelError {

@@ -13,6 +13,8 @@ public struct OptionSchema: Sendable {
         case text([String]?)
         /// A list of texts, each optionally one of `choices`.
         case textList([String]?)
+        /// A list of numbers, each in the range (a single number stands for a list of one).
+        case numberList(ClosedRange<Double>)
         /// A local file or directory, relative to the recipe; its content digest, not its path, enters the key.
         case path
         /// A nested group of options.
@@ -101,6 +103,12 @@ public struct OptionSchema: Sendable {
             return .list([try check(node, as: .text(choices), path: path)])
         case (.textList, _):
             throw fail("a list of text")
+        case (.numberList(let range), .list(let items)):
+            return .list(try items.enumerated().map { index, item in try check(item, as: .number(range), path: "\(path).\(index)") })
+        case (.numberList(let range), .int), (.numberList(let range), .double):
+            return .list([try check(node, as: .number(range), path: path)])
+        case (.numberList(let range), _):
+            throw fail("a list of numbers in \(range.lowerBound)...\(range.upperBound)")
         case (.group(let inner), .map):
             return try inner.resolve(node, path: path)
         case (.group, _):

@@ -7,10 +7,11 @@ import PipeTraining
 
 /// `kind: sft`: supervised warm-up of the built-in policy on the `dataset` input (an `unpack`
 /// artifact). Output: `model.safetensors`, `curves.csv` (loss, lr, grad norm per step), `timing.csv`
-/// (seconds, tokens/s, examples/s per step: the one file a rerun does not reproduce), `metrics.json`.
+/// (seconds, tokens/s, examples/s per step: the one file a rerun does not reproduce), `metrics.json`, `predictions.jsonl` (each validation
+/// answer: question id, modality, question type, true and predicted letters, the completion).
 public struct SFTKind: StageKind {
     public let name = "sft"
-    public let version = 1
+    public let version = 2
 
     public init() {}
 
@@ -38,6 +39,8 @@ public struct SFTKind: StageKind {
             .init("min_lr_ratio", .number(0...1), default: .double(0.1), help: "final learning rate over the peak"),
             .init("weight_decay", .number(0...10), default: .double(0.01), help: "AdamW's decoupled weight decay (matrices only)"),
             .init("grad_clip", .number(0...1e6), default: .double(1), help: "clip the global gradient norm to this (0: off)"),
+            .init("shuffle_options", .bool, default: .bool(true),
+                  help: "reorder each question's options at random every epoch after the first (the answer letter moves with its text)"),
             .init("eval", .group(OptionSchema([
                 .init("limit", .int(0...10_000_000), default: .int(0), help: "validation records to score (0: all)"),
                 .init("max_new_tokens", .int(1...4096), default: .int(48), help: "tokens to generate per answer"),
@@ -58,6 +61,7 @@ public struct SFTKind: StageKind {
         config.minLearningRateRatio = Float(options["min_lr_ratio"]?.number ?? 0.1)
         config.weightDecay = Float(options["weight_decay"]?.number ?? 0.01)
         config.gradClip = Float(options["grad_clip"]?.number ?? 1)
+        config.shuffleOptions = options["shuffle_options"]?.flag ?? true
         config.evalLimit = options["eval"]?["limit"]?.integer ?? 0
         config.evalMaxNewTokens = options["eval"]?["max_new_tokens"]?.integer ?? 48
         config.seed = UInt64(stage.seed)
@@ -116,6 +120,7 @@ struct SFTAction: JobAction {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             try encoder.encode(metrics).write(to: URL(fileURLWithPath: out + "/metrics.json"))
+            try Prediction.jsonLines(result.predictions).write(to: URL(fileURLWithPath: out + "/predictions.jsonl"))
             context.log(String(format: "trained in %.1f s, evaluated in %.1f s", result.trainSeconds, result.evalSeconds))
         } catch let error as TrainingError {
             throw JobFailure(error.description)

@@ -59,9 +59,19 @@ extension Value {
         return nil
     }
 
+    var flag: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
     var text: String? {
         if case .string(let s) = self { return s }
         return nil
+    }
+
+    var numbers: [Double]? {
+        guard case .list(let items) = self else { return nil }
+        return items.compactMap(\.number)
     }
 
     var texts: [String]? {

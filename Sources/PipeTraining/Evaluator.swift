@@ -13,6 +13,38 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
     public var byQuestionType: [String: Double]
 }
 
+/// One scored answer (a line of `predictions.jsonl`).
+public struct Prediction: Codable, Equatable, Sendable {
+    public var questionID: String
+    public var modality: String
+    public var questionType: String
+    /// The ground-truth letter.
+    public var answer: String
+    /// The letter read from the completion, nil when there is none.
+    public var predicted: String?
+    public var correct: Bool
+    public var wellFormed: Bool
+    public var completionTokens: Int
+    public var completion: String
+
+    enum CodingKeys: String, CodingKey {
+        case questionID = "question_id", modality, questionType = "question_type", answer, predicted, correct
+        case wellFormed = "well_formed", completionTokens = "completion_tokens", completion
+    }
+
+    /// The predictions as JSON lines, keys sorted.
+    public static func jsonLines(_ predictions: [Prediction]) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = Data()
+        for prediction in predictions {
+            data.append(try encoder.encode(prediction))
+            data.append(0x0a)
+        }
+        return data
+    }
+}
+
 /// Greedy evaluation, batched, on worker threads (each its own generator).
 public struct Evaluator: Sendable {
     public var mode: ReasoningMode
@@ -36,10 +68,7 @@ public struct Evaluator: Sendable {
             for index in stride(from: worker, to: chunks.count, by: threads) {
                 let chunk = chunks[index]
                 var images: [Float] = []
-                for example in chunk {
-                    let start = example.image * dataset.imagePixels
-                    images.append(contentsOf: dataset.pixels[start..<(start + dataset.imagePixels)])
-                }
+                for example in chunk { images.append(contentsOf: example.image(in: dataset)) }
                 results[index] = generator.generate(parameters: model.parameters.values, images: images, prompts: chunk.map(\.prompt),
                                                     segments: chunk.map(\.promptSegments),
                                                     sampling: .greedy(maxNewTokens: maxNewTokens), seeds: chunk.map { _ in 0 })
@@ -49,23 +78,37 @@ public struct Evaluator: Sendable {
     }
 
     public func evaluate(model: VisionLanguageModel, tokenizer: Tokenizer, dataset: VQADataset, examples: [Example]) -> EvaluationResult {
+        score(model: model, tokenizer: tokenizer, dataset: dataset, examples: examples).result
+    }
+
+    /// The accuracy figures and each example's prediction, in order.
+    public func score(model: VisionLanguageModel, tokenizer: Tokenizer, dataset: VQADataset,
+                      examples: [Example]) -> (result: EvaluationResult, predictions: [Prediction]) {
         let outputs = completions(model: model, dataset: dataset, examples: examples)
-        var right = 0, wellFormed = 0, tokens = 0
-        var byModality: [String: (Int, Int)] = [:], byType: [String: (Int, Int)] = [:]
-        for (example, output) in zip(examples, outputs) {
+        let predictions = zip(examples, outputs).map { example, output in
             let text = tokenizer.decode(output)
-            let correct = Prompting.answerLetter(in: text) == example.record.answerLetter
-            right += correct ? 1 : 0
-            wellFormed += Prompting.isWellFormed(text, mode: mode) ? 1 : 0
-            tokens += output.count
-            byModality[example.record.modality, default: (0, 0)].0 += correct ? 1 : 0
-            byModality[example.record.modality, default: (0, 0)].1 += 1
-            byType[example.record.questionType, default: (0, 0)].0 += correct ? 1 : 0
-            byType[example.record.questionType, default: (0, 0)].1 += 1
+            let letter = Prompting.answerLetter(in: text)
+            return Prediction(questionID: example.record.questionID, modality: example.record.modality,
+                              questionType: example.record.questionType, answer: example.record.answerLetter, predicted: letter,
+                              correct: letter == example.record.answerLetter, wellFormed: Prompting.isWellFormed(text, mode: mode),
+                              completionTokens: output.count, completion: text)
         }
-        let n = max(1, examples.count)
-        return EvaluationResult(count: examples.count, accuracy: Double(right) / Double(n), formatRate: Double(wellFormed) / Double(n),
-                                meanCompletionTokens: Double(tokens) / Double(n),
+        return (Self.summarize(predictions), predictions)
+    }
+
+    /// Accuracy, format rate and the breakdowns of a set of predictions.
+    public static func summarize(_ predictions: [Prediction]) -> EvaluationResult {
+        var byModality: [String: (Int, Int)] = [:], byType: [String: (Int, Int)] = [:]
+        for prediction in predictions {
+            byModality[prediction.modality, default: (0, 0)].0 += prediction.correct ? 1 : 0
+            byModality[prediction.modality, default: (0, 0)].1 += 1
+            byType[prediction.questionType, default: (0, 0)].0 += prediction.correct ? 1 : 0
+            byType[prediction.questionType, default: (0, 0)].1 += 1
+        }
+        let n = Double(max(1, predictions.count))
+        return EvaluationResult(count: predictions.count, accuracy: Double(predictions.filter(\.correct).count) / n,
+                                formatRate: Double(predictions.filter(\.wellFormed).count) / n,
+                                meanCompletionTokens: Double(predictions.reduce(0) { $0 + $1.completionTokens }) / n,
                                 byModality: byModality.mapValues { Double($0.0) / Double($0.1) },
                                 byQuestionType: byType.mapValues { Double($0.0) / Double($0.1) })
     }

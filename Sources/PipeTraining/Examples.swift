@@ -12,6 +12,16 @@ public struct Example: Sendable {
     public var promptSegments: [Int32]
     /// Response + `<eos>`.
     public var target: [Int32]
+    /// Pixels (H, W, 3) in [0, 1] that replace the dataset's image (an adversarial version of it); nil
+    /// for the image itself.
+    public var pixels: [Float]? = nil
+
+    /// The example's image: `pixels` when set, else its row of the dataset.
+    public func image(in dataset: VQADataset) -> ArraySlice<Float> {
+        if let pixels { return pixels[...] }
+        let start = image * dataset.imagePixels
+        return dataset.pixels[start..<(start + dataset.imagePixels)]
+    }
 }
 
 /// Builds examples from dataset records in Med-R1's formats.
@@ -53,9 +63,13 @@ public struct ExampleBuilder: Sendable {
     }
 
     public func example(_ entry: DatasetIndex.Entry) -> Example {
-        let record = entry.record
+        example(entry.record, image: entry.image)
+    }
+
+    /// The example for `record` (which may have its options reordered) on image row `image`.
+    public func example(_ record: VQARecord, image: Int) -> Example {
         let target = tokenizer.encode(Prompting.target(letter: record.answerLetter, rationale: rationale(for: record), mode: mode))
         let (prompt, segments) = prompt(question: record.question, options: record.options)
-        return Example(record: record, image: entry.image, prompt: prompt, promptSegments: segments, target: target + [Tokenizer.eos])
+        return Example(record: record, image: image, prompt: prompt, promptSegments: segments, target: target + [Tokenizer.eos])
     }
 }

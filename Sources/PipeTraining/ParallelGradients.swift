@@ -30,8 +30,7 @@ struct TokenBatch {
                 targets[row * t + j] = sequence[j + 1]
                 if j + 1 >= example.prompt.count { mask[row * t + j] = 1 }
             }
-            let start = example.image * dataset.imagePixels
-            images.append(contentsOf: dataset.pixels[start..<(start + dataset.imagePixels)])
+            images.append(contentsOf: example.image(in: dataset))
         }
     }
 

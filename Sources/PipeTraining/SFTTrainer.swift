@@ -19,6 +19,9 @@ public struct SFTConfig: Sendable {
     public var minLearningRateRatio: Float = 0.1
     public var weightDecay: Float = 0.01
     public var gradClip: Float = 1
+    /// Reorder each training question's options at random every epoch (the answer letter moves with
+    /// its text), so that the letter must be read from the prompt rather than remembered.
+    public var shuffleOptions = true
     /// Worker threads; the checkpoint does not depend on it.
     public var threads = 1
     public var seed: UInt64 = 0
@@ -54,6 +57,8 @@ public struct SFTResult: Sendable {
     public var checkpoint: Checkpoint
     public var curve: [CurvePoint]
     public var validation: EvaluationResult
+    /// Each validation answer, in split order.
+    public var predictions: [Prediction]
     public var trainSeconds: Double
     public var evalSeconds: Double
 }
@@ -84,7 +89,7 @@ public struct SFTTrainer: Sendable {
         modelConfig.vocabSize = tokenizer.count
         if let problem = modelConfig.problem { throw TrainingError("model: \(problem)") }
         let builder = ExampleBuilder(tokenizer: tokenizer, mode: cfg.mode, records: dataset.index.records.map(\.record))
-        let examples = trainEntries.map(builder.example)
+        var examples = trainEntries.map(builder.example)
         if let long = examples.first(where: { $0.prompt.count + $0.target.count - 1 > modelConfig.maxLen }) {
             throw TrainingError("record \(long.record.questionID) needs \(long.prompt.count + long.target.count - 1) tokens; max_len is \(modelConfig.maxLen): raise model.max_len")
         }
@@ -104,6 +109,14 @@ public struct SFTTrainer: Sendable {
         for epoch in 0..<cfg.epochs {
             var order = Array(examples.indices)
             order.shuffle(using: &random)
+            if cfg.shuffleOptions && epoch > 0 {
+                for index in examples.indices {
+                    let record = trainEntries[index].record
+                    var permutation = Array(record.options.indices)
+                    permutation.shuffle(using: &random)
+                    examples[index] = builder.example(record.reorderingOptions(permutation), image: trainEntries[index].image)
+                }
+            }
             for first in stride(from: 0, to: order.count, by: cfg.batchSize) {
                 if shouldStop() { throw TrainingError("stopped") }
                 let stepStart = Date()
@@ -132,12 +145,12 @@ public struct SFTTrainer: Sendable {
         let trainSeconds = Date().timeIntervalSince(start)
         let validation = Self.spread(dataset.records(.val), limit: cfg.evalLimit)
         let evalStart = Date()
-        let result = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
-            .evaluate(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation.map(builder.example))
+        let (result, predictions) = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
+            .score(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation.map(builder.example))
         let evalSeconds = Date().timeIntervalSince(evalStart)
         log(String(format: "validation: accuracy %.3f, format %.3f on %d records (%.1f s)", result.accuracy, result.formatRate, result.count, evalSeconds))
         let checkpoint = Checkpoint(model: model, tokenizer: tokenizer,
                                     info: ["pipe.stage": "sft", "pipe.reasoning": cfg.mode.rawValue, "pipe.steps": "\(step)"])
-        return SFTResult(checkpoint: checkpoint, curve: curve, validation: result, trainSeconds: trainSeconds, evalSeconds: evalSeconds)
+        return SFTResult(checkpoint: checkpoint, curve: curve, validation: result, predictions: predictions, trainSeconds: trainSeconds, evalSeconds: evalSeconds)
     }
 }

@@ -25,7 +25,7 @@ struct GRPOCommandTests {
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         try project.pipe("get", "latest", "train", "--out", "out")
         let files = try FileManager.default.contentsOfDirectory(atPath: project.path + "/out").sorted()
-        #expect(files == ["curves.csv", "metrics.json", "model.safetensors", "timing.csv"])
+        #expect(files == ["curves.csv", "metrics.json", "model.safetensors", "predictions.jsonl", "timing.csv"])
         let curve = try String(contentsOfFile: project.path + "/out/curves.csv", encoding: .utf8).split(separator: "\n")
         #expect(curve.first == "step,reward_mean,reward_std,format_rate,accuracy,kl,clip_fraction,completion_length,grad_norm,lr")
         #expect(curve.count == 3)

@@ -35,10 +35,18 @@ struct SFTCommandTests {
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         try project.pipe("get", "latest", "warmup", "--out", "out")
         let files = try FileManager.default.contentsOfDirectory(atPath: project.path + "/out").sorted()
-        #expect(files == ["curves.csv", "metrics.json", "model.safetensors", "timing.csv"])
+        #expect(files == ["curves.csv", "metrics.json", "model.safetensors", "predictions.jsonl", "timing.csv"])
+        let lines = try String(contentsOfFile: project.path + "/out/predictions.jsonl", encoding: .utf8).split(separator: "\n")
+        let predictions = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         let metrics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: project.path + "/out/metrics.json"))) as? [String: Any])
         let validation = try #require(metrics["validation"] as? [String: Any])
         #expect(validation["accuracy"] is Double && validation["byModality"] is [String: Any] && validation["formatRate"] is Double)
+        // One prediction per validation record, and the metrics are their summary.
+        #expect(predictions.count == validation["count"] as? Int && !predictions.isEmpty)
+        let correct = predictions.filter { $0["correct"] as? Bool == true }.count
+        #expect(validation["accuracy"] as? Double == Double(correct) / Double(predictions.count))
+        #expect(predictions.allSatisfy { ($0["correct"] as? Bool) == ($0["predicted"] as? String == $0["answer"] as? String)
+                && $0["question_id"] is String && $0["completion"] is String })
         let curve = try String(contentsOfFile: project.path + "/out/curves.csv", encoding: .utf8).split(separator: "\n")
         #expect(curve.first == "step,epoch,loss,lr,grad_norm,tokens" && curve.count > 2)
         // PIPE_THREADS changes neither the key nor the checkpoint.

@@ -87,6 +87,23 @@ struct ModelGradientTests {
         #expect(moved[..<v] != before[..<v], "the first text position sees the whole image")
     }
 
+    /// Weights start at N(0, 1/fan_in) (residual projections smaller still), norms at 1, biases at 0.
+    @Test func initializationScalesWithTheWidth() throws {
+        let config = ModelConfig(imageSize: 16, patch: 8, dim: 64, heads: 2, layers: 2, visionLayers: 1, mlpRatio: 4, maxLen: 32, vocabSize: 50)
+        let model = try VisionLanguageModel(config: config, seed: 1)
+        func std(_ name: String) throws -> Double {
+            let tensor = try #require(model.parameters.tensors.first { $0.name == name })
+            let values = model.parameters.values[tensor.offset..<(tensor.offset + tensor.count)].map(Double.init)
+            return (values.map { $0 * $0 }.reduce(0, +) / Double(values.count)).squareRoot()
+        }
+        #expect(abs(try std("decoder.blocks.0.attn.qkv.weight") - 1 / 8) < 0.01)        // fan_in 64
+        #expect(abs(try std("decoder.blocks.0.mlp.fc.weight") - 1 / 8) < 0.01)
+        #expect(abs(try std("vision.patch.weight") - 1 / Double(8 * 8 * 3).squareRoot()) < 0.01)
+        #expect(abs(try std("text.embedding") - 1 / 8) < 0.015)
+        #expect(abs(try std("decoder.blocks.1.mlp.proj.weight") - 1 / 16 / 6.0.squareRoot()) < 0.005)   // fan_in 256, 3 blocks
+        #expect(try std("decoder.norm.weight") == 1 && (try std("decoder.blocks.0.attn.qkv.bias")) == 0)
+    }
+
     @Test func nonsensicalConfigsAreRefused() {
         #expect(throws: ModelError("model config: dim (10) is not divisible by heads (4)")) {
             try VisionLanguageModel(config: ModelConfig(dim: 10, heads: 4), seed: 1)

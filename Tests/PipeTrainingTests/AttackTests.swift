@@ -89,3 +89,34 @@ struct AttackTests {
         }
     }
 }
+
+/// AT-GRPO's pieces: the eps warm-up, the attacked share, and chunked attacks that do not depend
+/// on the number of attackers.
+struct AdversarialTrainingTests {
+    @Test func epsWarmsUpAndTheShareIsRounded() {
+        let training = AdversarialTraining(attack: AttackSettings(method: .pgdLinf, eps: 0.04, alpha: 0.01, steps: 3), fraction: 0.3,
+                                           epsWarmupSteps: 4)
+        #expect((0..<6).map { training.attack(at: $0).eps } == [0.01, 0.02, 0.03, 0.04, 0.04, 0.04])
+        #expect(training.attack(at: 1).alpha == 0.005)
+        #expect([1, 2, 4, 8, 10].map(training.attacked(of:)) == [1, 1, 1, 2, 3])
+        #expect(AdversarialTraining(attack: training.attack, fraction: 0).attacked(of: 8) == 0)
+        #expect(AdversarialTraining(attack: training.attack, fraction: 1).attacked(of: 8) == 8)
+    }
+
+    @Test func perturbedExamplesStayInTheBallWhateverTheAttackers() throws {
+        let s = try AttackTests.setup()
+        let tokenizer = Tokenizer(texts: s.dataset.vocabularyTexts())
+        let settings = AttackSettings(method: .pgdLinf, eps: 4.0 / 255, alpha: 1.0 / 255, steps: 3)
+        let one = Attacker.perturb(s.examples, attackers: [Attacker(s.model)], parameters: s.model.parameters.values, dataset: s.dataset,
+                                   tokenizer: tokenizer, settings: settings, seed: 5)
+        let two = Attacker.perturb(s.examples, attackers: [Attacker(s.model), Attacker(s.model)], parameters: s.model.parameters.values,
+                                   dataset: s.dataset, tokenizer: tokenizer, settings: settings, seed: 5)
+        #expect(one.map(\.pixels) == two.map(\.pixels))
+        for (example, perturbed) in zip(s.examples, one) {
+            let clean = Array(example.image(in: s.dataset)), pixels = try #require(perturbed.pixels)
+            #expect(pixels != clean)
+            #expect(zip(pixels, clean).allSatisfy { abs($0 - $1) <= Float(settings.eps) + 1e-6 && $0 >= 0 && $0 <= 1 })
+            #expect(Array(perturbed.image(in: s.dataset)) == pixels && perturbed.prompt == example.prompt)
+        }
+    }
+}

@@ -62,3 +62,31 @@ struct GRPOTrainerTests {
         #expect { try GRPOTrainer(single).train(from: start, on: dataset) } throws: { "\($0)".contains("group_size must be at least 2") }
     }
 }
+
+/// AT-GRPO end to end on a tiny model.
+struct ATGRPOTrainerTests {
+    @Test func logsCleanAndAdversarialAndIsTheSameForAnyThreadCount() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset(images: 24)
+        let start = try SFTTrainer(SFTTrainerTests.config()).train(on: dataset).checkpoint
+        func config(threads: Int) -> GRPOConfig {
+            var config = GRPOTrainerTests.config(threads: threads)
+            config.promptsPerStep = 4
+            config.adversary = AdversarialTraining(attack: AttackSettings(method: .pgdLinf, eps: 0.06, alpha: 0.02, steps: 2),
+                                                   fraction: 0.5, epsWarmupSteps: 3)
+            return config
+        }
+        let one = try GRPOTrainer(config(threads: 1)).train(from: start, on: dataset)
+        let two = try GRPOTrainer(config(threads: 2)).train(from: start, on: dataset)
+        #expect(try one.checkpoint.encoded() == (try two.checkpoint.encoded()))
+        #expect(one.checkpoint.info["pipe.stage"] == "at-grpo")
+        let steps = one.curve.compactMap(\.adversarial)
+        #expect(steps.count == 3)
+        #expect(zip(steps.map(\.eps), [0.02, 0.04, 0.06]).allSatisfy { abs($0 - $1) < 1e-12 })
+        for (step, adversarial) in zip(one.curve, steps) {
+            // Half the prompts are attacked, so the step's mean reward is the mean of the two halves.
+            #expect(abs((adversarial.cleanReward + adversarial.adversarialReward) / 2 - step.rewardMean) < 1e-9)
+            #expect(abs((adversarial.cleanAccuracy + adversarial.adversarialAccuracy) / 2 - step.accuracy) < 1e-9)
+        }
+        #expect(one.curve[0].kl == 0)
+    }
+}

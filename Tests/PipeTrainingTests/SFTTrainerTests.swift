@@ -51,6 +51,8 @@ struct SFTTrainerTests {
         let first = one.curve.prefix(2).map(\.loss).reduce(0, +), last = one.curve.suffix(2).map(\.loss).reduce(0, +)
         #expect(last < first * 0.7, "the loss falls: \(one.curve.map(\.loss))")
         #expect(one.validation.count == dataset.records(.val).count)
+        #expect(one.predictions.map(\.questionID) == dataset.records(.val).map(\.record.questionID))
+        #expect(Evaluator.summarize(one.predictions) == one.validation)
         #expect(one.validation.formatRate > 0.5, "instruct format learned: \(one.validation)")
         // The saved checkpoint decodes exactly as the trained model did.
         let path = directory.path + "/model.safetensors"
@@ -78,6 +80,27 @@ struct SFTTrainerTests {
         let example = builder.example(entry)
         #expect(tokenizer.decode(example.target).hasSuffix("<answer> \(entry.record.answerLetter) </answer>"))
         #expect(!example.target.contains(Tokenizer.unk) && !example.prompt.contains(Tokenizer.unk))
+    }
+
+    @Test func reorderedOptionsKeepTheAnswerWithItsText() throws {
+        let (dataset, _) = try Self.dataset(images: 8)
+        let record = try #require(dataset.index.records.first { $0.record.options.count == 4 }?.record)
+        for order in [[3, 2, 1, 0], [1, 0, 3, 2], [0, 1, 2, 3]] {
+            let moved = record.reorderingOptions(order)
+            #expect(moved.options == order.map { record.options[$0] })
+            #expect(moved.options[moved.answer] == record.options[record.answer])
+        }
+        // Training with and without shuffling differs from the second epoch on, and both are deterministic.
+        var plain = Self.config()
+        plain.epochs = 2
+        plain.shuffleOptions = false
+        var shuffled = plain
+        shuffled.shuffleOptions = true
+        let a = try SFTTrainer(plain).train(on: dataset), b = try SFTTrainer(shuffled).train(on: dataset)
+        let steps = a.curve.filter { $0.epoch == 0 }.count
+        #expect(a.curve.prefix(steps).map(\.loss) == b.curve.prefix(steps).map(\.loss))
+        #expect(a.curve.dropFirst(steps).map(\.loss) != b.curve.dropFirst(steps).map(\.loss))
+        #expect(try SFTTrainer(shuffled).train(on: dataset).checkpoint.encoded() == (try b.checkpoint.encoded()))
     }
 
     @Test func badSettingsStopWithAClearError() throws {

@@ -28,6 +28,8 @@ public struct GRPOConfig: Sendable {
     public var seed: UInt64 = 0
     public var evalLimit = 0
     public var evalMaxNewTokens = 64
+    /// AT-GRPO: rollouts on adversarial images for part of each step; nil for plain GRPO.
+    public var adversary: AdversarialTraining? = nil
 
     public init() {}
 }
@@ -40,11 +42,25 @@ public struct GRPOStep: Sendable {
     public var kl: Double, clipFraction: Double, completionLength: Double
     public var gradNorm: Float, learningRate: Float
     public var seconds: Double
+    /// AT-GRPO only: mean reward and accuracy of the clean and of the attacked prompts' completions,
+    /// and the step's eps.
+    public var adversarial: AdversarialStep? = nil
+
+    public struct AdversarialStep: Sendable {
+        public var cleanReward: Double, cleanAccuracy: Double
+        public var adversarialReward: Double, adversarialAccuracy: Double
+        public var eps: Double
+    }
 
     public static let csvHeader = "step,reward_mean,reward_std,format_rate,accuracy,kl,clip_fraction,completion_length,grad_norm,lr"
+    /// The header of AT-GRPO's curves: GRPO's columns, then the clean/adversarial split.
+    public static let adversarialCSVHeader = csvHeader + ",clean_reward,clean_accuracy,adv_reward,adv_accuracy,eps"
     public var csv: String {
-        String(format: "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6f,%.3f,%.6f,%.6g", step, rewardMean, rewardStd, formatRate, accuracy, kl,
-               clipFraction, completionLength, gradNorm, learningRate)
+        let base = String(format: "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6f,%.3f,%.6f,%.6g", step, rewardMean, rewardStd, formatRate, accuracy, kl,
+                          clipFraction, completionLength, gradNorm, learningRate)
+        guard let a = adversarial else { return base }
+        return base + String(format: ",%.6f,%.6f,%.6f,%.6f,%.6g", a.cleanReward, a.cleanAccuracy, a.adversarialReward,
+                             a.adversarialAccuracy, a.eps)
     }
 }
 
@@ -52,6 +68,8 @@ public struct GRPOResult: Sendable {
     public var checkpoint: Checkpoint
     public var curve: [GRPOStep]
     public var validation: EvaluationResult
+    /// Each validation answer, in split order.
+    public var predictions: [Prediction]
 }
 
 /// Med-R1's GRPO on a policy from a checkpoint (usually the SFT warm-up): per step, G completions
@@ -77,6 +95,7 @@ public struct GRPOTrainer: Sendable {
         let reference = start.model.parameters.values
         let tokenizer = start.tokenizer
         let generators = (0..<cfg.threads).map { _ in Generator(model) }
+        let attackers = cfg.adversary == nil ? [] : (0..<cfg.threads).map { _ in Attacker(model) }
         let parallel = ParallelGradients(model: model, threads: cfg.threads)
         var optimizer = AdamW(parameters: model.parameters, weightDecay: cfg.weightDecay)
         let schedule = LearningRateSchedule(peak: cfg.learningRate, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps,
@@ -94,23 +113,33 @@ public struct GRPOTrainer: Sendable {
                 if order.isEmpty { order = Array(train.indices); order.shuffle(using: &random) }
                 prompts.append(train[order.removeLast()])
             }
+            var attacked = 0
+            if let adversary = cfg.adversary {
+                attacked = adversary.attacked(of: prompts.count)
+                let perturbed = Attacker.perturb(Array(prompts.prefix(attacked)), attackers: attackers, parameters: model.parameters.values,
+                                                 dataset: dataset, tokenizer: tokenizer, settings: adversary.attack(at: step),
+                                                 seed: cfg.seed ^ 0xa77ac &+ UInt64(step) &* 7_919)
+                prompts.replaceSubrange(0..<attacked, with: perturbed)
+            }
             let rollouts = sample(prompts, model: model, generators: generators, dataset: dataset, step: step)
-            var rewards: [[Double]] = [], formats = 0.0, correct = 0.0, lengths = 0.0
+            var rewards: [[Double]] = [], formats = 0.0, correct = 0.0, lengths = 0.0, promptCorrect: [Double] = []
             var sequences: [Example] = []
             for (p, example) in prompts.enumerated() {
-                var group: [Double] = []
+                var group: [Double] = [], groupCorrect = 0.0
                 for completion in rollouts[p] {
                     let text = tokenizer.decode(completion)
                     let format = Rewards.format(text, mode: cfg.mode), accuracy = Rewards.accuracy(text, truth: example.record.answerLetter)
                     group.append(format + accuracy)
                     formats += format
                     correct += accuracy
+                    groupCorrect += accuracy
                     lengths += Double(completion.count)
                     var sequence = example
                     sequence.target = completion.isEmpty ? [Tokenizer.eos] : completion
                     sequences.append(sequence)
                 }
                 rewards.append(group)
+                promptCorrect.append(groupCorrect)
             }
             let advantages = GRPOObjective.advantages(rewards, scaling: cfg.objective.scaleRewards).flatMap { $0 }
             let batches = stride(from: 0, to: sequences.count, by: cfg.microBatch).map {
@@ -119,7 +148,9 @@ public struct GRPOTrainer: Sendable {
             let old = Self.completionLogProbs(parallel.tokenLogProbs(parameters: model.parameters.values, batches: batches), batches)
             let ref = cfg.objective.beta != 0
                 ? Self.completionLogProbs(parallel.tokenLogProbs(parameters: reference, batches: batches), batches) : nil
-            var stats = GRPOLoss(loss: 0, dlogp: [], meanKL: 0, clipFraction: 0, meanRatio: 1)
+            // Logged: the KL of the policy that sampled the rollouts (first iteration, before this
+            // step's updates; exactly 0 at step 0) and the clip fraction over all iterations.
+            var kl = 0.0, clipped = 0.0
             var norm: Float = 0
             let lr = schedule.rate(at: step)
             for iteration in 0..<cfg.iterations {
@@ -128,7 +159,9 @@ public struct GRPOTrainer: Sendable {
                 let completions = sequences.indices.map { i in
                     CompletionTokens(logp: current[i], oldLogp: old[i], refLogp: ref?[i], advantage: advantages[i])
                 }
-                stats = GRPOObjective.loss(completions, settings: cfg.objective)
+                let stats = GRPOObjective.loss(completions, settings: cfg.objective)
+                if iteration == 0 { kl = stats.meanKL }
+                clipped += stats.clipFraction / Double(cfg.iterations)
                 guard stats.loss.isFinite else { throw TrainingError("the GRPO loss became \(stats.loss) at step \(step); lower `lr`") }
                 let dlogp = Self.scatter(stats.dlogp, into: batches)
                 parallel.gradients(parameters: model.parameters.values, batches: batches, dlogp: dlogp, gradients: &gradients)
@@ -140,21 +173,40 @@ public struct GRPOTrainer: Sendable {
             let mean = all.reduce(0, +) / count
             let std = GRPOObjective.standardDeviation(all)
             curve.append(GRPOStep(step: step, rewardMean: mean, rewardStd: std, formatRate: formats / count, accuracy: correct / count,
-                                  kl: stats.meanKL, clipFraction: stats.clipFraction, completionLength: lengths / count,
-                                  gradNorm: norm, learningRate: lr, seconds: Date().timeIntervalSince(stepStart)))
+                                  kl: kl, clipFraction: clipped, completionLength: lengths / count,
+                                  gradNorm: norm, learningRate: lr, seconds: Date().timeIntervalSince(stepStart),
+                                  adversarial: cfg.adversary.map { adversary in
+                                      Self.split(rewards: rewards, correct: promptCorrect, attacked: attacked, eps: adversary.attack(at: step).eps)
+                                  }))
             if step % 10 == 0 || step == cfg.steps - 1 {
                 log(String(format: "step %d/%d reward %.3f (format %.2f, accuracy %.2f) kl %.4f clip %.3f length %.1f grad norm %.3f",
-                           step + 1, cfg.steps, mean, formats / count, correct / count, stats.meanKL, stats.clipFraction, lengths / count, norm))
+                           step + 1, cfg.steps, mean, formats / count, correct / count, kl, clipped, lengths / count, norm))
             }
         }
         let validation = SFTTrainer.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example)
-        let result = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
-            .evaluate(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation)
+        let (result, predictions) = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
+            .score(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation)
         log(String(format: "validation: accuracy %.3f, format %.3f on %d records", result.accuracy, result.formatRate, result.count))
         var info = start.info
-        info["pipe.stage"] = "grpo"
+        info["pipe.stage"] = cfg.adversary == nil ? "grpo" : "at-grpo"
         info["pipe.steps"] = "\(cfg.steps)"
-        return GRPOResult(checkpoint: Checkpoint(model: model, tokenizer: tokenizer, info: info), curve: curve, validation: result)
+        return GRPOResult(checkpoint: Checkpoint(model: model, tokenizer: tokenizer, info: info), curve: curve, validation: result, predictions: predictions)
+    }
+
+    /// Mean reward and accuracy of the clean prompts' completions and of the attacked ones' (the
+    /// first `attacked` prompts); `correct` holds each prompt's number of correct completions.
+    static func split(rewards: [[Double]], correct: [Double], attacked: Int, eps: Double) -> GRPOStep.AdversarialStep {
+        func mean(_ groups: ArraySlice<[Double]>) -> Double {
+            let all = groups.flatMap { $0 }
+            return all.isEmpty ? 0 : all.reduce(0, +) / Double(all.count)
+        }
+        func rate(_ counts: ArraySlice<Double>, _ groups: ArraySlice<[Double]>) -> Double {
+            let n = groups.reduce(0) { $0 + $1.count }
+            return n == 0 ? 0 : counts.reduce(0, +) / Double(n)
+        }
+        return GRPOStep.AdversarialStep(cleanReward: mean(rewards[attacked...]), cleanAccuracy: rate(correct[attacked...], rewards[attacked...]),
+                                        adversarialReward: mean(rewards[..<attacked]),
+                                        adversarialAccuracy: rate(correct[..<attacked], rewards[..<attacked]), eps: eps)
     }
 
     /// G completions per prompt, sampled on worker threads; seeds from (seed, step, prompt, g).
@@ -165,8 +217,7 @@ public struct GRPOTrainer: Sendable {
         DispatchQueue.concurrentPerform(iterations: generators.count) { worker in
             for p in stride(from: worker, to: prompts.count, by: generators.count) {
                 let example = prompts[p]
-                let start = example.image * dataset.imagePixels
-                let image = Array(dataset.pixels[start..<(start + dataset.imagePixels)])
+                let image = Array(example.image(in: dataset))
                 let images = Array([[Float]](repeating: image, count: cfg.groupSize).joined())
                 let seeds = (0..<cfg.groupSize).map { g -> UInt64 in
                     var mix = SeededRandom(seed: cfg.seed &+ UInt64(step) &* 1_000_003 &+ UInt64(p) &* 97 &+ UInt64(g))

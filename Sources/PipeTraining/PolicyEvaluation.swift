@@ -1,0 +1,115 @@
+import Foundation
+import PipeData
+import PipeModel
+
+/// Accuracy under one attack at one budget.
+public struct AttackResult: Codable, Equatable, Sendable {
+    public var method: String
+    public var eps: Double
+    public var alpha: Double
+    public var steps: Int
+    public var accuracy: Double
+    public var formatRate: Double
+    /// Clean accuracy minus this one.
+    public var drop: Double
+}
+
+/// What `evaluate` measures on one split: clean accuracy with its breakdowns, the modality x
+/// question-type grid, and accuracy under each attack.
+public struct EvaluationReport: Codable, Equatable, Sendable {
+    public var split: String
+    public var clean: EvaluationResult
+    /// modality -> question type -> accuracy.
+    public var grid: [String: [String: Double]]
+    public var attacks: [AttackResult]
+}
+
+/// Evaluates a policy on records: greedy decoding on the clean images, then on adversarial images
+/// crafted against it for each attack (Med-R1's scoring throughout).
+public struct PolicyEvaluation: Sendable {
+    public var mode: ReasoningMode
+    public var maxNewTokens: Int
+    public var attacks: [AttackSettings]
+    public var threads: Int
+    public var seed: UInt64
+
+    public init(mode: ReasoningMode, maxNewTokens: Int, attacks: [AttackSettings], threads: Int, seed: UInt64) {
+        self.mode = mode
+        self.maxNewTokens = maxNewTokens
+        self.attacks = attacks
+        self.threads = max(1, threads)
+        self.seed = seed
+    }
+
+    /// The report and the clean predictions for `entries` of `dataset`.
+    public func run(_ checkpoint: Checkpoint, on dataset: VQADataset, entries: [DatasetIndex.Entry], split: String,
+                    log: (String) -> Void = { _ in }) throws -> (report: EvaluationReport, predictions: [Prediction]) {
+        guard !entries.isEmpty else { throw TrainingError("the \(split) split has no records; check the unpack stage's split") }
+        guard checkpoint.model.config.imageSize == dataset.imageSize else {
+            throw TrainingError("the checkpoint's images are \(checkpoint.model.config.imageSize) pixels, the dataset's \(dataset.imageSize)")
+        }
+        let builder = ExampleBuilder(tokenizer: checkpoint.tokenizer, mode: mode, records: dataset.index.records.map(\.record))
+        let examples = entries.map(builder.example)
+        let evaluator = Evaluator(mode: mode, maxNewTokens: maxNewTokens, threads: threads)
+        let start = Date()
+        let (clean, predictions) = evaluator.score(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: examples)
+        log(String(format: "clean: accuracy %.3f, format %.3f on %d records (%.1f s)", clean.accuracy, clean.formatRate, clean.count,
+                   Date().timeIntervalSince(start)))
+        let attackers = (0..<threads).map { _ in Attacker(checkpoint.model) }
+        var results: [AttackResult] = []
+        for settings in attacks {
+            let attackStart = Date()
+            let perturbed = Attacker.perturb(examples, attackers: attackers, parameters: checkpoint.model.parameters.values, dataset: dataset,
+                                             tokenizer: checkpoint.tokenizer, settings: settings, seed: seed, chunk: 8)
+            let attacked = evaluator.evaluate(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: perturbed)
+            results.append(AttackResult(method: settings.method.rawValue, eps: settings.eps, alpha: settings.alpha, steps: settings.steps,
+                                        accuracy: attacked.accuracy, formatRate: attacked.formatRate, drop: clean.accuracy - attacked.accuracy))
+            log(String(format: "%@ eps %.4g: accuracy %.3f (%.1f s)", settings.method.rawValue, settings.eps, attacked.accuracy,
+                       Date().timeIntervalSince(attackStart)))
+        }
+        return (EvaluationReport(split: split, clean: clean, grid: Self.grid(predictions), attacks: results), predictions)
+    }
+
+    /// Accuracy per modality and question type.
+    public static func grid(_ predictions: [Prediction]) -> [String: [String: Double]] {
+        var counts: [String: [String: (Int, Int)]] = [:]
+        for p in predictions {
+            counts[p.modality, default: [:]][p.questionType, default: (0, 0)].0 += p.correct ? 1 : 0
+            counts[p.modality, default: [:]][p.questionType, default: (0, 0)].1 += 1
+        }
+        return counts.mapValues { $0.mapValues { Double($0.0) / Double($0.1) } }
+    }
+
+    /// The report as Markdown: clean accuracy, accuracy by modality and question type, the attacks.
+    public static func markdown(_ report: EvaluationReport) -> String {
+        var lines = ["# Evaluation on the \(report.split) split", "",
+                     String(format: "Clean accuracy %.3f on %d questions; format compliance %.3f; mean completion %.1f tokens.",
+                            report.clean.accuracy, report.clean.count, report.clean.formatRate, report.clean.meanCompletionTokens), ""]
+        let types = Array(Set(report.grid.values.flatMap(\.keys))).sorted()
+        lines.append("| modality | all | " + types.joined(separator: " | ") + " |")
+        lines.append("|---|---|" + types.map { _ in "---|" }.joined())
+        for modality in report.grid.keys.sorted() {
+            let cells = types.map { report.grid[modality]?[$0].map { String(format: "%.3f", $0) } ?? "" }
+            lines.append("| \(modality) | " + String(format: "%.3f", report.clean.byModality[modality] ?? 0) + " | " + cells.joined(separator: " | ") + " |")
+        }
+        lines.append("| all | " + String(format: "%.3f", report.clean.accuracy) + " | "
+                     + types.map { String(format: "%.3f", report.clean.byQuestionType[$0] ?? 0) }.joined(separator: " | ") + " |")
+        if !report.attacks.isEmpty {
+            lines += ["", "| attack | eps | alpha | steps | accuracy | drop |", "|---|---|---|---|---|---|"]
+            for a in report.attacks {
+                lines.append(String(format: "| %@ | %.4g | %.4g | %d | %.3f | %.3f |", a.method, a.eps, a.alpha, a.steps, a.accuracy, a.drop))
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The attacks as CSV: method, eps, alpha, steps, accuracy, format rate, drop (eps 0 is the clean row).
+    public static func attacksCSV(_ report: EvaluationReport) -> String {
+        var rows = ["method,eps,alpha,steps,accuracy,format_rate,drop",
+                    String(format: "none,0,0,0,%.6f,%.6f,0", report.clean.accuracy, report.clean.formatRate)]
+        for a in report.attacks {
+            rows.append(String(format: "%@,%.6g,%.6g,%d,%.6f,%.6f,%.6f", a.method, a.eps, a.alpha, a.steps, a.accuracy, a.formatRate, a.drop))
+        }
+        return rows.joined(separator: "\n") + "\n"
+    }
+}
