@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, and runs the main recipe
 #   make test   installs what is missing, builds, and runs the tests
 SWIFT ?= swift
-DEMO_RECIPE ?= recipes/sft.yaml
+DEMO_RECIPE ?= recipes/at-grpo.yaml
 
 .PHONY: deps build build-debug demo test bench bench-snakemake clean
 

@@ -82,7 +82,7 @@ _ = try unpacker.unpack(archive: directory + "/synth.zip", into: directory + "/d
 let dataset = try VQADataset(directory: directory + "/dataset")
 
 // (b), (c) SFT steps on the default config.
-func trainSteps(threads: Int, blasThreads: Int = 1, profile: Bool = false) throws -> (stepSeconds: Double, examplesPerSecond: Double) {
+func trainSteps(threads: Int, blasThreads: Int = 1, profile: Bool = false) throws -> (stepSeconds: Double, examplesPerSecond: Double, checkpoint: Checkpoint) {
     var cfg = SFTConfig()
     cfg.epochs = 1
     cfg.threads = threads
@@ -96,7 +96,7 @@ func trainSteps(threads: Int, blasThreads: Int = 1, profile: Bool = false) throw
     let result = try SFTTrainer(cfg).train(on: dataset)
     let steps = result.curve.dropFirst().dropLast()   // skip warm-up and the short last batch
     let step = median(steps.map(\.seconds))
-    return (step, Double(cfg.batchSize) / step)
+    return (step, Double(cfg.batchSize) / step, result.checkpoint)
 }
 let one = try trainSteps(threads: 1)
 let two = try trainSteps(threads: 2)
@@ -139,6 +139,32 @@ let cachedRate = Double(cachedTokens) / cachedTime
 let plainRate = Double(plainTokens) / plainTime
 print(String(format: "generation (16 prompts of 61 tokens, 32 new tokens each, 1 thread): KV cache %.0f tokens/s, recomputing the prefix %.0f tokens/s (%.1fx)",
              cachedRate, plainRate, cachedRate / plainRate))
+
+// (f) GRPO at G = 8 from the one-epoch SFT policy: where a step's time goes; PGD-10 examples/s.
+var grpo = GRPOConfig()
+grpo.steps = 4
+grpo.promptsPerStep = 4
+grpo.groupSize = 8
+grpo.maxNewTokens = 64
+grpo.threads = 2
+grpo.evalLimit = 2
+grpo.evalMaxNewTokens = 4
+grpo.seed = 1
+let grpoRun = try GRPOTrainer(grpo).train(from: two.checkpoint, on: dataset)
+let measured = grpoRun.curve.dropFirst()
+func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
+let stepTime = mean(measured.map(\.seconds)), rollout = mean(measured.map(\.phases.rollout))
+print(String(format: "GRPO step (4 prompts x G = 8, up to 64 new tokens, %.1f on average, 2 threads): %.2f s; rollout %.2f s (%.0f%%), rewards %.4f s, old and reference log-probs %.2f s, update (forward, backward, AdamW) %.2f s",
+             mean(measured.map(\.completionLength)), stepTime, rollout, 100 * rollout / stepTime, mean(measured.map(\.phases.reward)),
+             mean(measured.map(\.phases.logProbs)), mean(measured.map(\.phases.update))))
+let builder = ExampleBuilder(tokenizer: two.checkpoint.tokenizer, mode: .cot, records: dataset.index.records.map(\.record))
+let attackExamples = Array(dataset.records(.train).prefix(32).map(builder.example))
+let attackers = [Attacker(two.checkpoint.model), Attacker(two.checkpoint.model)]
+let pgdTime = seconds {
+    _ = Attacker.perturb(attackExamples, attackers: attackers, parameters: two.checkpoint.model.parameters.values, dataset: dataset,
+                         settings: AttackSettings.defaults(.pgdLinf), seed: 1, chunk: 8)
+}
+print(String(format: "PGD-Linf, 10 steps, against the cot response (2 threads): %.1f examples/s", Double(attackExamples.count) / pgdTime))
 
 // (e) memory.
 print(String(format: "peak resident memory: %.0f MB", peakMemoryMB()))

@@ -123,7 +123,8 @@ struct GRPOAction: JobAction {
             let header = config.adversary == nil ? GRPOStep.csvHeader : GRPOStep.adversarialCSVHeader
             try ([header] + result.curve.map(\.csv)).joined(separator: "\n").appending("\n")
                 .write(toFile: out + "/curves.csv", atomically: false, encoding: .utf8)
-            try (["step,seconds"] + result.curve.map { String(format: "%d,%.4f", $0.step, $0.seconds) }).joined(separator: "\n").appending("\n")
+            try (["step,seconds," + GRPOStep.Phases.csvHeader] + result.curve.map { String(format: "%d,%.4f,", $0.step, $0.seconds) + $0.phases.csv })
+                .joined(separator: "\n").appending("\n")
                 .write(toFile: out + "/timing.csv", atomically: false, encoding: .utf8)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

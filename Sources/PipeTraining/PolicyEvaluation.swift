@@ -60,7 +60,7 @@ public struct PolicyEvaluation: Sendable {
         for settings in attacks {
             let attackStart = Date()
             let perturbed = Attacker.perturb(examples, attackers: attackers, parameters: checkpoint.model.parameters.values, dataset: dataset,
-                                             tokenizer: checkpoint.tokenizer, settings: settings, seed: seed, chunk: 8)
+                                             settings: settings, seed: seed, chunk: 8)
             let attacked = evaluator.evaluate(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: perturbed)
             results.append(AttackResult(method: settings.method.rawValue, eps: settings.eps, alpha: settings.alpha, steps: settings.steps,
                                         accuracy: attacked.accuracy, formatRate: attacked.formatRate, drop: clean.accuracy - attacked.accuracy))

@@ -30,6 +30,8 @@ struct GRPOCommandTests {
         #expect(curve.first == "step,reward_mean,reward_std,format_rate,accuracy,kl,clip_fraction,completion_length,grad_norm,lr")
         #expect(curve.count == 3)
         #expect(curve[1].split(separator: ",")[5] == "0", "KL is 0 at the first step")
+        let timing = try String(contentsOfFile: project.path + "/out/timing.csv", encoding: .utf8).split(separator: "\n")
+        #expect(timing.first == "step,seconds,attack_s,rollout_s,reward_s,logprob_s,update_s" && timing.count == 3)
     }
 
     @Test(arguments: [

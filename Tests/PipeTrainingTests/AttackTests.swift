@@ -105,12 +105,11 @@ struct AdversarialTrainingTests {
 
     @Test func perturbedExamplesStayInTheBallWhateverTheAttackers() throws {
         let s = try AttackTests.setup()
-        let tokenizer = Tokenizer(texts: s.dataset.vocabularyTexts())
         let settings = AttackSettings(method: .pgdLinf, eps: 4.0 / 255, alpha: 1.0 / 255, steps: 3)
         let one = Attacker.perturb(s.examples, attackers: [Attacker(s.model)], parameters: s.model.parameters.values, dataset: s.dataset,
-                                   tokenizer: tokenizer, settings: settings, seed: 5)
+                                   settings: settings, seed: 5)
         let two = Attacker.perturb(s.examples, attackers: [Attacker(s.model), Attacker(s.model)], parameters: s.model.parameters.values,
-                                   dataset: s.dataset, tokenizer: tokenizer, settings: settings, seed: 5)
+                                   dataset: s.dataset, settings: settings, seed: 5)
         #expect(one.map(\.pixels) == two.map(\.pixels))
         for (example, perturbed) in zip(s.examples, one) {
             let clean = Array(example.image(in: s.dataset)), pixels = try #require(perturbed.pixels)

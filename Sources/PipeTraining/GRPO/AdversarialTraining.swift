@@ -38,17 +38,20 @@ public struct AdversarialTraining: Sendable, Equatable {
 }
 
 extension Attacker {
-    /// The teacher-forced answer each attack pushes away from: `<answer> X </answer>`.
-    public static func answerTokens(for example: Example, tokenizer: Tokenizer) -> [Int32] {
-        tokenizer.encode("<answer> \(example.record.answerLetter) </answer>")
+    /// The teacher-forced response each attack pushes away from: the example's reference response
+    /// (`<answer> X </answer>` for `instruct`; for `cot` the rationale and the answer, since a
+    /// chain-of-thought policy decides while it writes the rationale, and an answer forced right
+    /// after the prompt is one it never produces).
+    public static func answerTokens(for example: Example) -> [Int32] {
+        example.target.last == Tokenizer.eos ? Array(example.target.dropLast()) : example.target
     }
 
     /// `examples` with `pixels` set to adversarial images against the policy `parameters`.
-    public func perturb(_ examples: [Example], parameters: [Float], dataset: VQADataset, tokenizer: Tokenizer,
+    public func perturb(_ examples: [Example], parameters: [Float], dataset: VQADataset,
                         settings: AttackSettings, seeds: [UInt64]) -> [Example] {
         guard !examples.isEmpty else { return [] }
         let images = attack(parameters: parameters, examples: examples, dataset: dataset,
-                            answerTargets: examples.map { Self.answerTokens(for: $0, tokenizer: tokenizer) },
+                            answerTargets: examples.map(Self.answerTokens(for:)),
                             settings: settings, seeds: seeds)
         return examples.enumerated().map { i, example in
             var perturbed = example
@@ -61,7 +64,7 @@ extension Attacker {
     /// attacker each), so the result does not depend on the number of threads; example i's random
     /// start is seeded from (seed, i).
     public static func perturb(_ examples: [Example], attackers: [Attacker], parameters: [Float], dataset: VQADataset,
-                               tokenizer: Tokenizer, settings: AttackSettings, seed: UInt64, chunk: Int = 2) -> [Example] {
+                               settings: AttackSettings, seed: UInt64, chunk: Int = 2) -> [Example] {
         let chunks = stride(from: 0, to: examples.count, by: chunk).map { $0..<min(examples.count, $0 + chunk) }
         let results = ResultSlots<[Example]>(count: chunks.count)
         DispatchQueue.concurrentPerform(iterations: min(attackers.count, max(1, chunks.count))) { worker in
@@ -72,7 +75,7 @@ extension Attacker {
                     return mix.next()
                 }
                 results[index] = attackers[worker].perturb(Array(examples[range]), parameters: parameters, dataset: dataset,
-                                                           tokenizer: tokenizer, settings: settings, seeds: seeds)
+                                                           settings: settings, seeds: seeds)
             }
         }
         return results.values.flatMap { $0 ?? [] }

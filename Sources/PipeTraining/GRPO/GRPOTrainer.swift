@@ -42,9 +42,19 @@ public struct GRPOStep: Sendable {
     public var kl: Double, clipFraction: Double, completionLength: Double
     public var gradNorm: Float, learningRate: Float
     public var seconds: Double
+    /// Where the step's time went.
+    public var phases = Phases()
     /// AT-GRPO only: mean reward and accuracy of the clean and of the attacked prompts' completions,
     /// and the step's eps.
     public var adversarial: AdversarialStep? = nil
+
+    /// Seconds of a step by phase: crafting attacks (AT-GRPO), sampling rollouts, rewards and
+    /// advantages, old and reference log-probs, the updates (forward, backward, optimizer).
+    public struct Phases: Sendable {
+        public var attack = 0.0, rollout = 0.0, reward = 0.0, logProbs = 0.0, update = 0.0
+        public static let csvHeader = "attack_s,rollout_s,reward_s,logprob_s,update_s"
+        public var csv: String { String(format: "%.4f,%.4f,%.4f,%.4f,%.4f", attack, rollout, reward, logProbs, update) }
+    }
 
     public struct AdversarialStep: Sendable {
         public var cleanReward: Double, cleanAccuracy: Double
@@ -117,11 +127,16 @@ public struct GRPOTrainer: Sendable {
             if let adversary = cfg.adversary {
                 attacked = adversary.attacked(of: prompts.count)
                 let perturbed = Attacker.perturb(Array(prompts.prefix(attacked)), attackers: attackers, parameters: model.parameters.values,
-                                                 dataset: dataset, tokenizer: tokenizer, settings: adversary.attack(at: step),
+                                                 dataset: dataset, settings: adversary.attack(at: step),
                                                  seed: cfg.seed ^ 0xa77ac &+ UInt64(step) &* 7_919)
                 prompts.replaceSubrange(0..<attacked, with: perturbed)
             }
+            var phases = GRPOStep.Phases()
+            phases.attack = Date().timeIntervalSince(stepStart)
+            var mark = Date()
             let rollouts = sample(prompts, model: model, generators: generators, dataset: dataset, step: step)
+            phases.rollout = Date().timeIntervalSince(mark)
+            mark = Date()
             var rewards: [[Double]] = [], formats = 0.0, correct = 0.0, lengths = 0.0, promptCorrect: [Double] = []
             var sequences: [Example] = []
             for (p, example) in prompts.enumerated() {
@@ -142,6 +157,8 @@ public struct GRPOTrainer: Sendable {
                 promptCorrect.append(groupCorrect)
             }
             let advantages = GRPOObjective.advantages(rewards, scaling: cfg.objective.scaleRewards).flatMap { $0 }
+            phases.reward = Date().timeIntervalSince(mark)
+            mark = Date()
             let batches = stride(from: 0, to: sequences.count, by: cfg.microBatch).map {
                 TokenBatch(Array(sequences[$0..<min(sequences.count, $0 + cfg.microBatch)]), dataset: dataset)
             }
@@ -153,6 +170,8 @@ public struct GRPOTrainer: Sendable {
             var kl = 0.0, clipped = 0.0
             var norm: Float = 0
             let lr = schedule.rate(at: step)
+            phases.logProbs = Date().timeIntervalSince(mark)
+            mark = Date()
             for iteration in 0..<cfg.iterations {
                 let current = iteration == 0 ? old
                     : Self.completionLogProbs(parallel.tokenLogProbs(parameters: model.parameters.values, batches: batches), batches)
@@ -168,13 +187,14 @@ public struct GRPOTrainer: Sendable {
                 norm = GradientClipping.clip(&gradients, maxNorm: cfg.gradClip)
                 optimizer.update(&model.parameters.values, gradients: gradients, lr: lr)
             }
+            phases.update = Date().timeIntervalSince(mark)
             let all = rewards.flatMap { $0 }
             let count = Double(all.count)
             let mean = all.reduce(0, +) / count
             let std = GRPOObjective.standardDeviation(all)
             curve.append(GRPOStep(step: step, rewardMean: mean, rewardStd: std, formatRate: formats / count, accuracy: correct / count,
                                   kl: kl, clipFraction: clipped, completionLength: lengths / count,
-                                  gradNorm: norm, learningRate: lr, seconds: Date().timeIntervalSince(stepStart),
+                                  gradNorm: norm, learningRate: lr, seconds: Date().timeIntervalSince(stepStart), phases: phases,
                                   adversarial: cfg.adversary.map { adversary in
                                       Self.split(rewards: rewards, correct: promptCorrect, attacked: attacked, eps: adversary.attack(at: step).eps)
                                   }))
