@@ -24,6 +24,7 @@ public struct EvaluateKind: StageKind {
               help: "attacks to run: fgsm, pgd_linf, pgd_l2 (none by default)"),
         .init("eps", .numberList(0...1000), default: .list(defaultBudgets), help: "budgets on [0, 1] pixels, each method at each"),
         .init("steps", .int(1...1000), default: .int(10), help: "PGD steps"),
+        .init("limit", .int(0...10_000_000), default: .int(0), help: "records to attack, evenly spread over the scored ones (0: all)"),
         .init("alpha_ratio", .number(0...100), default: .double(0.25), help: "PGD step size as a fraction of eps (torchattacks: 2/255 at 8/255)"),
         .init("random_start", .bool, default: .bool(true), help: "start PGD at a random point of the ball"),
     ])
@@ -55,7 +56,8 @@ public struct EvaluateKind: StageKind {
             }
         }
         return EvaluateAction(split: o["split"]?.text ?? "test", limit: o["limit"]?.integer ?? 0, reasoning: o["reasoning"]?.text ?? "auto",
-                              maxNewTokens: o["max_new_tokens"]?.integer ?? 64, attacks: attacks, seed: UInt64(stage.seed))
+                              maxNewTokens: o["max_new_tokens"]?.integer ?? 64, attacks: attacks,
+                              attackLimit: attack?["limit"]?.integer ?? 0, seed: UInt64(stage.seed))
     }
 }
 
@@ -65,6 +67,7 @@ struct EvaluateAction: JobAction {
     var reasoning: String
     var maxNewTokens: Int
     var attacks: [AttackSettings]
+    var attackLimit: Int
     var seed: UInt64
 
     func run(_ context: JobContext) throws {
@@ -78,7 +81,8 @@ struct EvaluateAction: JobAction {
             }
             let splitValue = Split(rawValue: split) ?? .test
             let entries = SFTTrainer.spread(dataset.records(splitValue), limit: limit)
-            let evaluation = PolicyEvaluation(mode: mode, maxNewTokens: maxNewTokens, attacks: attacks, threads: TrainingThreads.count, seed: seed)
+            let evaluation = PolicyEvaluation(mode: mode, maxNewTokens: maxNewTokens, attacks: attacks, attackLimit: attackLimit,
+                                          threads: TrainingThreads.count, seed: seed)
             let (report, predictions) = try evaluation.run(checkpoint, on: dataset, entries: entries, split: split, log: context.log)
             let out = context.outputDirectory
             let encoder = JSONEncoder()

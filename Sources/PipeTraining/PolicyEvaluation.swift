@@ -8,9 +8,11 @@ public struct AttackResult: Codable, Equatable, Sendable {
     public var eps: Double
     public var alpha: Double
     public var steps: Int
+    /// Records attacked (evenly spread over the evaluated ones).
+    public var count: Int
     public var accuracy: Double
     public var formatRate: Double
-    /// Clean accuracy minus this one.
+    /// Clean accuracy on the same records minus this one.
     public var drop: Double
 }
 
@@ -30,10 +32,14 @@ public struct PolicyEvaluation: Sendable {
     public var mode: ReasoningMode
     public var maxNewTokens: Int
     public var attacks: [AttackSettings]
+    /// Records attacked, evenly spread over the evaluated ones (0: all); attacks cost PGD's steps
+    /// in forward and backward passes per record, clean decoding only one.
+    public var attackLimit: Int
     public var threads: Int
     public var seed: UInt64
 
-    public init(mode: ReasoningMode, maxNewTokens: Int, attacks: [AttackSettings], threads: Int, seed: UInt64) {
+    public init(mode: ReasoningMode, maxNewTokens: Int, attacks: [AttackSettings], attackLimit: Int = 0, threads: Int, seed: UInt64) {
+        self.attackLimit = attackLimit
         self.mode = mode
         self.maxNewTokens = maxNewTokens
         self.attacks = attacks
@@ -57,13 +63,17 @@ public struct PolicyEvaluation: Sendable {
                    Date().timeIntervalSince(start)))
         let attackers = (0..<threads).map { _ in Attacker(checkpoint.model) }
         var results: [AttackResult] = []
+        let targets = SFTTrainer.spread(Array(examples.indices), limit: attackLimit)
+        let attackedExamples = targets.map { examples[$0] }
+        let cleanOnTargets = Double(targets.filter { predictions[$0].correct }.count) / Double(max(1, targets.count))
         for settings in attacks {
             let attackStart = Date()
-            let perturbed = Attacker.perturb(examples, attackers: attackers, parameters: checkpoint.model.parameters.values, dataset: dataset,
+            let perturbed = Attacker.perturb(attackedExamples, attackers: attackers, parameters: checkpoint.model.parameters.values, dataset: dataset,
                                              settings: settings, seed: seed, chunk: 8)
             let attacked = evaluator.evaluate(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: perturbed)
             results.append(AttackResult(method: settings.method.rawValue, eps: settings.eps, alpha: settings.alpha, steps: settings.steps,
-                                        accuracy: attacked.accuracy, formatRate: attacked.formatRate, drop: clean.accuracy - attacked.accuracy))
+                                        count: attacked.count, accuracy: attacked.accuracy, formatRate: attacked.formatRate,
+                                        drop: cleanOnTargets - attacked.accuracy))
             log(String(format: "%@ eps %.4g: accuracy %.3f (%.1f s)", settings.method.rawValue, settings.eps, attacked.accuracy,
                        Date().timeIntervalSince(attackStart)))
         }
@@ -95,20 +105,23 @@ public struct PolicyEvaluation: Sendable {
         lines.append("| all | " + String(format: "%.3f", report.clean.accuracy) + " | "
                      + types.map { String(format: "%.3f", report.clean.byQuestionType[$0] ?? 0) }.joined(separator: " | ") + " |")
         if !report.attacks.isEmpty {
-            lines += ["", "| attack | eps | alpha | steps | accuracy | drop |", "|---|---|---|---|---|---|"]
+            lines += ["", "| attack | eps | alpha | steps | records | accuracy | drop from clean |", "|---|---|---|---|---|---|---|"]
             for a in report.attacks {
-                lines.append(String(format: "| %@ | %.4g | %.4g | %d | %.3f | %.3f |", a.method, a.eps, a.alpha, a.steps, a.accuracy, a.drop))
+                lines.append(String(format: "| %@ | %.4g | %.4g | %d | %d | %.3f | %.3f |", a.method, a.eps, a.alpha, a.steps, a.count,
+                                    a.accuracy, a.drop))
             }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The attacks as CSV: method, eps, alpha, steps, accuracy, format rate, drop (eps 0 is the clean row).
+    /// The attacks as CSV: method, eps, alpha, steps, records, accuracy, format rate, drop (the first
+    /// row is the clean evaluation of every record).
     public static func attacksCSV(_ report: EvaluationReport) -> String {
-        var rows = ["method,eps,alpha,steps,accuracy,format_rate,drop",
-                    String(format: "none,0,0,0,%.6f,%.6f,0", report.clean.accuracy, report.clean.formatRate)]
+        var rows = ["method,eps,alpha,steps,records,accuracy,format_rate,drop",
+                    String(format: "none,0,0,0,%d,%.6f,%.6f,0", report.clean.count, report.clean.accuracy, report.clean.formatRate)]
         for a in report.attacks {
-            rows.append(String(format: "%@,%.6g,%.6g,%d,%.6f,%.6f,%.6f", a.method, a.eps, a.alpha, a.steps, a.accuracy, a.formatRate, a.drop))
+            rows.append(String(format: "%@,%.6g,%.6g,%d,%d,%.6f,%.6f,%.6f", a.method, a.eps, a.alpha, a.steps, a.count, a.accuracy,
+                               a.formatRate, a.drop))
         }
         return rows.joined(separator: "\n") + "\n"
     }

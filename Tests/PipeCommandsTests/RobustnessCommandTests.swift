@@ -54,6 +54,7 @@ struct RobustnessCommandTests {
         for attack in attacks {
             let accuracy = try #require(attack["accuracy"] as? Double), drop = try #require(attack["drop"] as? Double)
             #expect(abs((clean["accuracy"] as? Double ?? -1) - accuracy - drop) < 1e-12)
+            #expect(attack["count"] as? Int == clean["count"] as? Int)
         }
         let grid = try #require(metrics["grid"] as? [String: [String: Double]])
         #expect(Set(grid.keys) == Set((clean["byModality"] as? [String: Double] ?? [:]).keys))
