@@ -9,10 +9,11 @@ import PipeTraining
 /// `kind: evaluate`: scores the `policy` input (an sft, grpo or at-grpo artifact) on a split of the
 /// `dataset` input, clean and under attacks. Output: `metrics.json` (accuracy overall, by modality,
 /// by question type and on the modality x question-type grid, format compliance, mean completion
-/// length, and accuracy under each attack and eps), `report.md`, `attacks.csv`, `predictions.jsonl`.
+/// length, accuracy under each attack and eps, Med-R2's misleading cues and stepwise consistency),
+/// `report.md`, `attacks.csv`, `predictions.jsonl`.
 public struct EvaluateKind: StageKind {
     public let name = "evaluate"
-    public let version = 1
+    public let version = 2
 
     public init() {}
 

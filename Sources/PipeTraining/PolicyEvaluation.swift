@@ -1,6 +1,7 @@
 import Foundation
 import PipeData
 import PipeModel
+import PipeRandom
 
 /// Accuracy under one attack at one budget.
 public struct AttackResult: Codable, Equatable, Sendable {
@@ -24,6 +25,11 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
     /// modality -> question type -> accuracy.
     public var grid: [String: [String: Double]]
     public var attacks: [AttackResult]
+    /// Misleading cues (Med-R2): a hint towards a wrong option appended to the question
+    /// (`misleading_hint`), the options in another order (`shuffled_options`).
+    public var cues: [String: CueResult]
+    /// Stepwise consistency on chained questions (Med-R2).
+    public var stepwise: StepwiseResult
 }
 
 /// Evaluates a policy on records: greedy decoding on the clean images, then on adversarial images
@@ -61,6 +67,17 @@ public struct PolicyEvaluation: Sendable {
         let (clean, predictions) = evaluator.score(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: examples)
         log(String(format: "clean: accuracy %.3f, format %.3f on %d records (%.1f s)", clean.accuracy, clean.formatRate, clean.count,
                    Date().timeIntervalSince(start)))
+        var random = SeededRandom(seed: seed ^ 0xc0e5)
+        var cues: [String: CueResult] = [:]
+        for (name, variant) in [("misleading_hint", MedR2Probes.misleading), ("shuffled_options", MedR2Probes.shuffled)] {
+            let changed = zip(entries, examples).map { entry, example in
+                builder.example(variant(example.record, &random), image: entry.image)
+            }
+            let result = evaluator.evaluate(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: changed)
+            cues[name] = CueResult(accuracy: result.accuracy, drop: clean.accuracy - result.accuracy)
+            log(String(format: "%@: accuracy %.3f", name, result.accuracy))
+        }
+        let stepwise = MedR2Probes.stepwise(predictions, records: examples.map(\.record))
         let attackers = (0..<threads).map { _ in Attacker(checkpoint.model) }
         var results: [AttackResult] = []
         let targets = SFTTrainer.spread(Array(examples.indices), limit: attackLimit)
@@ -77,7 +94,8 @@ public struct PolicyEvaluation: Sendable {
             log(String(format: "%@ eps %.4g: accuracy %.3f (%.1f s)", settings.method.rawValue, settings.eps, attacked.accuracy,
                        Date().timeIntervalSince(attackStart)))
         }
-        return (EvaluationReport(split: split, clean: clean, grid: Self.grid(predictions), attacks: results), predictions)
+        return (EvaluationReport(split: split, clean: clean, grid: Self.grid(predictions), attacks: results, cues: cues,
+                                 stepwise: stepwise), predictions)
     }
 
     /// Accuracy per modality and question type.
@@ -104,6 +122,14 @@ public struct PolicyEvaluation: Sendable {
         }
         lines.append("| all | " + String(format: "%.3f", report.clean.accuracy) + " | "
                      + types.map { String(format: "%.3f", report.clean.byQuestionType[$0] ?? 0) }.joined(separator: " | ") + " |")
+        lines += ["", "| probe (Med-R2) | accuracy | drop from clean |", "|---|---|---|"]
+        for (name, cue) in report.cues.sorted(by: { $0.key < $1.key }) {
+            lines.append(String(format: "| %@ | %.3f | %.3f |", name.replacingOccurrences(of: "_", with: " "), cue.accuracy, cue.drop))
+        }
+        let steps = report.stepwise.byStep.keys.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
+        lines += ["", String(format: "Stepwise consistency: %.3f of %d chains answered correctly at every step; accuracy by step: %@.",
+                             report.stepwise.fullyCorrect, report.stepwise.chains,
+                             steps.map { String(format: "%@: %.3f", $0, report.stepwise.byStep[$0] ?? 0) }.joined(separator: ", "))]
         if !report.attacks.isEmpty {
             lines += ["", "| attack | eps | alpha | steps | records | accuracy | drop from clean |", "|---|---|---|---|---|---|---|"]
             for a in report.attacks {

@@ -56,12 +56,17 @@ struct RobustnessCommandTests {
             #expect(abs((clean["accuracy"] as? Double ?? -1) - accuracy - drop) < 1e-12)
             #expect(attack["count"] as? Int == clean["count"] as? Int)
         }
+        let cues = try #require(metrics["cues"] as? [String: [String: Double]])
+        #expect(Set(cues.keys) == ["misleading_hint", "shuffled_options"])
+        let stepwise = try #require(metrics["stepwise"] as? [String: Any])
+        #expect((stepwise["chains"] as? Int ?? 0) > 0 && stepwise["byStep"] is [String: Double])
         let grid = try #require(metrics["grid"] as? [String: [String: Double]])
         #expect(Set(grid.keys) == Set((clean["byModality"] as? [String: Double] ?? [:]).keys))
         let csv = try String(contentsOfFile: project.path + "/eval/attacks.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 6 && csv[1].hasPrefix("none,0,"))
         let report = try String(contentsOfFile: project.path + "/eval/report.md", encoding: .utf8)
-        #expect(report.contains("| pgd_linf | 0.05 |") && report.contains("Clean accuracy"))
+        #expect(report.contains("| pgd_linf | 0.05 |") && report.contains("Clean accuracy") && report.contains("| misleading hint |")
+                && report.contains("Stepwise consistency"))
     }
 
     @Test(arguments: [
