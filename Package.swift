@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "PipeArchive", dependencies: ["CLibArchive"]),
         // SplitMix64: the one seeded random generator every stage draws from.
         .target(name: "PipeRandom"),
+        // Exact statistics for randomized smoothing (normal quantile, incomplete beta, Clopper–Pearson, binomial test).
+        .target(name: "PipeStatistics"),
         // Medical VQA data: OmniMedVQA records, seeded splits.
         .target(name: "PipeData", dependencies: ["PipeArchive", "PipeImaging", "PipeRandom"]),
         // The procedural medical VQA benchmark (`synth`): scenes of eight modalities, questions, archive.
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "PipeRecipeTests", dependencies: ["PipeRecipe", "PipeTestSupport"]),
         .testTarget(name: "PipeImagingTests", dependencies: ["PipeImaging"]),
         .testTarget(name: "PipeDataTests", dependencies: ["PipeData", "PipeArchive", "PipeImaging", "PipeRandom", "PipeTestSupport"]),
+        .testTarget(name: "PipeStatisticsTests", dependencies: ["PipeStatistics"]),
         .testTarget(name: "PipeTensorTests", dependencies: ["PipeTensor", "PipeRandom", "PipeTestSupport"]),
         .testTarget(name: "PipeModelTests", dependencies: ["PipeModel", "PipeTensor", "PipeRandom", "PipeTestSupport"]),
         .testTarget(name: "PipeTrainingTests", dependencies: ["PipeTraining", "PipeModel", "PipeData", "PipeSynth", "PipeTestSupport"]),
