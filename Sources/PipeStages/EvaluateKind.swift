@@ -73,7 +73,7 @@ struct EvaluateAction: JobAction {
 
     func run(_ context: JobContext) throws {
         BLAS.setThreads(1)
-        do {
+        try TrainingKindSupport.reportingProblems {
             let dataset = try VQADataset(directory: context.inputDirectories["dataset"] ?? "")
             let checkpoint = try Checkpoint.read(from: (context.inputDirectories["policy"] ?? "") + "/" + Checkpoint.fileName)
             let trained = checkpoint.info["pipe.reasoning"] ?? "cot"
@@ -86,16 +86,10 @@ struct EvaluateAction: JobAction {
                                           threads: TrainingThreads.count, seed: seed)
             let (report, predictions) = try evaluation.run(checkpoint, on: dataset, entries: entries, split: split, log: context.log)
             let out = context.outputDirectory
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            try encoder.encode(report).write(to: URL(fileURLWithPath: out + "/metrics.json"))
+            try TrainingKindSupport.writeJSON(report, to: out + "/metrics.json")
             try PolicyEvaluation.markdown(report).write(toFile: out + "/report.md", atomically: false, encoding: .utf8)
             try PolicyEvaluation.attacksCSV(report).write(toFile: out + "/attacks.csv", atomically: false, encoding: .utf8)
             try Prediction.jsonLines(predictions).write(to: URL(fileURLWithPath: out + "/predictions.jsonl"))
-        } catch let error as TrainingError {
-            throw JobFailure(error.description)
-        } catch let error as ModelError {
-            throw JobFailure(error.description)
         }
     }
 }

@@ -54,10 +54,7 @@ public struct GRPOKind: StageKind {
             .init("scale_rewards", .text(RewardScaling.allCases.map(\.rawValue)), default: .string("group"), help: "advantage scaling"),
             .init("grad_clip", .number(0...1e6), default: .double(1), help: "global gradient-norm clip (0: off)"),
             .init("micro_batch", .int(1...4096), default: .int(8), help: "completions per forward/backward pass"),
-            .init("eval", .group(OptionSchema([
-                .init("limit", .int(0...10_000_000), default: .int(0), help: "validation records to score (0: all)"),
-                .init("max_new_tokens", .int(1...4096), default: .int(64), help: "tokens to generate per answer"),
-            ])), default: nil, help: "validation by greedy decoding"),
+            TrainingKindSupport.evalOptions(maxNewTokens: 64),
         ])
     }
 
@@ -112,7 +109,7 @@ struct GRPOAction: JobAction {
 
     func run(_ context: JobContext) throws {
         BLAS.setThreads(1)
-        do {
+        try TrainingKindSupport.reportingProblems {
             let dataset = try VQADataset(directory: context.inputDirectories["dataset"] ?? "")
             let policy = (context.inputDirectories["policy"] ?? "") + "/" + Checkpoint.fileName
             let start = try Checkpoint.read(from: policy)
@@ -126,14 +123,8 @@ struct GRPOAction: JobAction {
             try (["step,seconds," + GRPOStep.Phases.csvHeader] + result.curve.map { String(format: "%d,%.4f,", $0.step, $0.seconds) + $0.phases.csv })
                 .joined(separator: "\n").appending("\n")
                 .write(toFile: out + "/timing.csv", atomically: false, encoding: .utf8)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            try encoder.encode(["validation": result.validation]).write(to: URL(fileURLWithPath: out + "/metrics.json"))
+            try TrainingKindSupport.writeJSON(["validation": result.validation], to: out + "/metrics.json")
             try Prediction.jsonLines(result.predictions).write(to: URL(fileURLWithPath: out + "/predictions.jsonl"))
-        } catch let error as TrainingError {
-            throw JobFailure(error.description)
-        } catch let error as ModelError {
-            throw JobFailure(error.description)
         }
     }
 }

@@ -41,10 +41,7 @@ public struct SFTKind: StageKind {
             .init("grad_clip", .number(0...1e6), default: .double(1), help: "clip the global gradient norm to this (0: off)"),
             .init("shuffle_options", .bool, default: .bool(true),
                   help: "reorder each question's options at random every epoch after the first (the answer letter moves with its text)"),
-            .init("eval", .group(OptionSchema([
-                .init("limit", .int(0...10_000_000), default: .int(0), help: "validation records to score (0: all)"),
-                .init("max_new_tokens", .int(1...4096), default: .int(48), help: "tokens to generate per answer"),
-            ])), default: nil, help: "validation by greedy decoding"),
+            TrainingKindSupport.evalOptions(maxNewTokens: 48),
         ])
     }
 
@@ -106,7 +103,7 @@ struct SFTAction: JobAction {
     func run(_ context: JobContext) throws {
         BLAS.setThreads(1)
         let datasetDirectory = context.inputDirectories["dataset"] ?? ""
-        do {
+        try TrainingKindSupport.reportingProblems {
             let dataset = try VQADataset(directory: datasetDirectory)
             let result = try SFTTrainer(config).train(on: dataset, log: context.log, shouldStop: { context.cancellation.isCancelled })
             let out = context.outputDirectory
@@ -117,15 +114,9 @@ struct SFTAction: JobAction {
                 .write(toFile: out + "/timing.csv", atomically: false, encoding: .utf8)
             let metrics = SFTMetrics(validation: result.validation, steps: result.curve.count,
                                      finalLoss: result.curve.last?.loss ?? 0, reasoning: config.mode.rawValue)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            try encoder.encode(metrics).write(to: URL(fileURLWithPath: out + "/metrics.json"))
+            try TrainingKindSupport.writeJSON(metrics, to: out + "/metrics.json")
             try Prediction.jsonLines(result.predictions).write(to: URL(fileURLWithPath: out + "/predictions.jsonl"))
             context.log(String(format: "trained in %.1f s, evaluated in %.1f s", result.trainSeconds, result.evalSeconds))
-        } catch let error as TrainingError {
-            throw JobFailure(error.description)
-        } catch let error as ModelError {
-            throw JobFailure(error.description)
         }
     }
 }

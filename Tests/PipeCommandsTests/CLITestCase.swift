@@ -1,5 +1,6 @@
 import Foundation
 import PipeTestSupport
+import Testing
 
 /// A scratch project for one CLI test: the recipes of `Tests/PipeCommandsTests/Recipes` copied into
 /// a temporary directory with a `pipe.yaml`, so the cache is `artifacts/` inside it.
@@ -21,6 +22,17 @@ final class CLIProject {
     @discardableResult
     func pipe(_ arguments: String..., environment: [String: String] = [:]) throws -> PipeBinary.Output {
         try PipeBinary.run(arguments, in: path, environment: environment)
+    }
+
+    /// Runs `recipe` (written as `file`) with `--set setting` and checks that it is refused before
+    /// anything runs: exit code 2, `message` on stderr, nothing written to the cache.
+    func expectRefused(recipe: String, file: String, setting: String, message: String,
+                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try directory.write(file, recipe)
+        let run = try pipe("run", file, "--set", setting)
+        #expect(run.status == 2, sourceLocation: sourceLocation)
+        #expect(run.stderr.contains(message), "\(run.stderr)", sourceLocation: sourceLocation)
+        #expect(!FileManager.default.fileExists(atPath: path + "/artifacts/objects"), "nothing is written", sourceLocation: sourceLocation)
     }
 
     /// Output with durations replaced by TIME and runs of spaces folded, for golden comparisons.

@@ -41,10 +41,6 @@ struct GRPOCommandTests {
         ("stages.train.with.scale_rewards=batchh", "did you mean `batch`?"),
     ])
     func badSettingsAreRefused(setting: String, message: String) throws {
-        let project = try CLIProject()
-        try project.directory.write("grpo.yaml", Self.recipe)
-        let run = try project.pipe("run", "grpo.yaml", "--set", setting)
-        #expect(run.status == 2)
-        #expect(run.stderr.contains(message), "\(run.stderr)")
+        try CLIProject().expectRefused(recipe: Self.recipe, file: "grpo.yaml", setting: setting, message: message)
     }
 }

@@ -79,10 +79,6 @@ struct RobustnessCommandTests {
         ("stages.robust.inputs={policy: warmup}", "an at-grpo stage needs `inputs: {dataset: STAGE, policy: STAGE}`"),
     ])
     func badSettingsAreRefused(setting: String, message: String) throws {
-        let project = try CLIProject()
-        try project.directory.write("robust.yaml", Self.recipe)
-        let run = try project.pipe("run", "robust.yaml", "--set", setting)
-        #expect(run.status == 2)
-        #expect(run.stderr.contains(message), "\(run.stderr)")
+        try CLIProject().expectRefused(recipe: Self.recipe, file: "robust.yaml", setting: setting, message: message)
     }
 }

@@ -72,11 +72,6 @@ struct SFTCommandTests {
         ("stages.warmup.with.epoch=3", "unknown option `epoch`\n  hint: did you mean `epochs`?"),
     ])
     func badOptionsAreRefusedBeforeRunning(setting: String, message: String) throws {
-        let project = try CLIProject()
-        try project.directory.write("warmup.yaml", Self.recipe)
-        let run = try project.pipe("run", "warmup.yaml", "--set", setting)
-        #expect(run.status == 2)
-        #expect(run.stderr.contains(message), "\(run.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: project.path + "/artifacts/objects"))
+        try CLIProject().expectRefused(recipe: Self.recipe, file: "warmup.yaml", setting: setting, message: message)
     }
 }

@@ -57,12 +57,7 @@ struct SynthCommandTests {
         ("stages.data.with.imagse=3", "unknown option `imagse`\n  hint: did you mean `images`?"),
     ])
     func badOptionsAreRefusedWithTheirPlace(setting: String, message: String) throws {
-        let project = try CLIProject()
-        try project.directory.write("bench.yaml", Self.recipe)
-        let run = try project.pipe("run", "bench.yaml", "--set", setting)
-        #expect(run.status == 2)
-        #expect(run.stderr.contains(message), "\(run.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: project.path + "/artifacts/objects"), "nothing is written")
+        try CLIProject().expectRefused(recipe: Self.recipe, file: "bench.yaml", setting: setting, message: message)
     }
 
     @Test func modalityQuestionsNeedTwoModalities() throws {
