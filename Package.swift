@@ -44,7 +44,7 @@ let package = Package(
         // The vision-language policy: config, parameters, forward/backward, tokenizer, checkpoints, generation.
         .target(name: "PipeModel", dependencies: ["PipeTensor", "PipeRandom"]),
         // Training and evaluation loops over VQA datasets: SFT (and, next, GRPO, attacks, smoothing).
-        .target(name: "PipeTraining", dependencies: ["PipeModel", "PipeTensor", "PipeData", "PipeRandom"]),
+        .target(name: "PipeTraining", dependencies: ["PipeModel", "PipeTensor", "PipeData", "PipeRandom", "PipeStatistics"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).

@@ -10,10 +10,12 @@ import PipeTraining
 /// `dataset` input, clean and under attacks. Output: `metrics.json` (accuracy overall, by modality,
 /// by question type and on the modality x question-type grid, format compliance, mean completion
 /// length, accuracy under each attack and eps, Med-R2's misleading cues and stepwise consistency),
-/// `report.md`, `attacks.csv`, `predictions.jsonl`.
+/// `report.md`, `attacks.csv`, `predictions.jsonl`; with `certify` (or a `smoothing` input, a smooth
+/// stage whose sigma and CERTIFY settings it takes), randomized smoothing's certified accuracy at
+/// each radius and the smoothed policy's accuracy, and `certificates.csv`.
 public struct EvaluateKind: StageKind {
     public let name = "evaluate"
-    public let version = 2
+    public let version = 3
 
     public init() {}
 
@@ -30,23 +32,32 @@ public struct EvaluateKind: StageKind {
         .init("random_start", .bool, default: .bool(true), help: "start PGD at a random point of the ball"),
     ])
 
+    static let certifyOptions = OptionSchema([
+        .init("sigma", .number(0.0001...100), default: .null, help: "noise level (default: the `smoothing` input's choice)"),
+        .init("n0", .int(1...10_000_000), default: .null, help: "CERTIFY's selection samples (default: the smoothing input's, else 100)"),
+        .init("n", .int(1...100_000_000), default: .null, help: "CERTIFY's estimation samples (default: the smoothing input's, else 100000)"),
+        .init("alpha", .number(1e-12...0.5), default: .null, help: "failure probability (default: the smoothing input's, else 0.001)"),
+        .init("predict_n", .int(0...100_000_000), default: .int(0), help: "PREDICT's samples per record (0: the same as n)"),
+        .init("radii", .numberList(0...1000), default: .list(SmoothKind.defaultRadii), help: "L2 radii the certified accuracy is reported at"),
+        .init("limit", .int(0...10_000_000), default: .int(0), help: "records to certify, spread over the scored ones (0: all)"),
+        .init("batch_size", .int(1...4096), default: .int(32), help: "noisy samples decoded together"),
+    ])
+
     public var schema: OptionSchema? {
         OptionSchema([
             .init("split", .text(["train", "val", "test"]), default: .string("test"), help: "the split to score"),
             .init("limit", .int(0...10_000_000), default: .int(0), help: "records to score, evenly spread over the split (0: all)"),
-            .init("reasoning", .text(["auto"] + ReasoningMode.allCases.map(\.rawValue)), default: .string("auto"),
-                  help: "prompt format; auto: the one the policy was trained with"),
+            TrainingKindSupport.reasoningOption,
             .init("max_new_tokens", .int(1...4096), default: .int(64), help: "tokens to generate per answer"),
             .init("attack", .group(Self.attackOptions), default: nil, help: "adversarial evaluation"),
+            .init("certify", .group(Self.certifyOptions), default: nil,
+                  help: "randomized smoothing: certified accuracy (on with a `smoothing` input or a sigma)"),
         ])
     }
 
     public func action(for stage: ResolvedStage) throws -> JobAction {
         let o = stage.options
-        for role in ["dataset", "policy"] where !stage.stage.inputs.contains(where: { $0.role == role }) {
-            throw RecipeError(stage.stage.location, path: "stages.\(stage.stage.name)",
-                              "an evaluate stage needs `inputs: {dataset: STAGE, policy: STAGE}` (an unpack stage and a training stage); `\(role)` is missing")
-        }
+        try TrainingKindSupport.requireInputs([("dataset", "an unpack stage"), ("policy", "a training stage")], of: stage)
         let attack = o["attack"]
         var attacks: [AttackSettings] = []
         for method in (attack?["methods"]?.texts ?? []).compactMap(AttackSettings.Method.init(rawValue:)) {
@@ -56,9 +67,14 @@ public struct EvaluateKind: StageKind {
                                               randomStart: method != .fgsm && (attack?["random_start"]?.flag ?? true)))
             }
         }
+        let certify = o["certify"]
         return EvaluateAction(split: o["split"]?.text ?? "test", limit: o["limit"]?.integer ?? 0, reasoning: o["reasoning"]?.text ?? "auto",
                               maxNewTokens: o["max_new_tokens"]?.integer ?? 64, attacks: attacks,
-                              attackLimit: attack?["limit"]?.integer ?? 0, seed: UInt64(stage.seed))
+                              attackLimit: attack?["limit"]?.integer ?? 0, seed: UInt64(stage.seed),
+                              certify: CertifyRequest(sigma: certify?["sigma"]?.number, n0: certify?["n0"]?.integer, n: certify?["n"]?.integer,
+                                                      alpha: certify?["alpha"]?.number, predictN: certify?["predict_n"]?.integer ?? 0,
+                                                      radii: certify?["radii"]?.numbers ?? [], limit: certify?["limit"]?.integer ?? 0,
+                                                      batchSize: certify?["batch_size"]?.integer ?? 32))
     }
 }
 
@@ -70,26 +86,54 @@ struct EvaluateAction: JobAction {
     var attacks: [AttackSettings]
     var attackLimit: Int
     var seed: UInt64
+    var certify: CertifyRequest
 
     func run(_ context: JobContext) throws {
         BLAS.setThreads(1)
         try TrainingKindSupport.reportingProblems {
             let dataset = try VQADataset(directory: context.inputDirectories["dataset"] ?? "")
             let checkpoint = try Checkpoint.read(from: (context.inputDirectories["policy"] ?? "") + "/" + Checkpoint.fileName)
-            let trained = checkpoint.info["pipe.reasoning"] ?? "cot"
-            guard let mode = ReasoningMode(rawValue: reasoning == "auto" ? trained : reasoning) else {
-                throw JobFailure("the policy's checkpoint names an unknown reasoning mode `\(trained)`; set `reasoning:` on the evaluate stage")
+            let mode = try TrainingKindSupport.mode(reasoning, for: checkpoint, stage: "evaluate")
+            let smoothing = try context.inputDirectories["smoothing"].map { directory -> SmoothingChoice in
+                guard let data = FileManager.default.contents(atPath: directory + "/smoothing.json"),
+                      let choice = try? JSONDecoder().decode(SmoothingChoice.self, from: data) else {
+                    throw JobFailure("the `smoothing` input has no readable smoothing.json; give a smooth stage as the `smoothing` input")
+                }
+                return choice
             }
             let splitValue = Split(rawValue: split) ?? .test
             let entries = SFTTrainer.spread(dataset.records(splitValue), limit: limit)
             let evaluation = PolicyEvaluation(mode: mode, maxNewTokens: maxNewTokens, attacks: attacks, attackLimit: attackLimit,
-                                          threads: TrainingThreads.count, seed: seed)
-            let (report, predictions) = try evaluation.run(checkpoint, on: dataset, entries: entries, split: split, log: context.log)
+                                          threads: TrainingThreads.count, seed: seed, certification: certify.settings(smoothing))
+            let output = try evaluation.run(checkpoint, on: dataset, entries: entries, split: split, log: context.log)
+            let report = output.report
             let out = context.outputDirectory
             try TrainingKindSupport.writeJSON(report, to: out + "/metrics.json")
             try PolicyEvaluation.markdown(report).write(toFile: out + "/report.md", atomically: false, encoding: .utf8)
             try PolicyEvaluation.attacksCSV(report).write(toFile: out + "/attacks.csv", atomically: false, encoding: .utf8)
-            try Prediction.jsonLines(predictions).write(to: URL(fileURLWithPath: out + "/predictions.jsonl"))
+            try Prediction.jsonLines(output.predictions).write(to: URL(fileURLWithPath: out + "/predictions.jsonl"))
+            if report.smoothing != nil {
+                try Certificate.csv(output.certificates).write(toFile: out + "/certificates.csv", atomically: false, encoding: .utf8)
+            }
         }
+    }
+}
+
+/// The `certify:` options as given; sigma, n0, n and alpha default to the `smoothing` input's.
+struct CertifyRequest {
+    var sigma: Double?
+    var n0: Int?, n: Int?
+    var alpha: Double?
+    var predictN: Int
+    var radii: [Double]
+    var limit: Int
+    var batchSize: Int
+
+    /// The settings, or nil when neither a sigma nor a smoothing input asks for certification.
+    func settings(_ smoothing: SmoothingChoice?) -> CertificationSettings? {
+        guard let sigma = sigma ?? smoothing?.sigma else { return nil }
+        let n = self.n ?? smoothing?.n ?? 100_000
+        return CertificationSettings(sigma: sigma, n0: n0 ?? smoothing?.n0 ?? 100, n: n, alpha: alpha ?? smoothing?.alpha ?? 0.001,
+                                     predictN: predictN > 0 ? predictN : n, radii: radii, limit: limit, batchSize: batchSize)
     }
 }

@@ -96,10 +96,7 @@ public struct GRPOKind: StageKind {
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count
         if adversarial { config.adversary = Self.adversary(o) }
-        for role in ["dataset", "policy"] where !stage.stage.inputs.contains(where: { $0.role == role }) {
-            throw RecipeError(stage.stage.location, path: "stages.\(stage.stage.name)",
-                              "\(adversarial ? "an" : "a") \(name) stage needs `inputs: {dataset: STAGE, policy: STAGE}` (an unpack stage and an sft, grpo or at-grpo stage); `\(role)` is missing")
-        }
+        try TrainingKindSupport.requireInputs([("dataset", "an unpack stage"), ("policy", "an sft, grpo or at-grpo stage")], of: stage)
         return GRPOAction(config: config)
     }
 }

@@ -19,6 +19,20 @@ public struct OptionSchema: Sendable {
         case path
         /// A nested group of options.
         case group(OptionSchema)
+        /// One of named variants: a bare name for a variant without a value (`mean_radius`), or a
+        /// mapping of one name to its value (`certified_accuracy_at: 0.25`). Resolved as a one-entry
+        /// mapping (a variant without a value maps to true).
+        case oneOf([Variant])
+    }
+
+    /// A variant of a `oneOf` option: its name and the type of its value (nil: it takes none).
+    public struct Variant: Sendable {
+        public var name: String
+        public var type: OptionType?
+        public init(_ name: String, _ type: OptionType?) {
+            self.name = name
+            self.type = type
+        }
     }
 
     public struct Option: Sendable {
@@ -113,6 +127,34 @@ public struct OptionSchema: Sendable {
             return try inner.resolve(node, path: path)
         case (.group, _):
             throw fail("a mapping of options")
+        case (.oneOf(let variants), _):
+            return try checkVariant(node, variants: variants, path: path)
+        }
+    }
+
+    private static func checkVariant(_ node: Node, variants: [Variant], path: String) throws -> Value {
+        let names = variants.map(\.name)
+        let forms = variants.map { $0.type == nil ? $0.name : "{\($0.name): VALUE}" }.joined(separator: " or ")
+        func unknown(_ name: String, at location: SourceLocation) -> RecipeError {
+            RecipeError(location, path: path, "`\(name)` is not one of \(names.joined(separator: ", "))",
+                        hint: Suggestions.hint(for: name, in: names) ?? "write \(forms)")
+        }
+        switch node.content {
+        case .string(let name, _):
+            guard let variant = variants.first(where: { $0.name == name }) else { throw unknown(name, at: node.location) }
+            guard variant.type == nil else {
+                throw RecipeError(node.location, path: path, "`\(name)` needs a value", hint: "write {\(name): VALUE}")
+            }
+            return .map([(name, .bool(true))])
+        case .map(let entries) where entries.count == 1:
+            let entry = entries[0]
+            guard let variant = variants.first(where: { $0.name == entry.key }) else { throw unknown(entry.key, at: entry.keyLocation) }
+            guard let type = variant.type else {
+                throw RecipeError(entry.keyLocation, path: "\(path).\(entry.key)", "`\(entry.key)` takes no value", hint: "write \(entry.key)")
+            }
+            return .map([(entry.key, try check(entry.value, as: type, path: "\(path).\(entry.key)"))])
+        default:
+            throw RecipeError(node.location, path: path, "expected \(forms), got \(node.typeName) `\(node.value.json)`")
         }
     }
 

@@ -69,9 +69,7 @@ public struct SFTKind: StageKind {
         if let problem = shape.problem {
             throw RecipeError(stage.stage.with["model"]?.location ?? stage.stage.location, path: "stages.\(stage.stage.name).with.model", problem)
         }
-        guard stage.stage.inputs.contains(where: { $0.role == "dataset" }) else {
-            throw RecipeError(stage.stage.location, path: "stages.\(stage.stage.name)", "an sft stage needs `inputs: {dataset: STAGE}` (an unpack stage)")
-        }
+        try TrainingKindSupport.requireInputs([("dataset", "an unpack stage")], of: stage)
         return SFTAction(config: config)
     }
 

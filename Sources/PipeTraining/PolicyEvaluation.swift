@@ -30,6 +30,16 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
     public var cues: [String: CueResult]
     /// Stepwise consistency on chained questions (Med-R2).
     public var stepwise: StepwiseResult
+    /// Randomized smoothing's certified and clean accuracy, when requested.
+    public var smoothing: CertifiedResult?
+}
+
+/// Everything `PolicyEvaluation.run` measured: the report, the clean predictions and, when
+/// certification was requested, each certified record's certificate.
+public struct EvaluationOutput: Sendable {
+    public var report: EvaluationReport
+    public var predictions: [Prediction]
+    public var certificates: [Certificate]
 }
 
 /// Evaluates a policy on records: greedy decoding on the clean images, then on adversarial images
@@ -43,8 +53,12 @@ public struct PolicyEvaluation: Sendable {
     public var attackLimit: Int
     public var threads: Int
     public var seed: UInt64
+    /// Randomized smoothing of the policy, certified on records spread over the evaluated ones (nil: none).
+    public var certification: CertificationSettings?
 
-    public init(mode: ReasoningMode, maxNewTokens: Int, attacks: [AttackSettings], attackLimit: Int = 0, threads: Int, seed: UInt64) {
+    public init(mode: ReasoningMode, maxNewTokens: Int, attacks: [AttackSettings], attackLimit: Int = 0, threads: Int, seed: UInt64,
+                certification: CertificationSettings? = nil) {
+        self.certification = certification
         self.attackLimit = attackLimit
         self.mode = mode
         self.maxNewTokens = maxNewTokens
@@ -55,7 +69,7 @@ public struct PolicyEvaluation: Sendable {
 
     /// The report and the clean predictions for `entries` of `dataset`.
     public func run(_ checkpoint: Checkpoint, on dataset: VQADataset, entries: [DatasetIndex.Entry], split: String,
-                    log: (String) -> Void = { _ in }) throws -> (report: EvaluationReport, predictions: [Prediction]) {
+                    log: (String) -> Void = { _ in }) throws -> EvaluationOutput {
         guard !entries.isEmpty else { throw TrainingError("the \(split) split has no records; check the unpack stage's split") }
         guard checkpoint.model.config.imageSize == dataset.imageSize else {
             throw TrainingError("the checkpoint's images are \(checkpoint.model.config.imageSize) pixels, the dataset's \(dataset.imageSize)")
@@ -94,8 +108,22 @@ public struct PolicyEvaluation: Sendable {
             log(String(format: "%@ eps %.4g: accuracy %.3f (%.1f s)", settings.method.rawValue, settings.eps, attacked.accuracy,
                        Date().timeIntervalSince(attackStart)))
         }
-        return (EvaluationReport(split: split, clean: clean, grid: Self.grid(predictions), attacks: results, cues: cues,
-                                 stepwise: stepwise), predictions)
+        var smoothing: CertifiedResult?, certificates: [Certificate] = []
+        if let settings = certification {
+            let certifyStart = Date()
+            let classifier = SmoothedClassifier(model: checkpoint.model, tokenizer: checkpoint.tokenizer, sigma: settings.sigma,
+                                                maxNewTokens: maxNewTokens, batchSize: settings.batchSize, threads: threads, seed: seed)
+            let chosen = SFTTrainer.spread(examples, limit: settings.limit)
+            (smoothing, certificates) = CertifiedResult.measure(classifier, examples: chosen, dataset: dataset, settings: settings)
+            let samples = chosen.count * (settings.n0 + settings.n + settings.predictN)
+            let seconds = Date().timeIntervalSince(certifyStart)
+            log(String(format: "smoothed (sigma %.4g, n %d): accuracy %.3f, certified at 0 %.3f on %d records (%.1f noisy samples/s)",
+                       settings.sigma, settings.n, smoothing?.smoothedAccuracy ?? 0,
+                       RandomizedSmoothing.certifiedAccuracy(certificates, at: 0), chosen.count, Double(samples) / max(seconds, 1e-9)))
+        }
+        let report = EvaluationReport(split: split, clean: clean, grid: Self.grid(predictions), attacks: results, cues: cues,
+                                      stepwise: stepwise, smoothing: smoothing)
+        return EvaluationOutput(report: report, predictions: predictions, certificates: certificates)
     }
 
     /// Accuracy per modality and question type.
@@ -130,6 +158,15 @@ public struct PolicyEvaluation: Sendable {
         lines += ["", String(format: "Stepwise consistency: %.3f of %d chains answered correctly at every step; accuracy by step: %@.",
                              report.stepwise.fullyCorrect, report.stepwise.chains,
                              steps.map { String(format: "%@: %.3f", $0, report.stepwise.byStep[$0] ?? 0) }.joined(separator: ", "))]
+        if let s = report.smoothing {
+            let radii = s.certified.certifiedAccuracy.keys.sorted { (Double($0) ?? 0) < (Double($1) ?? 0) }
+            lines += ["", String(format: "Randomized smoothing, sigma %.4g: CERTIFY with n0 %d, n %d, alpha %g on %d records; PREDICT with n %d: "
+                                 + "smoothed accuracy %.3f (abstained on %.3f, counted wrong); mean certified radius %.3f.",
+                                 s.sigma, s.n0, s.n, s.alpha, s.certified.count, s.predictN, s.smoothedAccuracy, s.smoothedAbstainRate,
+                                 s.certified.meanRadius), "",
+                      "| L2 radius | " + radii.joined(separator: " | ") + " |", "|---|" + radii.map { _ in "---|" }.joined(),
+                      "| certified accuracy | " + radii.map { String(format: "%.3f", s.certified.certifiedAccuracy[$0] ?? 0) }.joined(separator: " | ") + " |"]
+        }
         if !report.attacks.isEmpty {
             lines += ["", "| attack | eps | alpha | steps | records | accuracy | drop from clean |", "|---|---|---|---|---|---|---|"]
             for a in report.attacks {

@@ -28,6 +28,13 @@ public struct SFTConfig: Sendable {
     /// Validation records scored after training (0: all).
     public var evalLimit = 0
     public var evalMaxNewTokens = 48
+    /// Score the validation split after training.
+    public var validate = true
+    /// Continue from this policy (its weights, tokenizer and shape) instead of a fresh model.
+    public var initial: Checkpoint? = nil
+    /// Train on images plus Gaussian noise N(0, sigma^2) on the [0, 1] pixels (Cohen et al. train
+    /// with the noise they certify with); 0: clean images.
+    public var noiseSigma: Double = 0
 
     public init() {}
 }
@@ -67,14 +74,23 @@ public struct SFTResult: Sendable {
 public struct SFTTrainer: Sendable {
     public var config: SFTConfig
 
-    /// At most `limit` of `items` (all when 0), evenly spaced, so a limited evaluation still covers
-    /// every modality and question type.
+    /// At most `limit` of `items` (all when 0), drawn without replacement by a fixed seed and kept in
+    /// their order, so a limited evaluation covers every modality and question type (an even stride
+    /// would not: with five questions per image, a stride that is a multiple of five picks one type).
     public static func spread<T>(_ items: [T], limit: Int) -> [T] {
         guard limit > 0, items.count > limit else { return items }
-        return (0..<limit).map { items[$0 * items.count / limit] }
+        var random = SeededRandom(seed: 0x5e1e_c7 ^ UInt64(items.count))
+        var indices = Array(items.indices)
+        for i in 0..<limit { indices.swapAt(i, i + Int(random.next() % UInt64(items.count - i))) }
+        return indices[..<limit].sorted().map { items[$0] }
     }
 
     public init(_ config: SFTConfig) { self.config = config }
+
+    /// `image` plus Gaussian noise for the example at `position` of step `step`.
+    static func noisy(_ image: ArraySlice<Float>, sigma: Double, seed: UInt64, step: Int, position: Int) -> [Float] {
+        GaussianNoise.added(to: image, sigma: sigma, seed: GaussianNoise.seed(seed ^ 0x6e01_5e, step, position))
+    }
 
     public func train(on dataset: VQADataset, log: (String) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> SFTResult {
         let cfg = config
@@ -83,17 +99,20 @@ public struct SFTTrainer: Sendable {
             throw TrainingError("the dataset has no training records; check the unpack stage's split and filters")
         }
         guard cfg.epochs >= 1, cfg.batchSize >= 1, cfg.microBatch >= 1 else { throw TrainingError("epochs, batch_size and micro_batch must be positive") }
-        let tokenizer = Tokenizer(texts: dataset.vocabularyTexts())
-        var modelConfig = cfg.model
+        let tokenizer = cfg.initial?.tokenizer ?? Tokenizer(texts: dataset.vocabularyTexts())
+        var modelConfig = cfg.initial?.model.config ?? cfg.model
         modelConfig.imageSize = dataset.imageSize
         modelConfig.vocabSize = tokenizer.count
         if let problem = modelConfig.problem { throw TrainingError("model: \(problem)") }
+        if let initial = cfg.initial, initial.model.config.imageSize != dataset.imageSize {
+            throw TrainingError("the policy's images are \(initial.model.config.imageSize) pixels, the dataset's \(dataset.imageSize)")
+        }
         let builder = ExampleBuilder(tokenizer: tokenizer, mode: cfg.mode, records: dataset.index.records.map(\.record))
         var examples = trainEntries.map(builder.example)
         if let long = examples.first(where: { $0.prompt.count + $0.target.count - 1 > modelConfig.maxLen }) {
             throw TrainingError("record \(long.record.questionID) needs \(long.prompt.count + long.target.count - 1) tokens; max_len is \(modelConfig.maxLen): raise model.max_len")
         }
-        var model = try VisionLanguageModel(config: modelConfig, seed: cfg.seed)
+        var model = try cfg.initial?.model ?? VisionLanguageModel(config: modelConfig, seed: cfg.seed)
         log("model: \(model.parameters.count) parameters, vocabulary \(tokenizer.count), \(examples.count) training examples")
 
         let stepsPerEpoch = (examples.count + cfg.batchSize - 1) / cfg.batchSize
@@ -120,7 +139,10 @@ public struct SFTTrainer: Sendable {
             for first in stride(from: 0, to: order.count, by: cfg.batchSize) {
                 if shouldStop() { throw TrainingError("stopped") }
                 let stepStart = Date()
-                let batch = order[first..<min(order.count, first + cfg.batchSize)].map { examples[$0] }
+                var batch = order[first..<min(order.count, first + cfg.batchSize)].map { examples[$0] }
+                if cfg.noiseSigma > 0 {
+                    for k in batch.indices { batch[k].pixels = Self.noisy(batch[k].image(in: dataset), sigma: cfg.noiseSigma, seed: cfg.seed, step: step, position: k) }
+                }
                 let micro = stride(from: 0, to: batch.count, by: cfg.microBatch).map {
                     TokenBatch(Array(batch[$0..<min(batch.count, $0 + cfg.microBatch)]), dataset: dataset)
                 }
@@ -143,14 +165,16 @@ public struct SFTTrainer: Sendable {
             }
         }
         let trainSeconds = Date().timeIntervalSince(start)
-        let validation = Self.spread(dataset.records(.val), limit: cfg.evalLimit)
+        let validation = cfg.validate ? Self.spread(dataset.records(.val), limit: cfg.evalLimit) : []
         let evalStart = Date()
         let (result, predictions) = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
             .score(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation.map(builder.example))
         let evalSeconds = Date().timeIntervalSince(evalStart)
-        log(String(format: "validation: accuracy %.3f, format %.3f on %d records (%.1f s)", result.accuracy, result.formatRate, result.count, evalSeconds))
-        let checkpoint = Checkpoint(model: model, tokenizer: tokenizer,
-                                    info: ["pipe.stage": "sft", "pipe.reasoning": cfg.mode.rawValue, "pipe.steps": "\(step)"])
+        if cfg.validate { log(String(format: "validation: accuracy %.3f, format %.3f on %d records (%.1f s)", result.accuracy, result.formatRate, result.count, evalSeconds)) }
+        var info = cfg.initial?.info ?? [:]
+        info.merge(["pipe.stage": "sft", "pipe.reasoning": cfg.mode.rawValue, "pipe.steps": "\(step)"]) { $1 }
+        if cfg.noiseSigma > 0 { info["pipe.noise_sigma"] = "\(cfg.noiseSigma)" }
+        let checkpoint = Checkpoint(model: model, tokenizer: tokenizer, info: info)
         return SFTResult(checkpoint: checkpoint, curve: curve, validation: result, predictions: predictions, trainSeconds: trainSeconds, evalSeconds: evalSeconds)
     }
 }

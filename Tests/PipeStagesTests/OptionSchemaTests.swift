@@ -23,6 +23,8 @@ struct OptionSchemaTests {
                     .init("test", .number(0...1), default: .double(0.2), help: "test fraction"),
                     .init("val", .number(0...1), default: .double(0.1), help: "validation fraction"),
                 ])), default: nil, help: "split fractions"),
+                .init("criterion", .oneOf([.init("accuracy_at", .number(0...10)), .init("mean_radius", nil)]),
+                      default: .map([("accuracy_at", .double(0.25))]), help: "how to choose"),
             ])
         }
         func action(for stage: ResolvedStage) throws -> JobAction { ClosureAction { _ in } }
@@ -53,7 +55,17 @@ struct OptionSchemaTests {
             "path": .string("sha256:" + Digest.of(Data("archive bytes".utf8)).hex),
             "size": .int(64), "lr": .double(1), "reasoning": .string("cot"), "modalities": .list([.string("CT")]),
             "shuffle": .bool(true), "split": .map(["test": .double(0.3), "val": .double(0.1)]),
+            "criterion": .map(["accuracy_at": .double(0.25)]),
         ]))
+    }
+
+    @Test func oneOfTakesABareNameOrANameWithItsValue() throws {
+        let directory = try TemporaryDirectory("schema")
+        try directory.write("d.zip", "x")
+        let bare = try #require(try jobs("{path: d.zip, criterion: mean_radius}", directory: directory).first)
+        #expect(bare.material["with"]?["criterion"] == .map(["mean_radius": .bool(true)]))
+        let valued = try #require(try jobs("{path: d.zip, criterion: {accuracy_at: 1}}", directory: directory).first)
+        #expect(valued.material["with"]?["criterion"] == .map(["accuracy_at": .double(1)]))
     }
 
     @Test func pathOptionsAreKeyedByContentNotName() throws {
@@ -75,6 +87,11 @@ struct OptionSchemaTests {
         ("{path: d.zip, split: {tset: 0.1}}", "r.yaml:6:33: error: stages.s.with.split.tset: unknown option `tset`\n  hint: did you mean `test`?"),
         ("{path: d.zip, shuffle: 1}", "r.yaml:6:34: error: stages.s.with.shuffle: expected true or false, got an integer `1`"),
         ("{size: 32}", "r.yaml:6:11: error: stages.s.with.path: missing required option `path`\n  hint: the archive to read, e.g. datasets/OmniMedVQA.zip"),
+        ("{path: d.zip, criterion: mean_radios}", "r.yaml:6:36: error: stages.s.with.criterion: `mean_radios` is not one of accuracy_at, mean_radius\n  hint: did you mean `mean_radius`?"),
+        ("{path: d.zip, criterion: accuracy_at}", "r.yaml:6:36: error: stages.s.with.criterion: `accuracy_at` needs a value\n  hint: write {accuracy_at: VALUE}"),
+        ("{path: d.zip, criterion: {mean_radius: 1}}", "r.yaml:6:37: error: stages.s.with.criterion.mean_radius: `mean_radius` takes no value\n  hint: write mean_radius"),
+        ("{path: d.zip, criterion: {accuracy_at: x}}", "r.yaml:6:50: error: stages.s.with.criterion.accuracy_at: expected a number in 0.0...10.0"),
+        ("{path: d.zip, criterion: [1]}", "r.yaml:6:36: error: stages.s.with.criterion: expected {accuracy_at: VALUE} or mean_radius, got a list"),
         ("{path: nope.zip}", "r.yaml:6:18: error: stages.s.with.path: cannot read dependency `nope.zip`"),
     ])
     func badOptionsAreLocated(with: String, expected: String) throws {

@@ -1,0 +1,81 @@
+import Foundation
+import PipeStatistics
+
+/// Cohen et al.'s PREDICT and CERTIFY decisions (locuslab/smoothing `core.py`) from the class counts
+/// of a base classifier under Gaussian noise, and the certified accuracy of a set of certificates.
+public enum RandomizedSmoothing {
+    /// The class of an answer with no option letter (the base classifier's "abstain" output; a
+    /// class like the others, never correct).
+    public static let unparsable = "(unparsable)"
+
+    /// The classes by count, most frequent first (ties: the smaller label first, so the choice is
+    /// deterministic where NumPy's `argmax` takes the lowest index).
+    public static func ranked(_ counts: [String: Int]) -> [(label: String, count: Int)] {
+        counts.map { (label: $0.key, count: $0.value) }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.label < $1.label }
+    }
+
+    /// CERTIFY: the top class of the `selection` counts (n0 samples) is the candidate; its count in the
+    /// fresh `estimation` counts (n samples) gives pA, the one-sided (1 - alpha) Clopper–Pearson lower
+    /// bound. Abstains (nil label, radius 0) when pA < 0.5; otherwise the radius is sigma * Phi^-1(pA).
+    public static func certify(selection: [String: Int], estimation: [String: Int], alpha: Double,
+                               sigma: Double) -> (label: String?, radius: Double, lowerBound: Double) {
+        let n = estimation.values.reduce(0, +)
+        guard let candidate = ranked(selection).first?.label, n > 0 else { return (nil, 0, 0) }
+        let pA = Statistics.clopperPearsonLower(successes: estimation[candidate] ?? 0, trials: n, alpha: alpha)
+        guard pA >= 0.5 else { return (nil, 0, pA) }
+        return (candidate, sigma * Statistics.normalQuantile(pA), pA)
+    }
+
+    /// PREDICT: the top class of the counts, or nil (abstain) when the two-sided binomial test of its
+    /// count against the runner-up's at p = 0.5 has a p-value above alpha.
+    public static func predict(_ counts: [String: Int], alpha: Double) -> String? {
+        let top = ranked(counts)
+        guard let first = top.first, first.count > 0 else { return nil }
+        let second = top.count > 1 ? top[1].count : 0
+        return Statistics.binomialTestTwoSided(first.count, n: first.count + second, p: 0.5) > alpha ? nil : first.label
+    }
+
+    /// The fraction of `certificates` that are correct with a radius of at least `radius`
+    /// (abstentions count as wrong).
+    public static func certifiedAccuracy(_ certificates: [Certificate], at radius: Double) -> Double {
+        guard !certificates.isEmpty else { return 0 }
+        return Double(certificates.filter { $0.correct && $0.radius >= radius }.count) / Double(certificates.count)
+    }
+}
+
+/// One test point's certificate.
+public struct Certificate: Codable, Equatable, Sendable {
+    public var questionID: String
+    public var modality: String
+    public var questionType: String
+    /// The ground-truth letter.
+    public var answer: String
+    /// The certified class (a letter or `(unparsable)`), nil when CERTIFY abstained.
+    public var predicted: String?
+    /// The certified L2 radius on [0, 1] pixels (0 when abstaining).
+    public var radius: Double
+    /// pA, the lower confidence bound on the top class's probability.
+    public var lowerBound: Double
+    /// The candidate class's count among the n estimation samples.
+    public var count: Int
+    public var correct: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case questionID = "question_id", modality, questionType = "question_type", answer, predicted, radius
+        case lowerBound = "p_lower", count, correct
+    }
+
+    /// CSV with a header: `question_id,modality,question_type,answer,predicted,radius,p_lower,count,correct`.
+    public static func csv(_ certificates: [Certificate]) -> String {
+        var rows = ["question_id,modality,question_type,answer,predicted,radius,p_lower,count,correct"]
+        for c in certificates {
+            let fields = [c.questionID, c.modality, c.questionType, c.answer, c.predicted ?? "abstain"].map(Self.quoted)
+            rows.append(fields.joined(separator: ",") + String(format: ",%.6f,%.6f,%d,%d", c.radius, c.lowerBound, c.count, c.correct ? 1 : 0))
+        }
+        return rows.joined(separator: "\n") + "\n"
+    }
+
+    static func quoted(_ field: String) -> String {
+        field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+    }
+}

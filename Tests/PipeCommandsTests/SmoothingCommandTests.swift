@@ -1,0 +1,105 @@
+import Foundation
+import PipeTestSupport
+import Testing
+
+/// `kind: smooth` and certified evaluation through a recipe and the built binary.
+struct SmoothingCommandTests {
+    static let recipe = SFTCommandTests.recipe + """
+
+          smooth:
+            kind: smooth
+            inputs: {dataset: split, policy: warmup}
+            with:
+              sigmas: [0.5, 0.12]
+              criterion: mean_radius
+              n0: 4
+              n: 12
+              alpha: 0.05
+              radii: [0, 0.1]
+              max_new_tokens: 6
+          eval:
+            kind: evaluate
+            inputs: {dataset: split, policy: warmup, smoothing: smooth}
+            with:
+              max_new_tokens: 6
+              certify: {limit: 5, radii: [0, 0.05, 0.1], predict_n: 10}
+          eval-sigma:
+            kind: evaluate
+            inputs: {dataset: split, policy: warmup}
+            with:
+              max_new_tokens: 6
+              certify: {sigma: 0.25, n0: 3, n: 9, alpha: 0.1, limit: 4}
+        """
+
+    @Test func calibratesThenCertifiesTheTestSplit() throws {
+        let project = try CLIProject()
+        try project.directory.write("smooth.yaml", Self.recipe)
+        let run = try project.pipe("run", "smooth.yaml")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        try project.pipe("get", "latest", "smooth", "--out", "smooth")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: project.path + "/smooth").sorted()
+                == ["certificates.csv", "model.safetensors", "smoothing.json", "timing.csv"])
+        let choice = try RobustnessCommandTests.json(project.path + "/smooth/smoothing.json")
+        let candidates = try #require(choice["candidates"] as? [[String: Any]])
+        let scores = try #require(choice["scores"] as? [Double])
+        #expect(candidates.map { $0["sigma"] as? Double } == [0.5, 0.12])
+        #expect(scores == candidates.map { $0["mean_radius"] as? Double ?? -1 })
+        // The best mean radius wins (a tie goes to the smaller sigma).
+        let best = scores[0] > scores[1] ? 0.5 : 0.12
+        #expect(choice["sigma"] as? Double == best && choice["criterion"] as? String == "mean_radius")
+        #expect(choice["n0"] as? Int == 4 && choice["n"] as? Int == 12 && choice["split"] as? String == "val")
+        let rows = try String(contentsOfFile: project.path + "/smooth/certificates.csv", encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "sigma,question_id,modality,question_type,answer,predicted,radius,p_lower,count,correct")
+        #expect(rows.count == 1 + 2 * (choice["records"] as? Int ?? -1))
+
+        try project.pipe("get", "latest", "eval", "--out", "eval")
+        let metrics = try RobustnessCommandTests.json(project.path + "/eval/metrics.json")
+        let smoothing = try #require(metrics["smoothing"] as? [String: Any])
+        #expect(smoothing["sigma"] as? Double == best && smoothing["n"] as? Int == 12 && smoothing["n0"] as? Int == 4
+                && smoothing["alpha"] as? Double == 0.05 && smoothing["predict_n"] as? Int == 10)
+        let certified = try #require(smoothing["certified"] as? [String: Any])
+        let accuracy = try #require(certified["certified_accuracy"] as? [String: Double])
+        #expect(Set(accuracy.keys) == ["0", "0.05", "0.1"] && certified["count"] as? Int == 5)
+        // The certified accuracy is the share of certificates that are correct with that radius.
+        let certificates = try String(contentsOfFile: project.path + "/eval/certificates.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { $0.split(separator: ",").map(String.init) }
+        #expect(certificates.count == 5)
+        for (key, value) in accuracy {
+            let r = Double(key) ?? -1
+            let count = certificates.filter { $0[8] == "1" && (Double($0[5]) ?? -1) >= r }.count
+            #expect(abs(value - Double(count) / 5) < 1e-12, "radius \(key)")
+        }
+        #expect((0...1).contains(smoothing["smoothed_accuracy"] as? Double ?? -1))
+        let report = try String(contentsOfFile: project.path + "/eval/report.md", encoding: .utf8)
+        #expect(report.contains("Randomized smoothing, sigma") && report.contains("| certified accuracy |"))
+
+        // Without a smoothing input, `certify.sigma` and its own settings.
+        try project.pipe("get", "latest", "eval-sigma", "--out", "eval-sigma")
+        let direct = try #require(try RobustnessCommandTests.json(project.path + "/eval-sigma/metrics.json")["smoothing"] as? [String: Any])
+        #expect(direct["sigma"] as? Double == 0.25 && direct["n"] as? Int == 9 && direct["predict_n"] as? Int == 9)
+        // Every output is deterministic: a second run is all cached.
+        let again = try project.pipe("run", "smooth.yaml")
+        #expect(again.status == 0 && again.stdout.contains("0 ran"), "\(again.stdout)")
+    }
+
+    @Test func aSmoothingInputWithoutAChoiceFailsTheStage() throws {
+        let project = try CLIProject()
+        try project.directory.write("smooth.yaml", Self.recipe)
+        let run = try project.pipe("run", "smooth.yaml", "--set", "stages.eval.inputs={dataset: split, policy: warmup, smoothing: warmup}")
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("has no readable smoothing.json; give a smooth stage as the `smoothing` input"), "\(run.stderr)")
+    }
+
+    @Test(arguments: [
+        ("stages.smooth.inputs={dataset: split}", "a smooth stage needs `inputs: {dataset: STAGE, policy: STAGE}`"),
+        ("stages.smooth.with.criterion=best", "`best` is not one of certified_accuracy_at, mean_radius"),
+        ("stages.smooth.with.criterion=certified_accuracy_at", "`certified_accuracy_at` needs a value"),
+        ("stages.smooth.with.sigmas=[0.25, -1]", "stages.smooth.with.sigmas.1: expected a number in 0.0001...100.0"),
+        ("stages.smooth.with.alpha=0.9", "stages.smooth.with.alpha: expected a number in 1e-12...0.5"),
+        ("stages.smooth.with.finetune.epoch=2", "unknown option `epoch`"),
+        ("stages.eval.with.certify.n=0", "stages.eval.with.certify.n: expected an integer in 1...100000000"),
+    ])
+    func badSettingsAreRefused(setting: String, message: String) throws {
+        try CLIProject().expectRefused(recipe: Self.recipe, file: "smooth.yaml", setting: setting, message: message)
+    }
+}
