@@ -4,7 +4,7 @@
 SWIFT ?= swift
 DEMO_RECIPE ?= recipes/at-grpo.yaml
 
-.PHONY: deps build build-debug demo test bench bench-snakemake clean
+.PHONY: deps build build-debug demo test bench bench-snakemake report-screenshot clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -12,7 +12,9 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product pipe
 
-build-debug: deps
+# The report tests parse the HTML with FoundationXML, which links libxml2.
+build-debug:
+	@bash scripts/install-deps.sh libxml2
 	$(SWIFT) build --build-tests
 
 demo: build
@@ -36,6 +38,11 @@ bench: build
 bench-snakemake: build
 	python3 -m venv bench/.venv && bench/.venv/bin/pip install -q "snakemake==9.*"
 	python3 bench/snakemake_side_by_side.py --pipe .build/release/pipe --snakemake bench/.venv/bin/snakemake
+
+# The latest run's report rendered to PNG with headless Chromium (when installed).
+report-screenshot: build
+	@rm -rf reports/latest && .build/release/pipe report latest --out reports/latest >/dev/null
+	@bash scripts/report-screenshot.sh reports/latest/report.html
 
 clean:
 	rm -rf .build

@@ -45,14 +45,16 @@ let package = Package(
         .target(name: "PipeModel", dependencies: ["PipeTensor", "PipeRandom"]),
         // Training and evaluation loops over VQA datasets: SFT (and, next, GRPO, attacks, smoothing).
         .target(name: "PipeTraining", dependencies: ["PipeModel", "PipeTensor", "PipeData", "PipeRandom", "PipeStatistics"]),
+        // Reports: inline-SVG charts and tables of training, evaluation and smoothing results.
+        .target(name: "PipeReport", dependencies: ["PipeTraining"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
         .target(name: "PipeStages", dependencies: ["PipeRecipe", "PipeEngine", "PipeData", "PipeArchive", "PipeSynth",
-                                                   "PipeModel", "PipeTraining"]),
+                                                   "PipeModel", "PipeTraining", "PipeReport"]),
         // One thin file per subcommand.
         .target(name: "PipeCommands", dependencies: [
-            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages",
+            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages", "PipeReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pipe", dependencies: ["PipeCommands"]),
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "PipeImagingTests", dependencies: ["PipeImaging"]),
         .testTarget(name: "PipeDataTests", dependencies: ["PipeData", "PipeArchive", "PipeImaging", "PipeRandom", "PipeTestSupport"]),
         .testTarget(name: "PipeStatisticsTests", dependencies: ["PipeStatistics"]),
+        .testTarget(name: "PipeReportTests", dependencies: ["PipeReport", "PipeTraining"]),
         .testTarget(name: "PipeTensorTests", dependencies: ["PipeTensor", "PipeRandom", "PipeTestSupport"]),
         .testTarget(name: "PipeModelTests", dependencies: ["PipeModel", "PipeTensor", "PipeRandom", "PipeTestSupport"]),
         .testTarget(name: "PipeTrainingTests", dependencies: ["PipeTraining", "PipeModel", "PipeData", "PipeSynth", "PipeTestSupport"]),

@@ -10,7 +10,8 @@ public struct PipeCommand: ParsableCommand {
         abstract: "Run declarative experiment pipelines with a content-addressed cache.",
         version: PipeVersion.current,
         subcommands: [ValidateCommand.self, RunCommand.self, StatusCommand.self, DagCommand.self,
-                      RunsCommand.self, ShowCommand.self, GetCommand.self, CacheCommand.self])
+                      RunsCommand.self, ShowCommand.self, GetCommand.self, CacheCommand.self,
+                      ReportCommand.self])
 
     public init() {}
 

@@ -58,6 +58,7 @@ struct RunCommand: ParsableCommand {
         try ledger.finish(run: runId, status: interrupted ? "interrupted" : failed ? "failed" : "succeeded")
         Summary.print(results, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
                       runId: runId, cacheRoot: project.cacheRoot)
+        ReportSummaries.print(results, cache: cache)
         timer.mark("summary")
         if interrupted { throw ExitCode(130) }
         if failed || results.contains(where: { $0.status == .skipped }) { throw ExitCode(1) }

@@ -48,7 +48,7 @@ public struct KindRegistry: Sendable {
     }
 
     /// Every built-in kind.
-    public static let builtIn = KindRegistry([CommandKind(), GRPOKind(), GRPOKind(adversarial: true), EvaluateKind(), SFTKind(), SmoothKind(), SynthKind(), UnpackKind()])
+    public static let builtIn = KindRegistry([CommandKind(), GRPOKind(), GRPOKind(adversarial: true), EvaluateKind(), ReportKind(), SFTKind(), SmoothKind(), SynthKind(), UnpackKind()])
 
     /// Kind names, sorted, for recipe validation and hints.
     public var names: [String] { kinds.keys.sorted() }

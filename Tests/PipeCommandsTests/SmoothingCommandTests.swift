@@ -29,6 +29,10 @@ struct SmoothingCommandTests {
             with:
               max_new_tokens: 6
               certify: {sigma: 0.25, n0: 3, n: 9, alpha: 0.1, limit: 4}
+          report:
+            kind: report
+            inputs: {warmup: warmup, smooth: smooth, eval: eval, eval_sigma: eval-sigma}
+            with: {title: Smoothing check}
         """
 
     @Test func calibratesThenCertifiesTheTestSplit() throws {
@@ -82,6 +86,34 @@ struct SmoothingCommandTests {
         #expect(again.status == 0 && again.stdout.contains("0 ran"), "\(again.stdout)")
     }
 
+    @Test func theReportStageAndCommandRenderTheRun() throws {
+        let project = try CLIProject()
+        try project.directory.write("smooth.yaml", Self.recipe)
+        let run = try project.pipe("run", "smooth.yaml")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        // The run ends with the report's side-by-side table.
+        #expect(run.stdout.contains("report: results (test split)\n| model | clean | format | smoothed (sigma) |"), "\(run.stdout)")
+        #expect(run.stdout.contains("| eval | ") && run.stdout.contains("| eval_sigma | "))
+        try project.pipe("get", "latest", "report", "--out", "report")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: project.path + "/report").sorted() == ["report.html", "report.md", "summary.md"])
+        let html = try String(contentsOfFile: project.path + "/report/report.html", encoding: .utf8)
+        #expect(html.contains("<h1>Smoothing check</h1>") && html.contains("data-title=\"SFT loss per step\"")
+                && html.contains("data-title=\"Certified accuracy (randomized smoothing)\""))
+        #expect(!html.contains("<script") && !html.contains("src=\"") && !html.contains("href="), "self-contained")
+
+        // `pipe report RUN` names each stage by its stage name and refuses to overwrite.
+        let report = try project.pipe("report", "latest", "--out", "out")
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.stdout.contains("| eval | ") && report.stdout.contains("wrote "))
+        let markdown = try String(contentsOfFile: project.path + "/out/report.md", encoding: .utf8)
+        #expect(markdown.contains("# warmup: run 1") && markdown.contains("warmup") && markdown.contains("## Smoothing calibration"))
+        let again = try project.pipe("report", "latest", "--out", "out")
+        #expect(again.status == 2 && again.stderr.contains("exists; choose another --out"))
+        let missing = try project.pipe("report", "7")
+        #expect(missing.status == 2 && missing.stderr.contains("no run `7`"))
+        #expect(!FileManager.default.fileExists(atPath: project.path + "/reports"))
+    }
+
     @Test func aSmoothingInputWithoutAChoiceFailsTheStage() throws {
         let project = try CLIProject()
         try project.directory.write("smooth.yaml", Self.recipe)
@@ -97,6 +129,7 @@ struct SmoothingCommandTests {
         ("stages.smooth.with.sigmas=[0.25, -1]", "stages.smooth.with.sigmas.1: expected a number in 0.0001...100.0"),
         ("stages.smooth.with.alpha=0.9", "stages.smooth.with.alpha: expected a number in 1e-12...0.5"),
         ("stages.smooth.with.finetune.epoch=2", "unknown option `epoch`"),
+        ("stages.report.inputs={}", "a report stage needs inputs to show"),
         ("stages.eval.with.certify.n=0", "stages.eval.with.certify.n: expected an integer in 1...100000000"),
     ])
     func badSettingsAreRefused(setting: String, message: String) throws {

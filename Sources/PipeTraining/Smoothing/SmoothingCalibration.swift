@@ -41,6 +41,15 @@ public struct SmoothingSummary: Codable, Equatable, Sendable {
         case sigma, count, certifiedAccuracy = "certified_accuracy", meanRadius = "mean_radius", abstainRate = "abstain_rate"
     }
 
+    public init(sigma: Double, count: Int, certifiedAccuracy: [String: Double], meanRadius: Double, abstainRate: Double) {
+        self.sigma = sigma
+        self.count = count
+        self.certifiedAccuracy = certifiedAccuracy
+        self.meanRadius = meanRadius
+        self.abstainRate = abstainRate
+    }
+
+    /// The summary of `certificates` at `radii`.
     public init(sigma: Double, certificates: [Certificate], radii: [Double]) {
         self.sigma = sigma
         count = certificates.count

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import PipeEngine
+import PipeReport
+
+/// `pipe report RUN`: a Markdown + HTML report of a recorded run's evaluation, smoothing and
+/// training results (each stage named by its stage name).
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Write a Markdown + HTML report (with charts) of a run.")
+
+    @OptionGroup var options: CacheOptions
+    @Argument(help: "A run id, a tag, or `latest`.") var reference: String
+    @Option(help: "The directory to write report.html and report.md to (default: reports/run-ID); must not exist.") var out: String?
+    @Option(help: "The report's title (default: the recipe's name).") var title: String?
+
+    func run() throws {
+        let project = options.project
+        guard let ledger = try project.existingLedger(), let run = try ledger.run(reference) else {
+            throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+        }
+        let runId = run.id ?? 0
+        let target = Project.absolute(out ?? "reports/run-\(runId)", from: FileManager.default.currentDirectoryPath)
+        guard !FileManager.default.fileExists(atPath: target) else {
+            throw UsageError("\(target) exists; choose another --out or remove it")
+        }
+        let cache = try project.openCache()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-report-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var sources: [ReportSource] = []
+        for entry in try ledger.stages(ofRun: runId) where ["sft", "grpo", "at-grpo", "smooth", "evaluate"].contains(entry.kind) {
+            guard let hex = entry.output, let digest = Digest(hex: hex) else { continue }
+            let directory = scratch + "/" + entry.stage
+            do {
+                try Tree.materialize(digest, from: cache.objects, into: directory)
+                let source = try ReportSource(label: entry.stage, directory: directory)
+                if !source.isEmpty { sources.append(source) }
+            } catch let error as ReportError {
+                throw UsageError("cannot report stage `\(entry.stage)`: \(error)")
+            } catch {
+                throw UsageError("cannot read the output of `\(entry.stage)`: \(error)\n  hint: `pipe run` recomputes missing or corrupted results")
+            }
+        }
+        guard !sources.isEmpty else {
+            throw UsageError("run \(runId) has no evaluate, smooth or training results to report\n  hint: `pipe show \(runId)` lists its stages")
+        }
+        let report = Report(title: title ?? "\(run.recipeName): run \(runId)", sources: sources)
+        // Written beside the target and moved into place, so an interruption leaves nothing half-written.
+        let parent = (target as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let staging = parent + "/.report-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        do {
+            try report.html.write(toFile: staging + "/report.html", atomically: false, encoding: .utf8)
+            try report.markdown.write(toFile: staging + "/report.md", atomically: false, encoding: .utf8)
+            try FileManager.default.moveItem(atPath: staging, toPath: target)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+        if !report.summary.rows.isEmpty { print(report.summary.markdown) }
+        print("wrote \(target)/report.html and report.md (\(report.charts.count) charts)")
+    }
+}
+
+/// After a run: the side-by-side results table of each `report` stage (its `summary.md`).
+enum ReportSummaries {
+    static func print(_ results: [StageResult], cache: Cache) {
+        for result in results where result.kind == "report" && (result.status == .ran || result.status == .cached) {
+            guard let digest = result.output, let tree = try? Tree.load(digest, from: cache.objects),
+                  let file = tree.entries.first(where: { $0.name == "summary.md" }),
+                  let data = try? cache.objects.read(file.digest) else { continue }
+            Swift.print("\n\(result.job): results (test split)\n" + String(decoding: data, as: UTF8.self), terminator: "")
+        }
+    }
+}
