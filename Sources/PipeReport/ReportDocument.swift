@@ -17,6 +17,12 @@ public struct Table: Sendable, Equatable {
 }
 
 extension Report {
+    /// An L-infinity budget in units of 1/255 ("8/255"), to two decimals when it is not whole.
+    static func per255(_ eps: Double) -> String {
+        let units = eps * 255
+        return (abs(units - units.rounded()) < 0.01 ? String(Int(units.rounded())) : String(format: "%.2f", units)) + "/255"
+    }
+
     static func format(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "" }
 
     /// The evaluations side by side: clean accuracy, accuracy under each attack and budget, the
@@ -34,7 +40,7 @@ extension Report {
             .sorted { (Double($0) ?? 0) < (Double($1) ?? 0) }
         let smoothed = evaluations.contains { $0.report.smoothing != nil }
         var header = ["model", "clean", "format"]
-        header += attackColumns.map { "\($0.method) \($0.method == "pgd_l2" ? SVG.number($0.eps) : SVG.number($0.eps * 255) + "/255")" }
+        header += attackColumns.map { "\($0.method) \($0.method == "pgd_l2" ? SVG.number($0.eps) : Self.per255($0.eps))" }
         if smoothed { header += ["smoothed (sigma)"] + radii.map { "certified @\($0)" } }
         header += ["hint drop", "shuffle drop", "chains fully correct"]
         let rows = evaluations.map { label, report -> [String] in

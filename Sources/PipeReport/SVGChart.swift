@@ -22,7 +22,7 @@ public struct Series: Sendable, Equatable {
 /// with its values in `data-` attributes and a `<title>` tooltip.
 enum SVG {
     static let width = 640.0, height = 340.0
-    static let margin = (left: 64.0, right: 170.0, top: 36.0, bottom: 52.0)
+    static let margin = (left: 64.0, right: 196.0, top: 36.0, bottom: 52.0)
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
     static func escape(_ text: String) -> String {
@@ -67,7 +67,7 @@ enum SVG {
         let mark = swatch
             ? "<rect x=\"\(coordinate(x))\" y=\"\(coordinate(y - 6))\" width=\"18\" height=\"10\" fill=\"\(color)\"/>"
             : "<line x1=\"\(coordinate(x))\" y1=\"\(coordinate(y))\" x2=\"\(coordinate(x + 18))\" y2=\"\(coordinate(y))\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"5 3\"" : "")/>"
-        return "<g class=\"legend\">\(mark)<text x=\"\(coordinate(x + 24))\" y=\"\(coordinate(y + 4))\" font-size=\"11\">\(escape(name))</text></g>\n"
+        return "<g class=\"legend\">\(mark)<text x=\"\(coordinate(x + 24))\" y=\"\(coordinate(y + 4))\" font-size=\"10\">\(escape(name))</text></g>\n"
     }
 }
 

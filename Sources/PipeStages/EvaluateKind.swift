@@ -27,7 +27,7 @@ public struct EvaluateKind: StageKind {
               help: "attacks to run: fgsm, pgd_linf, pgd_l2 (none by default)"),
         .init("eps", .numberList(0...1000), default: .list(defaultBudgets), help: "budgets on [0, 1] pixels, each method at each"),
         .init("steps", .int(1...1000), default: .int(10), help: "PGD steps"),
-        .init("limit", .int(0...10_000_000), default: .int(0), help: "records to attack, evenly spread over the scored ones (0: all)"),
+        .init("limit", .int(0...10_000_000), default: .int(0), help: "records to attack, drawn from the scored ones with a fixed seed (0: all)"),
         .init("alpha_ratio", .number(0...100), default: .double(0.25), help: "PGD step size as a fraction of eps (torchattacks: 2/255 at 8/255)"),
         .init("random_start", .bool, default: .bool(true), help: "start PGD at a random point of the ball"),
     ])
@@ -46,7 +46,7 @@ public struct EvaluateKind: StageKind {
     public var schema: OptionSchema? {
         OptionSchema([
             .init("split", .text(["train", "val", "test"]), default: .string("test"), help: "the split to score"),
-            .init("limit", .int(0...10_000_000), default: .int(0), help: "records to score, evenly spread over the split (0: all)"),
+            .init("limit", .int(0...10_000_000), default: .int(0), help: "records to score, drawn from the split with a fixed seed (0: all)"),
             TrainingKindSupport.reasoningOption,
             .init("max_new_tokens", .int(1...4096), default: .int(64), help: "tokens to generate per answer"),
             .init("attack", .group(Self.attackOptions), default: nil, help: "adversarial evaluation"),

@@ -33,7 +33,7 @@ public struct SmoothKind: StageKind {
             .init("alpha", .number(1e-12...0.5), default: .double(0.001), help: "failure probability of each certificate"),
             .init("radii", .numberList(0...1000), default: .list(Self.defaultRadii), help: "radii the certified accuracy is reported at"),
             .init("split", .text(["train", "val", "test"]), default: .string("val"), help: "the split to calibrate on"),
-            .init("limit", .int(0...10_000_000), default: .int(0), help: "records to certify, evenly spread over the split (0: all)"),
+            .init("limit", .int(0...10_000_000), default: .int(0), help: "records to certify, drawn from the split with a fixed seed (0: all)"),
             TrainingKindSupport.reasoningOption,
             .init("max_new_tokens", .int(1...4096), default: .int(64), help: "tokens decoded per noisy sample"),
             .init("batch_size", .int(1...4096), default: .int(32), help: "noisy samples decoded together"),

@@ -9,7 +9,7 @@ public struct AttackResult: Codable, Equatable, Sendable {
     public var eps: Double
     public var alpha: Double
     public var steps: Int
-    /// Records attacked (evenly spread over the evaluated ones).
+    /// Records attacked (drawn from the evaluated ones with a fixed seed).
     public var count: Int
     public var accuracy: Double
     public var formatRate: Double
@@ -48,7 +48,7 @@ public struct PolicyEvaluation: Sendable {
     public var mode: ReasoningMode
     public var maxNewTokens: Int
     public var attacks: [AttackSettings]
-    /// Records attacked, evenly spread over the evaluated ones (0: all); attacks cost PGD's steps
+    /// Records attacked, drawn from the evaluated ones with a fixed seed (0: all); attacks cost PGD's steps
     /// in forward and backward passes per record, clean decoding only one.
     public var attackLimit: Int
     public var threads: Int
