@@ -87,6 +87,11 @@ struct LoadedRecipe {
 
     /// Reads `file`, applies `sets` (`path=value`), validates, and hashes `deps`.
     init(file: String, sets: [String], registry: KindRegistry = .builtIn) throws {
+        try self.init(file: file, overrides: try sets.map(Override.init(parsing:)), registry: registry)
+    }
+
+    /// Reads `file`, applies `overrides`, validates, and hashes `deps`.
+    init(file: String, overrides: [Override], registry: KindRegistry = .builtIn) throws {
         guard let data = FileManager.default.contents(atPath: file) else {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory)
@@ -96,7 +101,6 @@ struct LoadedRecipe {
         guard let text = String(data: data, encoding: .utf8) else {
             throw UsageError("\(file) is not UTF-8 text")
         }
-        let overrides = try sets.map(Override.init(parsing:))
         let recipe = try Recipe.parse(text, file: file, overrides: overrides, kinds: registry.names)
         let jobs = try JobBuilder(registry: registry).jobs(for: recipe, recipeFile: file)
         self.file = file

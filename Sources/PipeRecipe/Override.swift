@@ -9,6 +9,13 @@ public struct Override: Equatable, Sendable {
     /// The override as the user wrote it, used as the "file" of its errors.
     public var text: String
 
+    /// An override of `path` with a value read elsewhere (an experiment's grid); `text` names it in errors.
+    public init(path: [String], value: Node, text: String) {
+        self.path = path
+        self.value = value
+        self.text = text
+    }
+
     /// Parses `path=value`.
     public init(parsing text: String) throws {
         let origin = SourceLocation(file: "--set \(text)", line: 0, column: 0)

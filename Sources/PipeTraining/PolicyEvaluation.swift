@@ -20,11 +20,18 @@ public struct AttackResult: Codable, Equatable, Sendable {
 /// What `evaluate` measures on one split: clean accuracy with its breakdowns, the modality x
 /// question-type grid, and accuracy under each attack.
 public struct EvaluationReport: Codable, Equatable, Sendable {
+    enum CodingKeys: String, CodingKey {
+        case split, clean, grid, attacks, robustAccuracy = "robust_accuracy", cues, stepwise, smoothing
+    }
+
     public var split: String
     public var clean: EvaluationResult
     /// modality -> question type -> accuracy.
     public var grid: [String: [String: Double]]
     public var attacks: [AttackResult]
+    /// Accuracy under each attack by method and eps (as written in the recipe, e.g. "0.03137"), for
+    /// comparisons such as `eval.pgd_linf@0.03137`.
+    public var robustAccuracy: [String: [String: Double]]?
     /// Misleading cues (Med-R2): a hint towards a wrong option appended to the question
     /// (`misleading_hint`), the options in another order (`shuffled_options`).
     public var cues: [String: CueResult]
@@ -121,8 +128,10 @@ public struct PolicyEvaluation: Sendable {
                        settings.sigma, settings.n, smoothing?.smoothedAccuracy ?? 0,
                        RandomizedSmoothing.certifiedAccuracy(certificates, at: 0), chosen.count, Double(samples) / max(seconds, 1e-9)))
         }
-        let report = EvaluationReport(split: split, clean: clean, grid: Self.grid(predictions), attacks: results, cues: cues,
-                                      stepwise: stepwise, smoothing: smoothing)
+        var robust: [String: [String: Double]] = [:]
+        for result in results { robust[result.method, default: [:]]["\(result.eps)"] = result.accuracy }
+        let report = EvaluationReport(split: split, clean: clean, grid: Self.grid(predictions), attacks: results, robustAccuracy: robust,
+                                      cues: cues, stepwise: stepwise, smoothing: smoothing)
         return EvaluationOutput(report: report, predictions: predictions, certificates: certificates)
     }
 

@@ -56,6 +56,9 @@ struct RobustnessCommandTests {
             #expect(abs((clean["accuracy"] as? Double ?? -1) - accuracy - drop) < 1e-12)
             #expect(attack["count"] as? Int == clean["count"] as? Int)
         }
+        // The same accuracies by method and eps, for comparisons such as `eval.pgd_linf@0.05`.
+        let robust = try #require(metrics["robust_accuracy"] as? [String: [String: Double]])
+        #expect(robust["pgd_linf"]?["0.05"] == attacks[3]["accuracy"] as? Double && robust["fgsm"]?.count == 2)
         let cues = try #require(metrics["cues"] as? [String: [String: Double]])
         #expect(Set(cues.keys) == ["misleading_hint", "shuffled_options"])
         let stepwise = try #require(metrics["stepwise"] as? [String: Any])

@@ -132,6 +132,26 @@ struct ReportTests {
                 && markdown.contains("- Certified accuracy (randomized smoothing)"))
     }
 
+    @Test func metricsAreFoundByPathIndexAndBreadthFirstName() throws {
+        let report = Self.evaluation(accuracy: 0.5, pgd: [0.45, 0.3], certified: ["0": 0.4, "0.25": 0.2])
+        let json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(report))
+        #expect(MetricLookup.value(in: json, path: "clean.accuracy") == 0.5)
+        #expect(MetricLookup.value(in: json, path: "accuracy") == 0.5)
+        #expect(MetricLookup.value(in: json, path: "certified_accuracy@0.25") == 0.2)
+        #expect(MetricLookup.value(in: json, path: "certified_accuracy@0.250") == 0.2)
+        #expect(MetricLookup.value(in: json, path: "clean.byModality@CT") == 0.6)
+        #expect(MetricLookup.value(in: json, path: "smoothing.sigma") == 0.25)
+        #expect(MetricLookup.value(in: json, path: "certified_accuracy@0.5") == nil)
+        #expect(MetricLookup.value(in: json, path: "clean") == nil)
+        #expect(MetricLookup.value(in: json, path: "nothing.here") == nil)
+        let table = Comparison(metrics: ["a", "b"], rows: [
+            .init(name: "x", values: [[1, 3], [5]], seeds: 2), .init(name: "y", values: [[2, 2], []], seeds: 2),
+            .init(name: "z", values: [[], []], seeds: 1, failure: "stage `t` failed"),
+        ]).table
+        #expect(table.rows == [["x", "2.0000 ± 1.4142 *", "5.0000 *", "2", ""], ["y", "2.0000 ± 0.0000 *", "n/a", "2", ""],
+                               ["z", "failed", "failed", "1", "stage `t` failed"]])
+    }
+
     @Test func malformedInputsAreNamed() throws {
         #expect(throws: ReportError("c:3: `x` is not a number")) { try CurveTable(csv: "step,loss\n0,1\n1,x\n", file: "c") }
         #expect(throws: ReportError("c:2: 1 cells, the header has 2")) { try CurveTable(csv: "step,loss\n0\n", file: "c") }

@@ -1,0 +1,125 @@
+import Foundation
+import PipeEngine
+import PipeRecipe
+import PipeReport
+
+/// Executes an ablation's union graph (recorded in the ledger as one run) and reads each variant's
+/// metrics out of its stages' artifacts.
+struct AblationRun {
+    let ablation: Ablation
+    let project: Project
+    let jobs: Int
+
+    struct Outcome {
+        var results: [StageResult]
+        var comparison: Comparison
+        var interrupted: Bool
+    }
+
+    func execute() throws -> Outcome {
+        let cache = try project.openCache()
+        let ledger = try project.openLedger()
+        let runId = try ledger.begin(Provenance.runEntry(for: ablation.base, tag: nil))
+        let cancellation = Cancellation()
+        let signals = SignalTrap(cancellation: cancellation)
+        let reporter = ProgressReporter(total: ablation.pipeline.jobs.count)
+        let recorder = LedgerRecorder(ledger: ledger, runId: runId, recipeName: ablation.base.recipe.name)
+        let observers = ObserverGroup([reporter, recorder])
+        // Every variant runs as far as it can: a failure stops only what depends on it.
+        let executor = Executor(pipeline: ablation.pipeline, cache: cache, options: RunOptions(jobs: jobs, keepGoing: true),
+                                previous: { _ in nil }, cancellation: cancellation, observer: observers)
+        let started = ContinuousClock.now
+        let results = withExtendedLifetime(observers) { executor.run() }
+        reporter.stop()
+        signals.restore()
+        let elapsed = ContinuousClock.now - started
+        try recorder.finish(results)
+        let interrupted = cancellation.isCancelled
+        let failed = results.contains { $0.status == .failed }
+        try ledger.finish(run: runId, status: interrupted ? "interrupted" : failed ? "failed" : "succeeded")
+        Summary.print(results, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                      runId: runId, cacheRoot: project.cacheRoot)
+        return Outcome(results: results, comparison: comparison(results, cache: cache), interrupted: interrupted)
+    }
+
+    /// One row per grid cell (variants that differ only in seed), metrics over its seeds.
+    func comparison(_ results: [StageResult], cache: Cache) -> Comparison {
+        let byJob = Dictionary(results.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a })
+        let metrics = ablation.experiment.compare
+        var order: [String] = []
+        var cells: [String: (values: [[Double]], seeds: Int, failure: String?)] = [:]
+        var warned = Set<String>()
+        for (index, variant) in ablation.variants.enumerated() {
+            let name = variant.label.isEmpty ? "recipe" : variant.label
+            if cells[name] == nil {
+                order.append(name)
+                cells[name] = (metrics.map { _ in [] }, 0, nil)
+            }
+            cells[name]?.seeds += 1
+            let jobOf = ablation.jobOf[index]
+            if let failure = Self.failure(of: jobOf, in: byJob) {
+                let earlier = cells[name]?.failure
+                cells[name]?.failure = earlier ?? (variant.seed.map { "seed \($0): " } ?? "") + failure
+                continue
+            }
+            for (column, metric) in metrics.enumerated() {
+                let stage = String(metric.prefix { $0 != "." }), path = String(metric.drop { $0 != "." }.dropFirst())
+                guard let digest = jobOf[stage].flatMap({ byJob[$0]?.output }), let json = Self.metricsJSON(digest, cache: cache),
+                      let value = MetricLookup.value(in: json, path: path) else {
+                    if warned.insert(metric).inserted { Terminal.error("warning: no metric `\(path)` in stage `\(stage)`'s metrics.json") }
+                    continue
+                }
+                cells[name]?.values[column].append(value)
+            }
+        }
+        return Comparison(metrics: metrics, rows: order.map { name in
+            let cell = cells[name]!
+            return Comparison.Row(name: name, values: cell.values, seeds: cell.seeds, failure: cell.failure)
+        })
+    }
+
+    /// Why a variant has no results: its first failed stage and message, or a stage not run.
+    static func failure(of jobOf: [String: String], in results: [String: StageResult]) -> String? {
+        let mine: [(stage: String, result: StageResult)] = jobOf.keys.sorted().compactMap { stage in
+            results[jobOf[stage] ?? ""].map { (stage, $0) }
+        }
+        if let failed = mine.first(where: { $0.result.status == .failed }) {
+            let last = failed.result.logTail.last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty })
+            return "stage `\(failed.stage)` failed" + (failed.result.message.map { ": \($0)" } ?? "") + (last.map { " (\($0))" } ?? "")
+        }
+        if let skipped = mine.first(where: { $0.result.status != .ran && $0.result.status != .cached }) {
+            return "stage `\(skipped.stage)` did not run (\(skipped.result.status.rawValue))"
+        }
+        return nil
+    }
+
+    /// A stage's `metrics.json` (or a smooth stage's `smoothing.json`), parsed.
+    static func metricsJSON(_ digest: Digest, cache: Cache) -> Any? {
+        guard let tree = try? Tree.load(digest, from: cache.objects) else { return nil }
+        for name in ["metrics.json", "smoothing.json"] {
+            if let file = tree.entries.first(where: { $0.name == name }), let data = try? cache.objects.read(file.digest) {
+                return try? JSONSerialization.jsonObject(with: data)
+            }
+        }
+        return nil
+    }
+
+    /// Writes comparison.md, .csv and .json into `directory`, replacing it whole (written beside it first).
+    static func write(_ comparison: Comparison, to directory: String) throws {
+        let manager = FileManager.default
+        let parent = (directory as NSString).deletingLastPathComponent
+        try manager.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let staging = parent + "/.comparison-\(UUID().uuidString)"
+        try manager.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        do {
+            try comparison.table.markdown.write(toFile: staging + "/comparison.md", atomically: false, encoding: .utf8)
+            try comparison.csv.write(toFile: staging + "/comparison.csv", atomically: false, encoding: .utf8)
+            try comparison.json.write(to: URL(fileURLWithPath: staging + "/comparison.json"))
+            if manager.fileExists(atPath: directory) { try manager.removeItem(atPath: directory) }
+            try manager.moveItem(atPath: staging, toPath: directory)
+        } catch {
+            try? manager.removeItem(atPath: staging)
+            throw error
+        }
+    }
+}
