@@ -19,26 +19,11 @@ struct AblationRun {
     func execute() throws -> Outcome {
         let cache = try project.openCache()
         let ledger = try project.openLedger()
-        let runId = try ledger.begin(Provenance.runEntry(for: ablation.base, tag: nil))
-        let cancellation = Cancellation()
-        let signals = SignalTrap(cancellation: cancellation)
-        let reporter = ProgressReporter(total: ablation.pipeline.jobs.count)
-        let recorder = LedgerRecorder(ledger: ledger, runId: runId, recipeName: ablation.base.recipe.name)
-        let observers = ObserverGroup([reporter, recorder])
         // Every variant runs as far as it can: a failure stops only what depends on it.
-        let executor = Executor(pipeline: ablation.pipeline, cache: cache, options: RunOptions(jobs: jobs, keepGoing: true),
-                                previous: { _ in nil }, cancellation: cancellation, observer: observers)
-        let started = ContinuousClock.now
-        let results = withExtendedLifetime(observers) { executor.run() }
-        reporter.stop()
-        signals.restore()
-        let elapsed = ContinuousClock.now - started
-        try recorder.finish(results)
-        let interrupted = cancellation.isCancelled
-        let failed = results.contains { $0.status == .failed }
-        try ledger.finish(run: runId, status: interrupted ? "interrupted" : failed ? "failed" : "succeeded")
-        Summary.print(results, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-                      runId: runId, cacheRoot: project.cacheRoot)
+        let run = try RecordedRun.execute(ablation.pipeline, entry: Provenance.runEntry(for: ablation.base, tag: nil),
+                                          recipeName: ablation.base.recipe.name, cache: cache, ledger: ledger,
+                                          options: RunOptions(jobs: jobs, keepGoing: true), previous: { _ in nil }, cacheRoot: project.cacheRoot)
+        let results = run.results, interrupted = run.interrupted
         return Outcome(results: results, comparison: comparison(results, cache: cache), interrupted: interrupted)
     }
 

@@ -35,33 +35,14 @@ struct RunCommand: ParsableCommand {
         let ledger = try project.openLedger()
         timer.mark("ledger")
         let previous = loaded.previousMaterial(ledger: { ledger }, cache: cache)
-        let runId = try ledger.begin(Provenance.runEntry(for: loaded, tag: tag))
-        let cancellation = Cancellation()
-        let signals = SignalTrap(cancellation: cancellation)
-        let reporter = ProgressReporter(total: loaded.pipeline.jobs.count)
-        let recorder = LedgerRecorder(ledger: ledger, runId: runId, recipeName: loaded.recipe.name)
-        let observers = ObserverGroup([reporter, recorder])
-        let executor = Executor(pipeline: loaded.pipeline, cache: cache, options: runOptions, previous: previous,
-                                cancellation: cancellation, observer: observers)
-        let started = ContinuousClock.now
-        // The executor holds its observer weakly.
-        let results = withExtendedLifetime(observers) { executor.run() }
+        let run = try RecordedRun.execute(loaded.pipeline, entry: Provenance.runEntry(for: loaded, tag: tag), recipeName: loaded.recipe.name,
+                                          cache: cache, ledger: ledger, options: runOptions, previous: previous, cacheRoot: project.cacheRoot)
         timer.mark("execute")
-        reporter.stop()
-        signals.restore()
-        let elapsed = ContinuousClock.now - started
-
-        try recorder.finish(results)
-        timer.mark("record")
-        let interrupted = cancellation.isCancelled
-        let failed = results.contains { $0.status == .failed }
-        try ledger.finish(run: runId, status: interrupted ? "interrupted" : failed ? "failed" : "succeeded")
-        Summary.print(results, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-                      runId: runId, cacheRoot: project.cacheRoot)
+        let results = run.results
         ReportSummaries.print(results, cache: cache)
         timer.mark("summary")
-        if interrupted { throw ExitCode(130) }
-        if failed || results.contains(where: { $0.status == .skipped }) { throw ExitCode(1) }
+        if run.interrupted { throw ExitCode(130) }
+        if run.failed || results.contains(where: { $0.status == .skipped }) { throw ExitCode(1) }
     }
 }
 
