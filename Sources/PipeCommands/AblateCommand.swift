@@ -49,11 +49,11 @@ struct AblateCommand: ParsableCommand {
         let outcome = try AblationRun(ablation: ablation, project: project, jobs: jobs).execute()
         let ran = outcome.results.filter { $0.status == .ran }.count
         print("grid: \(ran) stage executions ran, \(outcome.results.filter { $0.status == .cached }.count) cached, for \(ablation.unsharedCount) stage runs of \(ablation.variants.count) variants")
-        let comparison = outcome.comparison
+        let comparison = outcome.report.comparison
         print("\n" + comparison.table.markdown, terminator: "")
         let target = Project.absolute(out ?? "ablations/\(parsed.name)", from: FileManager.default.currentDirectoryPath)
-        try AblationRun.write(comparison, to: target)
-        print("wrote \(target)/comparison.md, .csv, .json")
+        try AblationRun.write(outcome.report, to: target)
+        print("wrote \(target)/comparison.md, .csv, .json, .html")
         if outcome.interrupted { throw ExitCode(130) }
         if comparison.rows.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
     }

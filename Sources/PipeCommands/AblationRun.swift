@@ -12,7 +12,7 @@ struct AblationRun {
 
     struct Outcome {
         var results: [StageResult]
-        var comparison: Comparison
+        var report: ExperimentReport
         var interrupted: Bool
     }
 
@@ -23,13 +23,33 @@ struct AblationRun {
         let run = try RecordedRun.execute(ablation.pipeline, entry: Provenance.runEntry(for: ablation.base, tag: nil),
                                           recipeName: ablation.base.recipe.name, cache: cache, ledger: ledger,
                                           options: RunOptions(jobs: jobs, keepGoing: true), previous: { _ in nil }, cacheRoot: project.cacheRoot)
-        let results = run.results, interrupted = run.interrupted
-        return Outcome(results: results, comparison: comparison(results, cache: cache), interrupted: interrupted)
+        let byJob = Dictionary(run.results.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a })
+        let outputs = byJob.compactMapValues(\.output)
+        var failures: [Int: String] = [:]
+        for index in ablation.variants.indices { failures[index] = Self.failure(of: ablation.jobOf[index], in: byJob) }
+        return Outcome(results: run.results, report: report(outputs: outputs, failures: failures, cache: cache), interrupted: run.interrupted)
+    }
+
+    /// The report from the grid's stage outputs (union job -> artifact) and its failed variants.
+    func report(outputs: [String: Digest], failures: [Int: String], cache: Cache) -> ExperimentReport {
+        var curves: [(variant: String, stage: String, table: CurveTable)] = []
+        var seen = Set<String>()
+        for (index, variant) in ablation.variants.enumerated() where failures[index] == nil {
+            let name = variant.label.isEmpty ? "recipe" : variant.label
+            guard seen.insert(name).inserted else { continue }   // one seed per cell
+            for stage in ablation.base.recipe.stages.map(\.name) {
+                guard let digest = ablation.jobOf[index][stage].flatMap({ outputs[$0] }),
+                      let data = Self.file("curves.csv", of: digest, cache: cache),
+                      let table = try? CurveTable(csv: String(decoding: data, as: UTF8.self), file: stage) else { continue }
+                curves.append((name, stage, table))
+            }
+        }
+        return ExperimentReport(title: "\(ablation.experiment.name): \(ablation.variants.count) variants of \(ablation.base.recipe.name)",
+                                comparison: comparison(outputs: outputs, failures: failures, cache: cache), curves: curves)
     }
 
     /// One row per grid cell (variants that differ only in seed), metrics over its seeds.
-    func comparison(_ results: [StageResult], cache: Cache) -> Comparison {
-        let byJob = Dictionary(results.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a })
+    func comparison(outputs: [String: Digest], failures: [Int: String], cache: Cache) -> Comparison {
         let metrics = ablation.experiment.compare
         var order: [String] = []
         var cells: [String: (values: [[Double]], seeds: Int, failure: String?)] = [:]
@@ -42,14 +62,14 @@ struct AblationRun {
             }
             cells[name]?.seeds += 1
             let jobOf = ablation.jobOf[index]
-            if let failure = Self.failure(of: jobOf, in: byJob) {
+            if let failure = failures[index] {
                 let earlier = cells[name]?.failure
                 cells[name]?.failure = earlier ?? (variant.seed.map { "seed \($0): " } ?? "") + failure
                 continue
             }
             for (column, metric) in metrics.enumerated() {
                 let stage = String(metric.prefix { $0 != "." }), path = String(metric.drop { $0 != "." }.dropFirst())
-                guard let digest = jobOf[stage].flatMap({ byJob[$0]?.output }), let json = Self.metricsJSON(digest, cache: cache),
+                guard let digest = jobOf[stage].flatMap({ outputs[$0] }), let json = Self.metricsJSON(digest, cache: cache),
                       let value = MetricLookup.value(in: json, path: path) else {
                     if warned.insert(metric).inserted { Terminal.error("warning: no metric `\(path)` in stage `\(stage)`'s metrics.json") }
                     continue
@@ -80,17 +100,19 @@ struct AblationRun {
 
     /// A stage's `metrics.json` (or a smooth stage's `smoothing.json`), parsed.
     static func metricsJSON(_ digest: Digest, cache: Cache) -> Any? {
-        guard let tree = try? Tree.load(digest, from: cache.objects) else { return nil }
-        for name in ["metrics.json", "smoothing.json"] {
-            if let file = tree.entries.first(where: { $0.name == name }), let data = try? cache.objects.read(file.digest) {
-                return try? JSONSerialization.jsonObject(with: data)
-            }
-        }
-        return nil
+        guard let data = file("metrics.json", of: digest, cache: cache) ?? file("smoothing.json", of: digest, cache: cache) else { return nil }
+        return try? JSONSerialization.jsonObject(with: data)
     }
 
-    /// Writes comparison.md, .csv and .json into `directory`, replacing it whole (written beside it first).
-    static func write(_ comparison: Comparison, to directory: String) throws {
+    /// The bytes of a top-level file of an artifact, nil when it has none.
+    static func file(_ name: String, of digest: Digest, cache: Cache) -> Data? {
+        guard let tree = try? Tree.load(digest, from: cache.objects), let entry = tree.entries.first(where: { $0.name == name }) else { return nil }
+        return try? cache.objects.read(entry.digest)
+    }
+
+    /// Writes comparison.md, .csv, .json and .html into `directory`, replacing it whole (written beside it first).
+    static func write(_ report: ExperimentReport, to directory: String) throws {
+        let comparison = report.comparison
         let manager = FileManager.default
         let parent = (directory as NSString).deletingLastPathComponent
         try manager.createDirectory(atPath: parent, withIntermediateDirectories: true)
@@ -100,6 +122,7 @@ struct AblationRun {
             try comparison.table.markdown.write(toFile: staging + "/comparison.md", atomically: false, encoding: .utf8)
             try comparison.csv.write(toFile: staging + "/comparison.csv", atomically: false, encoding: .utf8)
             try comparison.json.write(to: URL(fileURLWithPath: staging + "/comparison.json"))
+            try report.html.write(toFile: staging + "/comparison.html", atomically: false, encoding: .utf8)
             if manager.fileExists(atPath: directory) { try manager.removeItem(atPath: directory) }
             try manager.moveItem(atPath: staging, toPath: directory)
         } catch {

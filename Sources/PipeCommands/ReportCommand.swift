@@ -1,20 +1,27 @@
 import ArgumentParser
 import Foundation
 import PipeEngine
+import PipeRecipe
 import PipeReport
 
 /// `pipe report RUN`: a Markdown + HTML report of a recorded run's evaluation, smoothing and
-/// training results (each stage named by its stage name).
+/// training results (each stage named by its stage name). `pipe report EXPERIMENT`: the report of
+/// an ablation grid whose stages are all in the cache.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Write a Markdown + HTML report (with charts) of a run.")
 
     @OptionGroup var options: CacheOptions
-    @Argument(help: "A run id, a tag, or `latest`.") var reference: String
-    @Option(help: "The directory to write report.html and report.md to (default: reports/run-ID); must not exist.") var out: String?
+    @Argument(help: "A run id, a tag, `latest`, or an experiment file.") var reference: String
+    @Option(help: "The directory to write report.html and report.md to (default: reports/run-ID or reports/EXPERIMENT); must not exist.") var out: String?
     @Option(help: "The report's title (default: the recipe's name).") var title: String?
 
     func run() throws {
         let project = options.project
+        var isDirectory: ObjCBool = false
+        if reference.hasSuffix(".yaml") || reference.hasSuffix(".yml"),
+           FileManager.default.fileExists(atPath: reference, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return try experimentReport(project)
+        }
         guard let ledger = try project.existingLedger(), let run = try ledger.run(reference) else {
             throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
         }
@@ -44,21 +51,51 @@ struct ReportCommand: ParsableCommand {
             throw UsageError("run \(runId) has no evaluate, smooth or training results to report\n  hint: `pipe show \(runId)` lists its stages")
         }
         let report = Report(title: title ?? "\(run.recipeName): run \(runId)", sources: sources)
-        // Written beside the target and moved into place, so an interruption leaves nothing half-written.
+        try Self.write(html: report.html, markdown: report.markdown, to: target)
+        if !report.summary.rows.isEmpty { print(report.summary.markdown) }
+        print("wrote \(target)/report.html and report.md (\(report.charts.count) charts)")
+    }
+
+    /// The report of an experiment whose every stage is cached (after `pipe ablate`).
+    func experimentReport(_ project: Project) throws {
+        guard let text = try? String(contentsOfFile: reference, encoding: .utf8) else { throw UsageError("cannot read experiment \(reference)") }
+        let experiment = try Experiment.parse(text, file: reference)
+        let target = Project.absolute(out ?? "reports/\(experiment.name)", from: FileManager.default.currentDirectoryPath)
+        guard !FileManager.default.fileExists(atPath: target) else {
+            throw UsageError("\(target) exists; choose another --out or remove it")
+        }
+        let ablation = try Ablation(experiment: experiment, variants: experiment.variants, sets: [])
+        let cache = try project.cacheForReading()
+        var outputs: [String: Digest] = [:]
+        for entry in Planner.plan(ablation.pipeline, cache: cache, previous: { _ in nil }) {
+            if case .cached(_, let output) = entry.state { outputs[entry.job] = output }
+        }
+        let missing = ablation.pipeline.jobs.count - outputs.count
+        guard missing == 0 else {
+            throw UsageError("\(missing) of the grid's \(ablation.pipeline.jobs.count) stages are not in the cache\n  hint: run `pipe ablate \(reference)` first")
+        }
+        var report = AblationRun(ablation: ablation, project: project, jobs: 1).report(outputs: outputs, failures: [:], cache: cache)
+        if let title { report.title = title }
+        try Self.write(html: report.html, markdown: report.markdown, to: target)
+        print(report.comparison.table.markdown, terminator: "")
+        print("wrote \(target)/report.html and report.md (\(report.charts.count) charts)")
+    }
+
+    /// Writes the two files into a new directory `target`: staged beside it and moved into place,
+    /// so an interruption leaves nothing half-written.
+    static func write(html: String, markdown: String, to target: String) throws {
         let parent = (target as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         let staging = parent + "/.report-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
         do {
-            try report.html.write(toFile: staging + "/report.html", atomically: false, encoding: .utf8)
-            try report.markdown.write(toFile: staging + "/report.md", atomically: false, encoding: .utf8)
+            try html.write(toFile: staging + "/report.html", atomically: false, encoding: .utf8)
+            try markdown.write(toFile: staging + "/report.md", atomically: false, encoding: .utf8)
             try FileManager.default.moveItem(atPath: staging, toPath: target)
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
         }
-        if !report.summary.rows.isEmpty { print(report.summary.markdown) }
-        print("wrote \(target)/report.html and report.md (\(report.charts.count) charts)")
     }
 }
 

@@ -109,7 +109,12 @@ extension Report {
             }
             body += "<figure>\n" + chart.svg + "</figure>\n"
         }
-        return """
+        return Self.document(title: title, body: body)
+    }
+
+    /// A self-contained XHTML document around `body`.
+    static func document(title: String, body: String) -> String {
+        """
             <?xml version="1.0" encoding="UTF-8"?>
             <!DOCTYPE html>
             <html xmlns="http://www.w3.org/1999/xhtml" lang="en">

@@ -31,11 +31,27 @@ struct AblateCommandTests {
         #expect(csv.first == "variant,eval.accuracy mean,eval.accuracy std,eval.accuracy n,eval.certified@0.25 mean,eval.certified@0.25 std,eval.certified@0.25 n,seeds,failure")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: project.path + "/ablations/grid-experiment/comparison.json"))) as? [String: Any])
         #expect((json["rows"] as? [Any])?.count == 4)
+        // The HTML report: a bar chart per metric whose bars are the cells' means.
+        let html = try String(contentsOfFile: project.path + "/ablations/grid-experiment/comparison.html", encoding: .utf8)
+        #expect(html.components(separatedBy: "data-chart=\"bar\"").count == 3 && html.contains("data-y=\"21.5\""), "\(html.prefix(300))")
         // A second run needs nothing; one more scale runs only that scale's stages.
         let again = try project.pipe("ablate", "ablate/grid-experiment.yaml")
         #expect(again.status == 0 && Self.ran(again.stdout).isEmpty && again.stdout.contains("0 stage executions ran, 18 cached"))
         let wider = try project.pipe("ablate", "ablate/grid-experiment.yaml", "--axis", "params.scale=1,2,3")
         #expect(wider.status == 0 && Self.ran(wider.stdout).count == 9, "\(wider.stdout)")
+    }
+
+    @Test func theReportOfAnExperimentNeedsItsStagesCached() throws {
+        let project = try CLIProject()
+        let early = try project.pipe("report", "ablate/grid-experiment.yaml")
+        #expect(early.status == 2 && early.stderr.contains("18 of the grid's 18 stages are not in the cache"), "\(early.stderr)")
+        #expect(try project.pipe("ablate", "ablate/grid-experiment.yaml").status == 0)
+        let report = try project.pipe("report", "ablate/grid-experiment.yaml")
+        #expect(report.status == 0, "\(report.stderr)")
+        let golden = try String(contentsOfFile: project.path + "/ablate/expected-comparison.md", encoding: .utf8)
+        #expect(report.stdout.hasPrefix(golden) && report.stdout.contains("reports/grid-experiment/report.html"))
+        let markdown = try String(contentsOfFile: project.path + "/reports/grid-experiment/report.md", encoding: .utf8)
+        #expect(markdown.contains("- eval.accuracy (mean over seeds)"))
     }
 
     @Test func aFailedVariantKeepsTheOthers() throws {

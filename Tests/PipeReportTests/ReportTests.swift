@@ -152,6 +152,22 @@ struct ReportTests {
                                ["z", "failed", "failed", "1", "stage `t` failed"]])
     }
 
+    @Test func theExperimentReportHasABarChartPerMetricAndOverlaidCurves() throws {
+        let comparison = Comparison(metrics: ["eval.accuracy", "eval.loss"], rows: [
+            .init(name: "cot", values: [[0.4, 0.6], [3, 5]], seeds: 2), .init(name: "instruct", values: [[0.3], [2]], seeds: 1),
+            .init(name: "broken", values: [[], []], seeds: 1, failure: "stage `t` failed"),
+        ])
+        let curves = try CurveTable(csv: "step,reward_mean\n0,1\n1,2\n", file: "c")
+        let report = ExperimentReport(title: "grid", comparison: comparison, curves: [("cot", "train", curves), ("instruct", "train", curves)])
+        let document = try Self.parse(report.html)
+        let bars = document.elements.filter { $0.name == "rect" && $0.attributes["data-y"] != nil }
+        // One bar per working cell per metric, at its mean; the failed cell has none.
+        #expect(bars.map { ($0.attributes["data-x"] ?? "") + "=" + ($0.attributes["data-y"] ?? "") } == ["cot=0.5", "instruct=0.3", "cot=4", "instruct=2"])
+        let points = document.elements.filter { $0.name == "circle" }
+        #expect(points.count == 4 && report.charts.count == 3)
+        #expect(report.markdown.contains("| broken | failed | failed | 1 | stage `t` failed |") && report.markdown.contains("- train: reward"))
+    }
+
     @Test func malformedInputsAreNamed() throws {
         #expect(throws: ReportError("c:3: `x` is not a number")) { try CurveTable(csv: "step,loss\n0,1\n1,x\n", file: "c") }
         #expect(throws: ReportError("c:2: 1 cells, the header has 2")) { try CurveTable(csv: "step,loss\n0\n", file: "c") }
