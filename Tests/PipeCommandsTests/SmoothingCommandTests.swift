@@ -100,6 +100,16 @@ struct SmoothingCommandTests {
         #expect(html.contains("<h1>Smoothing check</h1>") && html.contains("data-title=\"SFT loss per step\"")
                 && html.contains("data-title=\"Certified accuracy (randomized smoothing)\""))
         #expect(!html.contains("<script") && !html.contains("src=\"") && !html.contains("href="), "self-contained")
+        // Every chart has data points, and the certified-accuracy curve of `eval` carries the run's values.
+        let charts = html.components(separatedBy: "<svg").dropFirst()
+        #expect(charts.count >= 6 && charts.allSatisfy { $0.contains("class=\"point\"") || $0.contains("class=\"bar\"") || $0.contains("class=\"cell\"") })
+        try project.pipe("get", "latest", "eval", "--out", "eval")
+        let smoothing = try #require(try RobustnessCommandTests.json(project.path + "/eval/metrics.json")["smoothing"] as? [String: Any])
+        let certified = try #require((smoothing["certified"] as? [String: Any])?["certified_accuracy"] as? [String: Double])
+        let curve = try #require(charts.first { $0.contains("data-title=\"Certified accuracy (randomized smoothing)\"") })
+        let series = try #require(curve.components(separatedBy: "data-series=\"eval (sigma ").dropFirst().first?.components(separatedBy: "</g>").first)
+        let values = series.components(separatedBy: "data-y=\"").dropFirst().compactMap { Double($0.prefix { $0 != "\"" }) }
+        #expect(values == ["0", "0.05", "0.1"].compactMap { certified[$0] }.map { Double(String(format: "%.4g", $0))! }, "\(values) \(certified)")
 
         // `pipe report RUN` names each stage by its stage name and refuses to overwrite.
         let report = try project.pipe("report", "latest", "--out", "out")
