@@ -143,7 +143,8 @@ public struct Comparison: Sendable {
         return (try? JSONSerialization.data(withJSONObject: ["metrics": metrics, "rows": object], options: [.prettyPrinted, .sortedKeys])) ?? Data()
     }
 
-    static func quoted(_ field: String) -> String {
+    /// A CSV field, quoted when it holds a comma, quote or newline.
+    public static func quoted(_ field: String) -> String {
         field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
     }
 }

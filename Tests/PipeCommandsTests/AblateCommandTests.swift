@@ -54,6 +54,23 @@ struct AblateCommandTests {
         #expect(markdown.contains("- eval.accuracy (mean over seeds)"))
     }
 
+    @Test func compareSetsRunsSideBySide() throws {
+        let project = try CLIProject()
+        #expect(try project.pipe("run", "ablate/grid.yaml").status == 0)
+        #expect(try project.pipe("run", "ablate/grid.yaml", "--set", "params.scale=2", "--set", "params.noise=1").status == 0)
+        let compare = try project.pipe("compare", "1", "2")
+        #expect(compare.status == 0)
+        // scale 1 -> 2 and noise 0 -> 1: accuracy rises by 11 (the decimal is the seed's, unchanged).
+        #expect(compare.stdout == "| metric | run 1 | run 2 | run 2 - run 1 |\n| --- | --- | --- | --- |\n"
+                + "| eval.accuracy | 10.9 | 21.9 | +11 |\n| eval.certified.0.25 | 0.1 | 0.2 | +0.1 |\n", "\(compare.stdout)")
+        let csv = try project.pipe("compare", "1", "latest", "--metric", "certified", "--format", "csv")
+        #expect(csv.stdout == "metric,run 1,run 2,run 2 - run 1\neval.certified.0.25,0.1,0.2,+0.1\n", "\(csv.stdout)")
+        #expect(try project.pipe("compare", "1", "1", "--changed").stdout == "no metric differs\n")
+        let missing = try project.pipe("compare", "1", "5")
+        #expect(missing.status == 2 && missing.stderr.contains("no run `5`"))
+        #expect(try project.pipe("compare", "1").status == 2)
+    }
+
     @Test func aFailedVariantKeepsTheOthers() throws {
         let project = try CLIProject()
         let run = try project.pipe("ablate", "ablate/grid-experiment.yaml", "--axis", "params.noise=0,9", "--seeds", "3")
