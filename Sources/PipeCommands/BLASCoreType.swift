@@ -4,7 +4,22 @@ import Foundation
 /// kernels; forcing `OPENBLAS_CORETYPE=SkylakeX` there roughly doubles sgemm. OpenBLAS reads the
 /// variable when it loads, before `main`, so `pipe run` re-executes itself once with it set, on CPUs
 /// that report `avx512f` only (those kernels crash elsewhere), and never when the user set it.
+///
+/// It also sets `OPENBLAS_NUM_THREADS=1` (unless the user set it): the built-in stages call BLAS
+/// from their own worker threads, one sgemm per thread, and with OpenBLAS's thread pool started
+/// (it starts one per core when it loads) concurrent callers corrupted the heap now and then
+/// (12 of 960 short training runs under load aborted; 0 of 960 with the pool off).
 public enum BLASCoreType {
+    /// The environment `pipe` re-executes itself with: the core type (see `override`) and one
+    /// OpenBLAS thread, each only when the user has not set it; empty when nothing applies.
+    public static func settings(cpuInfo: String, environment: [String: String]) -> [String: String] {
+        guard environment["PIPE_BLAS_REEXEC"] == nil else { return [:] }
+        var settings: [String: String] = [:]
+        if let coreType = override(cpuInfo: cpuInfo, environment: environment) { settings["OPENBLAS_CORETYPE"] = coreType }
+        if environment["OPENBLAS_NUM_THREADS"] == nil { settings["OPENBLAS_NUM_THREADS"] = "1" }
+        return settings
+    }
+
     /// The core type to force, or nil to leave OpenBLAS's choice.
     public static func override(cpuInfo: String, environment: [String: String]) -> String? {
         guard environment["OPENBLAS_CORETYPE"] == nil, environment["PIPE_BLAS_REEXEC"] == nil else { return nil }
@@ -12,12 +27,13 @@ public enum BLASCoreType {
         return flags.split(whereSeparator: { $0 == " " || $0 == "\t" }).contains("avx512f") ? "SkylakeX" : nil
     }
 
-    /// Re-executes the process with the override when one applies (only for `run`, which may train).
+    /// Re-executes the process with `settings` when any apply (only for `run` and `ablate`, which may train).
     public static func reexecIfNeeded(arguments: [String] = CommandLine.arguments) {
-        guard arguments.count > 1, arguments[1] == "run",
-              let cpuInfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let coreType = override(cpuInfo: cpuInfo, environment: ProcessInfo.processInfo.environment) else { return }
-        setenv("OPENBLAS_CORETYPE", coreType, 1)
+        guard arguments.count > 1, ["run", "ablate"].contains(arguments[1]) else { return }
+        let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let settings = settings(cpuInfo: cpuInfo, environment: ProcessInfo.processInfo.environment)
+        guard !settings.isEmpty else { return }
+        for (name, value) in settings { setenv(name, value, 1) }
         setenv("PIPE_BLAS_REEXEC", "1", 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // execv returned: it failed; carry on with OpenBLAS's own choice.

@@ -14,4 +14,11 @@ struct BLASCoreTypeTests {
         #expect(BLASCoreType.override(cpuInfo: "flags : avx512fx\n", environment: [:]) == nil, "a whole flag, not a prefix")
         #expect(BLASCoreType.override(cpuInfo: "", environment: [:]) == nil)
     }
+
+    @Test func oneOpenBLASThreadUnlessTheUserChose() {
+        #expect(BLASCoreType.settings(cpuInfo: Self.avx2, environment: [:]) == ["OPENBLAS_NUM_THREADS": "1"])
+        #expect(BLASCoreType.settings(cpuInfo: Self.avx512, environment: [:]) == ["OPENBLAS_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "SkylakeX"])
+        #expect(BLASCoreType.settings(cpuInfo: Self.avx2, environment: ["OPENBLAS_NUM_THREADS": "2"]).isEmpty)
+        #expect(BLASCoreType.settings(cpuInfo: Self.avx512, environment: ["PIPE_BLAS_REEXEC": "1"]).isEmpty, "never twice")
+    }
 }
