@@ -46,7 +46,7 @@ let package = Package(
         // Training and evaluation loops over VQA datasets: SFT (and, next, GRPO, attacks, smoothing).
         .target(name: "PipeTraining", dependencies: ["PipeModel", "PipeTensor", "PipeData", "PipeRandom", "PipeStatistics"]),
         // Reports: inline-SVG charts and tables of training, evaluation and smoothing results.
-        .target(name: "PipeReport", dependencies: ["PipeTraining"]),
+        .target(name: "PipeReport", dependencies: ["PipeTraining", "PipeData"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
@@ -54,7 +54,7 @@ let package = Package(
                                                    "PipeModel", "PipeTraining", "PipeReport"]),
         // One thin file per subcommand.
         .target(name: "PipeCommands", dependencies: [
-            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages", "PipeReport",
+            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages", "PipeReport", "PipeData",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pipe", dependencies: ["PipeCommands"]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PipeData
 import PipeEngine
 import PipeReport
 
@@ -42,7 +43,7 @@ struct CompareCommand: ParsableCommand {
             return
         }
         if format == "csv" {
-            print(([table.header] + table.rows).map { $0.map(Comparison.quoted).joined(separator: ",") }.joined(separator: "\n"))
+            print(([table.header] + table.rows).map { $0.map(CSV.field).joined(separator: ",") }.joined(separator: "\n"))
         } else {
             print(table.markdown, terminator: "")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import PipeData
 
 /// Reads a metric out of a stage's metrics JSON: `path` is dotted keys (`clean.accuracy`), with
 /// `@key` indexing a map or `@n` a list (`certified_accuracy@0.25`). A first key that is not at the
@@ -112,14 +113,14 @@ public struct Comparison: Sendable {
 
     /// CSV: per metric its mean, std and number of values; `failure` last.
     public var csv: String {
-        var lines = [(["variant"] + metrics.flatMap { ["\($0) mean", "\($0) std", "\($0) n"] } + ["seeds", "failure"]).map(Self.quoted).joined(separator: ",")]
+        var lines = [(["variant"] + metrics.flatMap { ["\($0) mean", "\($0) std", "\($0) n"] } + ["seeds", "failure"]).map(CSV.field).joined(separator: ",")]
         for row in rows {
-            var cells = [Self.quoted(row.name)]
+            var cells = [CSV.field(row.name)]
             for column in metrics.indices {
                 let values = row.values[column]
                 cells += [Self.mean(values).map { String(format: "%.6g", $0) } ?? "", Self.std(values).map { String(format: "%.6g", $0) } ?? "", "\(values.count)"]
             }
-            cells += ["\(row.seeds)", Self.quoted(row.failure ?? "")]
+            cells += ["\(row.seeds)", CSV.field(row.failure ?? "")]
             lines.append(cells.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -143,8 +144,4 @@ public struct Comparison: Sendable {
         return (try? JSONSerialization.data(withJSONObject: ["metrics": metrics, "rows": object], options: [.prettyPrinted, .sortedKeys])) ?? Data()
     }
 
-    /// A CSV field, quoted when it holds a comma, quote or newline.
-    public static func quoted(_ field: String) -> String {
-        field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
-    }
 }

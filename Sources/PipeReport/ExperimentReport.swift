@@ -52,16 +52,8 @@ public struct ExperimentReport: Sendable {
     }
 
     public var html: String {
-        var body = "<h1>\(SVG.escape(title))</h1>\n<h2>Comparison</h2>\n" + comparison.table.html
+        let body = "<h1>\(SVG.escape(title))</h1>\n<h2>Comparison</h2>\n" + comparison.table.html
             + "<p class=\"note\">Mean ± sample standard deviation over each variant's seeds; * marks each column's best mean (highest).</p>\n"
-        var section = ""
-        for chart in charts {
-            if chart.section != section {
-                section = chart.section
-                body += "<h2>\(SVG.escape(section))</h2>\n"
-            }
-            body += "<figure>\n" + chart.svg + "</figure>\n"
-        }
-        return Report.document(title: title, body: body)
+        return Report.document(title: title, body: body + Report.figures(charts))
     }
 }

@@ -101,15 +101,20 @@ extension Report {
         for calibration in calibrations {
             body += "<h2>Smoothing calibration</h2>\n<p>\(SVG.escape(calibration.note))</p>\n" + calibration.table.html
         }
-        var section = ""
+        return Self.document(title: title, body: body + Self.figures(charts))
+    }
+
+    /// The charts as figures, a heading at each new section.
+    static func figures(_ charts: [Chart]) -> String {
+        var html = "", section = ""
         for chart in charts {
             if chart.section != section {
                 section = chart.section
-                body += "<h2>\(SVG.escape(section))</h2>\n"
+                html += "<h2>\(SVG.escape(section))</h2>\n"
             }
-            body += "<figure>\n" + chart.svg + "</figure>\n"
+            html += "<figure>\n" + chart.svg + "</figure>\n"
         }
-        return Self.document(title: title, body: body)
+        return html
     }
 
     /// A self-contained XHTML document around `body`.

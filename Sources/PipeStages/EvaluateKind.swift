@@ -91,9 +91,7 @@ struct EvaluateAction: JobAction {
     func run(_ context: JobContext) throws {
         BLAS.setThreads(1)
         try TrainingKindSupport.reportingProblems {
-            let dataset = try VQADataset(directory: context.inputDirectories["dataset"] ?? "")
-            let checkpoint = try Checkpoint.read(from: (context.inputDirectories["policy"] ?? "") + "/" + Checkpoint.fileName)
-            let mode = try TrainingKindSupport.mode(reasoning, for: checkpoint, stage: "evaluate")
+            let (dataset, checkpoint, mode) = try TrainingKindSupport.policyInputs(context, reasoning: reasoning, stage: "evaluate")
             let smoothing = try context.inputDirectories["smoothing"].map { directory -> SmoothingChoice in
                 guard let data = FileManager.default.contents(atPath: directory + "/smoothing.json"),
                       let choice = try? JSONDecoder().decode(SmoothingChoice.self, from: data) else {

@@ -83,9 +83,7 @@ struct SmoothAction: JobAction {
     func run(_ context: JobContext) throws {
         BLAS.setThreads(1)
         try TrainingKindSupport.reportingProblems {
-            let dataset = try VQADataset(directory: context.inputDirectories["dataset"] ?? "")
-            let checkpoint = try Checkpoint.read(from: (context.inputDirectories["policy"] ?? "") + "/" + Checkpoint.fileName)
-            let mode = try TrainingKindSupport.mode(reasoning, for: checkpoint, stage: "smooth")
+            let (dataset, checkpoint, mode) = try TrainingKindSupport.policyInputs(context, reasoning: reasoning, stage: "smooth")
             let entries = SFTTrainer.spread(dataset.records(Split(rawValue: split) ?? .val), limit: limit)
             let calibration = SmoothingCalibration(sigmas: sigmas, criterion: criterion, n0: n0, n: n, alpha: alpha, radii: radii, mode: mode,
                                                    maxNewTokens: maxNewTokens, batchSize: batchSize, threads: TrainingThreads.count,
@@ -96,12 +94,8 @@ struct SmoothAction: JobAction {
             let out = context.outputDirectory
             try TrainingKindSupport.writeJSON(outcome.choice, to: out + "/smoothing.json")
             try outcome.policy.write(to: out + "/" + Checkpoint.fileName)
-            var certificates = ""
-            for (sigma, certified) in zip(sigmas, outcome.certificates) {
-                let lines = Certificate.csv(certified).split(separator: "\n", omittingEmptySubsequences: true)
-                if certificates.isEmpty { certificates = "sigma," + lines[0] + "\n" }
-                for line in lines.dropFirst() { certificates += "\(sigma),\(line)\n" }
-            }
+            var certificates = Certificate.csvHeader(sigma: true) + "\n"
+            for (sigma, certified) in zip(sigmas, outcome.certificates) { certificates += Certificate.csvRows(certified, sigma: sigma) }
             try certificates.write(toFile: out + "/certificates.csv", atomically: false, encoding: .utf8)
             let timing = ["sigma,samples,samples_per_s"] + zip(sigmas, outcome.samplesPerSecond).map {
                 String(format: "%g,%d,%.2f", $0, entries.count * (n0 + n), $1)

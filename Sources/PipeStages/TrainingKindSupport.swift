@@ -28,6 +28,13 @@ enum TrainingKindSupport {
         return mode
     }
 
+    /// The `dataset` and `policy` inputs of a kind that reads a policy, and its prompt format.
+    static func policyInputs(_ context: JobContext, reasoning: String, stage: String) throws -> (VQADataset, Checkpoint, ReasoningMode) {
+        let dataset = try VQADataset(directory: context.inputDirectories["dataset"] ?? "")
+        let checkpoint = try Checkpoint.read(from: (context.inputDirectories["policy"] ?? "") + "/" + Checkpoint.fileName)
+        return (dataset, checkpoint, try mode(reasoning, for: checkpoint, stage: stage))
+    }
+
     /// Checks that `stage` has an input for each role, naming what each should be.
     static func requireInputs(_ roles: [(role: String, what: String)], of stage: ResolvedStage) throws {
         for (role, _) in roles where !stage.stage.inputs.contains(where: { $0.role == role }) {

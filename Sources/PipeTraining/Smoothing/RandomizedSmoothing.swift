@@ -1,4 +1,5 @@
 import Foundation
+import PipeData
 import PipeStatistics
 
 /// Cohen et al.'s PREDICT and CERTIFY decisions (locuslab/smoothing `core.py`) from the class counts
@@ -65,17 +66,20 @@ public struct Certificate: Codable, Equatable, Sendable {
         case lowerBound = "p_lower", count, correct
     }
 
-    /// CSV with a header: `question_id,modality,question_type,answer,predicted,radius,p_lower,count,correct`.
-    public static func csv(_ certificates: [Certificate]) -> String {
-        var rows = ["question_id,modality,question_type,answer,predicted,radius,p_lower,count,correct"]
-        for c in certificates {
-            let fields = [c.questionID, c.modality, c.questionType, c.answer, c.predicted ?? "abstain"].map(Self.quoted)
-            rows.append(fields.joined(separator: ",") + String(format: ",%.6f,%.6f,%d,%d", c.radius, c.lowerBound, c.count, c.correct ? 1 : 0))
-        }
-        return rows.joined(separator: "\n") + "\n"
+    /// The CSV header, with a leading `sigma` column when the rows carry one.
+    public static func csvHeader(sigma: Bool = false) -> String {
+        (sigma ? "sigma," : "") + "question_id,modality,question_type,answer,predicted,radius,p_lower,count,correct"
     }
 
-    static func quoted(_ field: String) -> String {
-        field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+    /// CSV rows without a header, each led by `sigma` when given.
+    public static func csvRows(_ certificates: [Certificate], sigma: Double? = nil) -> String {
+        certificates.map { c in
+            let fields = [c.questionID, c.modality, c.questionType, c.answer, c.predicted ?? "abstain"].map(CSV.field)
+            return (sigma.map { "\($0)," } ?? "") + fields.joined(separator: ",")
+                + String(format: ",%.6f,%.6f,%d,%d\n", c.radius, c.lowerBound, c.count, c.correct ? 1 : 0)
+        }.joined()
     }
+
+    /// CSV with a header: `question_id,modality,question_type,answer,predicted,radius,p_lower,count,correct`.
+    public static func csv(_ certificates: [Certificate]) -> String { csvHeader() + "\n" + csvRows(certificates) }
 }
