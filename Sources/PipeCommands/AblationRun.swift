@@ -44,21 +44,42 @@ struct AblationRun {
                 curves.append((name, stage, table))
             }
         }
+        let matrices = ablation.experiment.compare.filter { $0.hasSuffix("@*") }.map { String($0.dropLast(2)) }
         return ExperimentReport(title: "\(ablation.experiment.name): \(ablation.variants.count) variants of \(ablation.base.recipe.name)",
-                                comparison: comparison(outputs: outputs, failures: failures, cache: cache), curves: curves)
+                                comparison: comparison(outputs: outputs, failures: failures, cache: cache), curves: curves, matrices: matrices)
+    }
+
+    /// The compared metrics with each `stage.name@*` replaced by one metric per key (or index) found
+    /// under `name` in any variant's output, keys in sorted order.
+    func expandedMetrics(outputs: [String: Digest], failures: [Int: String], cache: Cache) -> [String] {
+        ablation.experiment.compare.flatMap { metric -> [String] in
+            guard metric.hasSuffix("@*") else { return [metric] }
+            let family = String(metric.dropLast(2))
+            let stage = String(family.prefix { $0 != "." }), path = String(family.drop { $0 != "." }.dropFirst())
+            var keys = Set<String>()
+            for index in ablation.variants.indices where failures[index] == nil {
+                guard let digest = ablation.jobOf[index][stage].flatMap({ outputs[$0] }), let json = Self.metricsJSON(digest, cache: cache) else { continue }
+                keys.formUnion(MetricLookup.keys(in: json, path: path) ?? [])
+            }
+            let sorted = keys.sorted { a, b in
+                if let x = Double(a), let y = Double(b) { return x < y }
+                return a < b
+            }
+            return sorted.isEmpty ? [metric] : sorted.map { family + "@" + $0 }
+        }
     }
 
     /// One row per grid cell (variants that differ only in seed), metrics over its seeds.
     func comparison(outputs: [String: Digest], failures: [Int: String], cache: Cache) -> Comparison {
-        let metrics = ablation.experiment.compare
+        let metrics = expandedMetrics(outputs: outputs, failures: failures, cache: cache)
         var order: [String] = []
-        var cells: [String: (values: [[Double]], seeds: Int, failure: String?)] = [:]
+        var cells: [String: (values: [[Double]], seeds: Int, failure: String?, short: String)] = [:]
         var warned = Set<String>()
         for (index, variant) in ablation.variants.enumerated() {
             let name = variant.label.isEmpty ? "recipe" : variant.label
             if cells[name] == nil {
                 order.append(name)
-                cells[name] = (metrics.map { _ in [] }, 0, nil)
+                cells[name] = (metrics.map { _ in [] }, 0, nil, variant.shortLabel.isEmpty ? name : variant.shortLabel)
             }
             cells[name]?.seeds += 1
             let jobOf = ablation.jobOf[index]
@@ -79,7 +100,7 @@ struct AblationRun {
         }
         return Comparison(metrics: metrics, rows: order.map { name in
             let cell = cells[name]!
-            return Comparison.Row(name: name, values: cell.values, seeds: cell.seeds, failure: cell.failure)
+            return Comparison.Row(name: name, values: cell.values, seeds: cell.seeds, failure: cell.failure, shortName: cell.short)
         })
     }
 

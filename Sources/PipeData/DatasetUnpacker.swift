@@ -139,10 +139,20 @@ public struct DatasetUnpacker: Sendable {
         records = []
         let assigned = splits.assign(imagePaths: entries.map(\.record.imagePath), modalities: entries.map(\.record.modality),
                                      questionTypes: entries.map(\.record.questionType), seed: seed)
+        for i in entries.indices { entries[i].split = assigned[i] }
+        let assignedCount = entries.count, skippedRecords = filtered - entries.count
+        entries.removeAll { !splits.keeps(split: $0.split, modality: $0.record.modality, questionType: $0.record.questionType) }
+        if entries.count < assignedCount {
+            log("\(assignedCount - entries.count) train/val records outside the train_modalities/train_question_types filters dropped")
+        }
+        guard splits.trainModalities.isEmpty && splits.trainQuestionTypes.isEmpty || entries.contains(where: { $0.split == .train }) else {
+            throw DatasetError("no training records left: train_modalities \(splits.trainModalities.sorted()) / train_question_types "
+                               + "\(splits.trainQuestionTypes.sorted()) match none of the train split's records; the dataset has modalities "
+                               + allModalities.sorted().joined(separator: ", ") + " and question types " + allTypes.sorted().joined(separator: ", "))
+        }
         var bySplit: [String: Int] = [:], byModality: [String: Int] = [:], byType: [String: Int] = [:], byLetter: [String: Int] = [:]
         for i in entries.indices {
-            entries[i].split = assigned[i]
-            bySplit[assigned[i].rawValue, default: 0] += 1
+            bySplit[entries[i].split.rawValue, default: 0] += 1
             byModality[entries[i].record.modality, default: 0] += 1
             byType[entries[i].record.questionType, default: 0] += 1
             byLetter[entries[i].record.answerLetter, default: 0] += 1
@@ -155,7 +165,7 @@ public struct DatasetUnpacker: Sendable {
         phase("index.json")
         let summary = Summary(records: entries.count, images: images.count, bySplit: bySplit, byModality: byModality,
                               byQuestionType: byType, byAnswerLetter: byLetter, skippedImages: skipped.sorted(),
-                              skippedRecords: filtered - entries.count)
+                              skippedRecords: skippedRecords)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(summary).write(to: URL(fileURLWithPath: output + "/metrics.json"))

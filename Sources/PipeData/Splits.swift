@@ -12,11 +12,25 @@ public struct SplitPlan: Sendable, Equatable {
     /// Every record of these modalities goes to test and the other modalities give none to test
     /// (Med-R1's cross-modality protocol: train on some modalities, test on others).
     public var holdoutModalities: Set<String>
+    /// When not empty, train and validation keep only records of these modalities / question types;
+    /// test keeps every record (Med-R1's cross-modality matrix: train on one, test on all). The
+    /// assignment does not depend on them, so every choice gets the same test split.
+    public var trainModalities: Set<String>
+    public var trainQuestionTypes: Set<String>
 
-    public init(test: Double = 0.2, val: Double = 0.1, holdoutModalities: Set<String> = []) {
+    public init(test: Double = 0.2, val: Double = 0.1, holdoutModalities: Set<String> = [],
+                trainModalities: Set<String> = [], trainQuestionTypes: Set<String> = []) {
         self.test = test
         self.val = val
         self.holdoutModalities = holdoutModalities
+        self.trainModalities = trainModalities
+        self.trainQuestionTypes = trainQuestionTypes
+    }
+
+    /// Whether a record assigned to `split` stays in the dataset under the train filters.
+    public func keeps(split: Split, modality: String, questionType: String) -> Bool {
+        split == .test || ((trainModalities.isEmpty || trainModalities.contains(modality))
+                           && (trainQuestionTypes.isEmpty || trainQuestionTypes.contains(questionType)))
     }
 
     /// Assigns each record a split. Records of one image stay together (a chain of questions about

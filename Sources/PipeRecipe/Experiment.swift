@@ -37,6 +37,11 @@ public struct Experiment: Sendable {
             settings.map { "\($0.path)=\(Self.text($0.value.value))" }.joined(separator: ", ")
         }
 
+        /// The values alone (`CT`, `cot, 0.03`), for chart axes.
+        public var shortLabel: String {
+            settings.map { Self.text($0.value.value) }.joined(separator: ", ")
+        }
+
         /// The overrides that make the recipe this variant.
         public var overrides: [Override] {
             var result = settings.map { Override(path: $0.path.split(separator: ".").map(String.init), value: $0.value, text: "\($0.path)=\($0.value.value.json)") }

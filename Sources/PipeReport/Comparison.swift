@@ -28,6 +28,20 @@ public enum MetricLookup {
         return (node as? NSNumber)?.doubleValue
     }
 
+    /// The keys of the map (sorted) or the indices of the list at `path` (dotted keys, no `@`), nil
+    /// when there is neither: what `name@*` in an experiment's `compare` expands to.
+    public static func keys(in json: Any, path: String) -> [String]? {
+        let keys = path.split(separator: ".").map(String.init)
+        guard let first = keys.first, var node = find(first, in: json) else { return nil }
+        for key in keys.dropFirst() {
+            guard let map = node as? [String: Any], let next = map[key] else { return nil }
+            node = next
+        }
+        if let map = node as? [String: Any] { return map.keys.sorted() }
+        if let list = node as? [Any] { return list.indices.map(String.init) }
+        return nil
+    }
+
     /// `name@index` -> (name, index).
     static func split(_ path: String) -> (String, String?) {
         guard let at = path.firstIndex(of: "@") else { return (path, nil) }
@@ -62,12 +76,15 @@ public struct Comparison: Sendable {
         public var seeds: Int
         /// Why the cell has no results (a failed stage), nil when it has them.
         public var failure: String?
+        /// The cell's values without their paths (`CT`), for chart axes; the name by default.
+        public var shortName: String
 
-        public init(name: String, values: [[Double]], seeds: Int, failure: String? = nil) {
+        public init(name: String, values: [[Double]], seeds: Int, failure: String? = nil, shortName: String? = nil) {
             self.name = name
             self.values = values
             self.seeds = seeds
             self.failure = failure
+            self.shortName = shortName ?? name
         }
     }
 

@@ -1,23 +1,44 @@
 import Foundation
 
 /// The report of an ablation grid: the comparison table, one bar chart per metric (a bar per
-/// variant: the mean over its seeds) and, per training stage, the variants' curves overlaid.
+/// variant: the mean over its seeds), a heatmap per metric family (`eval.byModality@*`: a row per
+/// variant, a column per key) and, per training stage, the variants' curves overlaid.
 public struct ExperimentReport: Sendable {
     public var title: String
     public var comparison: Comparison
     /// Training curves: the variant's name, the stage, its curves (one seed per variant).
     public var curves: [(variant: String, stage: String, table: CurveTable)]
+    /// Metric families shown as heatmaps (`eval.byModality` for the columns `eval.byModality@KEY`).
+    public var matrices: [String]
 
-    public init(title: String, comparison: Comparison, curves: [(variant: String, stage: String, table: CurveTable)]) {
+    public init(title: String, comparison: Comparison, curves: [(variant: String, stage: String, table: CurveTable)], matrices: [String] = []) {
         self.title = title
         self.comparison = comparison
         self.curves = curves
+        self.matrices = matrices
+    }
+
+    /// The metric columns of a family: (column index, key).
+    func columns(of family: String) -> [(index: Int, key: String)] {
+        comparison.metrics.enumerated().compactMap { index, metric in
+            metric.hasPrefix(family + "@") ? (index, String(metric.dropFirst(family.count + 1))) : nil
+        }
     }
 
     public var charts: [Report.Chart] {
         var charts: [Report.Chart] = []
         let ok = comparison.rows.filter { $0.failure == nil }
-        for (column, metric) in comparison.metrics.enumerated() {
+        var inMatrix = Set<Int>()
+        for family in matrices {
+            let columns = self.columns(of: family)
+            guard !columns.isEmpty, !ok.isEmpty else { continue }
+            inMatrix.formUnion(columns.map(\.index))
+            charts.append(Report.Chart(section: "Matrices", svg: Heatmap(
+                title: "\(family) (mean over seeds)", xLabel: family.split(separator: ".").last.map(String.init) ?? family, yLabel: "variant",
+                rows: ok.map(\.shortName), columns: columns.map(\.key),
+                values: ok.map { row in columns.map { Comparison.mean(row.values[$0.index]) } }).svg))
+        }
+        for (column, metric) in comparison.metrics.enumerated() where !inMatrix.contains(column) {
             let means = ok.map { Comparison.mean($0.values[column]) }
             let values = means.compactMap { $0 }
             guard !values.isEmpty else { continue }
@@ -25,7 +46,7 @@ public struct ExperimentReport: Sendable {
             let range = (low >= 0 && high <= 1) ? 0.0...1.0 : low...(high * 1.05)
             charts.append(Report.Chart(section: "Metrics", svg: BarChart(
                 title: "\(metric) (mean over seeds)", xLabel: "variant", yLabel: metric,
-                categories: ok.map(\.name), series: [("mean over seeds", means)], yRange: range).svg))
+                categories: ok.map(\.shortName), series: [("mean over seeds", means)], yRange: range).svg))
         }
         let stages = curves.map(\.stage).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         for stage in stages {

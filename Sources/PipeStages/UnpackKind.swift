@@ -21,6 +21,10 @@ public struct UnpackKind: StageKind {
                 .init("val", .number(0...1), default: .double(0.1), help: "fraction of images for validation"),
             ])), default: nil, help: "split fractions"),
             .init("holdout_modality", .textList(nil), default: .list([]), help: "modalities that form the whole test split"),
+            .init("train_modalities", .textList(nil), default: .list([]),
+                  help: "train and val keep only these modalities; test keeps all (a cross-modality matrix)"),
+            .init("train_question_types", .textList(nil), default: .list([]),
+                  help: "train and val keep only these question types; test keeps all"),
             .init("modalities", .textList(nil), default: .list([]), help: "keep only these modalities"),
             .init("question_types", .textList(nil), default: .list([]), help: "keep only these question types"),
             .init("on_bad_image", .text(["error", "skip"]), default: .string("error"), help: "what to do with an undecodable or missing image"),
@@ -37,7 +41,9 @@ public struct UnpackKind: StageKind {
         var unpacker = DatasetUnpacker()
         if case .int(let size)? = options["size"] { unpacker.size = size }
         unpacker.splits = SplitPlan(test: options["split"]?["test"]?.number ?? 0.2, val: options["split"]?["val"]?.number ?? 0.1,
-                                    holdoutModalities: Set(options["holdout_modality"]?.texts ?? []))
+                                    holdoutModalities: Set(options["holdout_modality"]?.texts ?? []),
+                                    trainModalities: Set(options["train_modalities"]?.texts ?? []),
+                                    trainQuestionTypes: Set(options["train_question_types"]?.texts ?? []))
         unpacker.modalities = Set(options["modalities"]?.texts ?? [])
         unpacker.questionTypes = Set(options["question_types"]?.texts ?? [])
         unpacker.onBadImage = options["on_bad_image"] == .string("skip") ? .skip : .error

@@ -41,6 +41,18 @@ struct AblateCommandTests {
         #expect(wider.status == 0 && Self.ran(wider.stdout).count == 9, "\(wider.stdout)")
     }
 
+    @Test func aStarMetricIsAColumnPerKeyAndAHeatmap() throws {
+        let project = try CLIProject()
+        let run = try project.pipe("ablate", "ablate/matrix-experiment.yaml")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("| variant | eval.by@CT | eval.by@MRI | eval.accuracy | seeds |\n"), "\(run.stdout)")
+        #expect(run.stdout.contains("| params.scale=2 | 0.2000 * | 0.1000 * | 21.9000 * | 1 |"), "\(run.stdout)")
+        let html = try String(contentsOfFile: project.path + "/ablations/matrix-experiment/comparison.html", encoding: .utf8)
+        // One heatmap (rows: the scale values, columns: the keys) and one bar chart, for eval.accuracy.
+        #expect(html.components(separatedBy: "data-chart=\"heatmap\"").count == 2 && html.components(separatedBy: "data-chart=\"bar\"").count == 2)
+        #expect(html.contains("data-row=\"2\" data-column=\"CT\" data-y=\"0.2\"") && html.contains("data-row=\"1\" data-column=\"MRI\" data-y=\"0.1\""))
+    }
+
     @Test func theReportOfAnExperimentNeedsItsStagesCached() throws {
         let project = try CLIProject()
         let early = try project.pipe("report", "ablate/grid-experiment.yaml")
@@ -62,7 +74,8 @@ struct AblateCommandTests {
         #expect(compare.status == 0)
         // scale 1 -> 2 and noise 0 -> 1: accuracy rises by 11 (the decimal is the seed's, unchanged).
         #expect(compare.stdout == "| metric | run 1 | run 2 | run 2 - run 1 |\n| --- | --- | --- | --- |\n"
-                + "| eval.accuracy | 10.9 | 21.9 | +11 |\n| eval.certified.0.25 | 0.1 | 0.2 | +0.1 |\n", "\(compare.stdout)")
+                + "| eval.accuracy | 10.9 | 21.9 | +11 |\n| eval.by.CT | 0.1 | 0.2 | +0.1 |\n| eval.by.MRI | 0 | 0.1 | +0.1 |\n"
+                + "| eval.certified.0.25 | 0.1 | 0.2 | +0.1 |\n", "\(compare.stdout)")
         let csv = try project.pipe("compare", "1", "latest", "--metric", "certified", "--format", "csv")
         #expect(csv.stdout == "metric,run 1,run 2,run 2 - run 1\neval.certified.0.25,0.1,0.2,+0.1\n", "\(csv.stdout)")
         #expect(try project.pipe("compare", "1", "1", "--changed").stdout == "no metric differs\n")

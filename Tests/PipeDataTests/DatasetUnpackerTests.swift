@@ -125,6 +125,27 @@ final class DatasetUnpackerTests {
         }
     }
 
+    @Test func trainFiltersKeepTheWholeTestSplit() throws {
+        let directory = try TemporaryDirectory("unpack")
+        let archive = try Self.makeArchive(in: directory, images: 20)
+        let (_, all) = try unpack(archive)
+        let (summary, ctOnly) = try unpack(archive) { $0.splits.trainModalities = ["CT"] }
+        let full = try DatasetIndex.read(from: all + "/index.json"), filtered = try DatasetIndex.read(from: ctOnly + "/index.json")
+        // The same test split, whatever the train filter; train and val only CT.
+        #expect(filtered.records.filter { $0.split == .test } == full.records.filter { $0.split == .test })
+        #expect(Set(full.records.filter { $0.split == .test }.map(\.record.modality)) == ["CT", "MRI"])
+        #expect(filtered.records.filter { $0.split != .test }.allSatisfy { $0.record.modality == "CT" })
+        #expect(filtered.records.filter { $0.split == .train } == full.records.filter { $0.split == .train && $0.record.modality == "CT" })
+        #expect(summary.records == filtered.records.count && summary.skippedRecords == 0)
+        let (_, grading) = try unpack(archive) { $0.splits.trainQuestionTypes = ["Lesion Grading"] }
+        let byType = try DatasetIndex.read(from: grading + "/index.json")
+        #expect(byType.records.filter { $0.split != .test }.allSatisfy { $0.record.questionType == "Lesion Grading" })
+        #expect(byType.records.filter { $0.split == .test } == full.records.filter { $0.split == .test })
+        #expect { _ = try unpack(archive) { $0.splits.trainModalities = ["OCT"] } } throws: { error in
+            "\(error)".contains("no training records left: train_modalities [\"OCT\"]")
+        }
+    }
+
     @Test func unsafeOrEmptyArchivesAreRefused() throws {
         let directory = try TemporaryDirectory("unpack")
         let path = directory.path + "/evil.zip"

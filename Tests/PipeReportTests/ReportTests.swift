@@ -144,6 +144,8 @@ struct ReportTests {
         #expect(MetricLookup.value(in: json, path: "certified_accuracy@0.5") == nil)
         #expect(MetricLookup.value(in: json, path: "clean") == nil)
         #expect(MetricLookup.value(in: json, path: "nothing.here") == nil)
+        #expect(MetricLookup.keys(in: json, path: "clean.byModality")?.first == "CT")
+        #expect(MetricLookup.keys(in: json, path: "certified_accuracy") != nil && MetricLookup.keys(in: json, path: "smoothing.sigma") == nil)
         let table = Comparison(metrics: ["a", "b"], rows: [
             .init(name: "x", values: [[1, 3], [5]], seeds: 2), .init(name: "y", values: [[2, 2], []], seeds: 2),
             .init(name: "z", values: [[], []], seeds: 1, failure: "stage `t` failed"),
