@@ -12,9 +12,10 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product pipe
 
-# The report tests parse the HTML with FoundationXML, which links libxml2.
+# The report tests parse the HTML with FoundationXML, which links libxml2; the remote-cache tests
+# run a real nginx (WebDAV) on loopback, started and stopped by the tests themselves.
 build-debug:
-	@bash scripts/install-deps.sh libxml2
+	@bash scripts/install-deps.sh libxml2 nginx
 	$(SWIFT) build --build-tests
 
 demo: build
@@ -31,6 +32,8 @@ bench: build
 	python3 bench/engine.py --pipe .build/release/pipe
 	python3 bench/engine.py --pipe .build/release/pipe --workdir /dev/shm
 	python3 bench/datasets.py --pipe .build/release/pipe
+	@bash scripts/install-deps.sh nginx curl
+	python3 bench/remote.py --pipe .build/release/pipe
 	$(SWIFT) build -c release --product pipe-training-bench
 	.build/release/pipe-training-bench
 

@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "PipeTraining", dependencies: ["PipeModel", "PipeTensor", "PipeData", "PipeRandom", "PipeStatistics"]),
         // Reports: inline-SVG charts and tables of training, evaluation and smoothing results.
         .target(name: "PipeReport", dependencies: ["PipeTraining", "PipeData"]),
+        // Team caches: a shared directory or an HTTP (WebDAV) server behind the local cache.
+        .target(name: "PipeRemote", dependencies: ["PipeEngine", .product(name: "Crypto", package: "swift-crypto")]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
@@ -54,7 +56,7 @@ let package = Package(
                                                    "PipeModel", "PipeTraining", "PipeReport"]),
         // One thin file per subcommand.
         .target(name: "PipeCommands", dependencies: [
-            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages", "PipeReport", "PipeData",
+            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages", "PipeReport", "PipeData", "PipeRemote",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pipe", dependencies: ["PipeCommands"]),
@@ -75,6 +77,7 @@ let package = Package(
         .testTarget(name: "PipeSynthTests", dependencies: ["PipeSynth", "PipeData", "PipeArchive", "PipeImaging", "PipeTestSupport"]),
         .testTarget(name: "PipeArchiveTests", dependencies: ["PipeArchive", "PipeTestSupport"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),
+        .testTarget(name: "PipeRemoteTests", dependencies: ["PipeRemote", "PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeStagesTests", dependencies: ["PipeStages", "PipeRecipe", "PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeCommandsTests", dependencies: ["PipeCommands", "PipeLedger", "PipeTestSupport",
                                                              "PipeArchive", "PipeData", "PipeImaging"],

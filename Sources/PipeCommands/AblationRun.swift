@@ -17,12 +17,14 @@ struct AblationRun {
     }
 
     func execute() throws -> Outcome {
-        let cache = try project.openCache()
+        let runCache = try project.openRunCache()
+        let cache = runCache.cache
         let ledger = try project.openLedger()
         // Every variant runs as far as it can: a failure stops only what depends on it.
         let run = try RecordedRun.execute(ablation.pipeline, entry: Provenance.runEntry(for: ablation.base, tag: nil),
                                           recipeName: ablation.base.recipe.name, cache: cache, ledger: ledger,
                                           options: RunOptions(jobs: jobs, keepGoing: true), previous: { _ in nil }, cacheRoot: project.cacheRoot)
+        if let line = runCache.summary { print(line) }
         let byJob = Dictionary(run.results.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a })
         let outputs = byJob.compactMapValues(\.output)
         var failures: [Int: String] = [:]

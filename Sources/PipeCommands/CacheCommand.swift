@@ -2,10 +2,10 @@ import ArgumentParser
 import Foundation
 import PipeEngine
 
-/// `pipe cache ls|verify|gc`.
+/// `pipe cache ls|verify|gc|push|pull|status`.
 struct CacheCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cache", abstract: "Inspect, verify and trim the artifact cache.",
-                                                    subcommands: [List.self, Verify.self, Collect.self])
+    static let configuration = CommandConfiguration(commandName: "cache", abstract: "Inspect, verify, trim and share the artifact cache.",
+                                                    subcommands: [List.self, Verify.self, Collect.self, Push.self, Pull.self, Status.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List cached stage results.")

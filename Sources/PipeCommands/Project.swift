@@ -2,6 +2,7 @@ import Foundation
 import PipeEngine
 import PipeLedger
 import PipeRecipe
+import PipeRemote
 import PipeStages
 
 /// A usage problem that is not in a recipe (a missing file, an unknown stage name): exit code 2.
@@ -14,27 +15,64 @@ struct UsageError: Error, CustomStringConvertible {
 /// beside the nearest `pipe.yaml` above the current directory, else `./artifacts`.
 struct Project {
     let cacheRoot: String
+    /// The nearest `pipe.yaml` above the current directory (project settings), if any.
+    let settingsFile: String?
 
     init(cacheOption: String?) {
         let fileManager = FileManager.default
         let current = fileManager.currentDirectoryPath
+        var directory = URL(fileURLWithPath: current).standardizedFileURL
+        var found: String?
+        while true {
+            if fileManager.fileExists(atPath: directory.appendingPathComponent("pipe.yaml").path) {
+                found = directory.path
+                break
+            }
+            let parent = directory.deletingLastPathComponent()
+            if parent.path == directory.path { break }
+            directory = parent
+        }
+        settingsFile = found.map { $0 + "/pipe.yaml" }
         if let option = cacheOption {
             cacheRoot = Project.absolute(option, from: current)
         } else if let variable = ProcessInfo.processInfo.environment["PIPE_CACHE"], !variable.isEmpty {
             cacheRoot = Project.absolute(variable, from: current)
         } else {
-            var directory = URL(fileURLWithPath: current).standardizedFileURL
-            var found: String?
-            while true {
-                if fileManager.fileExists(atPath: directory.appendingPathComponent("pipe.yaml").path) {
-                    found = directory.appendingPathComponent("artifacts").path
-                    break
-                }
-                let parent = directory.deletingLastPathComponent()
-                if parent.path == directory.path { break }
-                directory = parent
-            }
-            cacheRoot = found ?? URL(fileURLWithPath: current).appendingPathComponent("artifacts").path
+            cacheRoot = (found ?? current) + "/artifacts"
+        }
+    }
+
+    /// The project's settings (pipe.yaml and the environment).
+    func settings() throws -> ProjectSettings {
+        try ProjectSettings.load(file: settingsFile)
+    }
+
+    /// The cache `pipe run` and `pipe ablate` execute with: the local one, with the configured
+    /// remote behind it (read-through, write-through).
+    func openRunCache() throws -> RunCache {
+        guard let settings = try settings().remote else { return RunCache(cache: try openCache(), remote: nil) }
+        let backend: RemoteBackend
+        do {
+            backend = try settings.backend()
+        } catch let error as RemoteError {
+            if case .configuration = error { throw UsageError("\(error)") }
+            Terminal.error("warning: \(error); continuing with the local cache")
+            return RunCache(cache: try openCache(), remote: nil)
+        }
+        let local = try openCache()
+        let readThrough = ReadThroughActionCache(remote: RemoteCache(backend: backend, local: local, parallel: settings.parallel)) { Terminal.error($0) }
+        return RunCache(cache: readThrough.cache, remote: readThrough)
+    }
+
+    /// The configured remote over the local cache, for `pipe cache push|pull|status`.
+    func openRemote() throws -> RemoteCache {
+        guard let settings = try settings().remote else {
+            throw UsageError("no remote configured\n  hint: add `remote: /mnt/shared/pipe-cache` (or http://host:port/path/) to pipe.yaml, or set PIPE_REMOTE")
+        }
+        do {
+            return RemoteCache(backend: try settings.backend(), local: try openCache(), parallel: settings.parallel)
+        } catch let error as RemoteError {
+            throw UsageError("\(error)")
         }
     }
 
@@ -77,6 +115,20 @@ struct Project {
     }
 }
 
+/// A run's cache and, when a remote is configured, the read-through layer over it.
+struct RunCache {
+    let cache: Cache
+    let remote: ReadThroughActionCache?
+
+    /// `remote NAME: N results pulled (X), M pushed (Y)`, or nil without a remote.
+    var summary: String? {
+        guard let remote else { return nil }
+        let counts = remote.remote.transferred
+        return "remote \(remote.remote.backend.displayName): \(counts.recordsFetched) results pulled (\(CacheCommand.List.bytes(counts.bytesFetched))), "
+            + "\(counts.recordsPushed) pushed (\(counts.objectsPushed) objects, \(CacheCommand.List.bytes(counts.bytesPushed)))"
+    }
+}
+
 /// A recipe read, validated and turned into jobs.
 struct LoadedRecipe {
     let file: String
@@ -101,6 +153,11 @@ struct LoadedRecipe {
         guard let text = String(data: data, encoding: .utf8) else {
             throw UsageError("\(file) is not UTF-8 text")
         }
+        try self.init(file: file, text: text, overrides: overrides, registry: registry)
+    }
+
+    /// A recipe from its text (as recorded for `pipe audit`); `file` places relative paths.
+    init(file: String, text: String, overrides: [Override], registry: KindRegistry = .builtIn) throws {
         let recipe = try Recipe.parse(text, file: file, overrides: overrides, kinds: registry.names)
         let jobs = try JobBuilder(registry: registry).jobs(for: recipe, recipeFile: file)
         self.file = file

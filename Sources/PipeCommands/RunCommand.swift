@@ -25,7 +25,8 @@ struct RunCommand: ParsableCommand {
         try loaded.checkStageNames(force, option: "--force")
         try loaded.checkStageNames(only, option: "--only")
         let project = options.project
-        let cache = try dryRun ? project.cacheForReading() : project.openCache()
+        let runCache = try dryRun ? RunCache(cache: project.cacheForReading(), remote: nil) : project.openRunCache()
+        let cache = runCache.cache
         let runOptions = RunOptions(jobs: jobs, force: Set(force), only: only.isEmpty ? nil : Set(only), keepGoing: keepGoing)
         if dryRun {
             let previous = loaded.previousMaterial(ledger: { try? project.existingLedger() }, cache: cache)
@@ -38,6 +39,7 @@ struct RunCommand: ParsableCommand {
         let run = try RecordedRun.execute(loaded.pipeline, entry: Provenance.runEntry(for: loaded, tag: tag), recipeName: loaded.recipe.name,
                                           cache: cache, ledger: ledger, options: runOptions, previous: previous, cacheRoot: project.cacheRoot)
         timer.mark("execute")
+        if let line = runCache.summary { print(line) }
         let results = run.results
         ReportSummaries.print(results, cache: cache)
         timer.mark("summary")

@@ -34,6 +34,24 @@ public struct ActionRecord: Codable, Equatable, Sendable {
     }
 }
 
+extension ActionRecord {
+    /// The record as stored in a file (locally and on a remote): the header line
+    /// `pipe-action 1 <output> <log or ->`, then the JSON.
+    public func fileData() throws -> Data {
+        var data = Data("pipe-action 1 \(output.hex) \(log?.hex ?? "-")\n".utf8)
+        data.append(try FileActionCache.encoder.encode(self))
+        return data
+    }
+
+    /// Decodes a record file; nil when it is not one or is the record of another key.
+    public init?(fileData data: Data, key: Digest) {
+        guard let newline = data.firstIndex(of: 0x0a),
+              let record = try? FileActionCache.decoder.decode(ActionRecord.self, from: data[data.index(after: newline)...]),
+              record.key == key else { return nil }
+        self = record
+    }
+}
+
 /// Cache key -> record. A record is written only after every object it names is stored.
 public protocol ActionCache: AnyObject, Sendable {
     /// The output and log digests of a record: all a cache hit needs, and fast to read.
@@ -92,11 +110,7 @@ public final class FileActionCache: ActionCache, @unchecked Sendable {
     /// A record that cannot be decoded is reported as corrupt; the caller recomputes the stage.
     public func record(for key: Digest) throws -> ActionRecord? {
         guard let data = FileManager.default.contents(atPath: path(of: key)) else { return nil }
-        guard let newline = data.firstIndex(of: 0x0a),
-              let record = try? Self.decoder.decode(ActionRecord.self, from: data[data.index(after: newline)...]),
-              record.key == key else {
-            throw corrupt(key)
-        }
+        guard let record = ActionRecord(fileData: data, key: key) else { throw corrupt(key) }
         return record
     }
 
@@ -105,9 +119,7 @@ public final class FileActionCache: ActionCache, @unchecked Sendable {
     }
 
     public func store(_ record: ActionRecord) throws {
-        var data = Data("pipe-action 1 \(record.output.hex) \(record.log?.hex ?? "-")\n".utf8)
-        data.append(try Self.encoder.encode(record))
-        try FileSystem.writeAtomically(data, to: path(of: record.key), temporaryDirectory: temporaryDirectory)
+        try FileSystem.writeAtomically(try record.fileData(), to: path(of: record.key), temporaryDirectory: temporaryDirectory)
     }
 
     public func remove(_ key: Digest) throws { unlink(path(of: key)) }

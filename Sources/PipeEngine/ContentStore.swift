@@ -10,6 +10,8 @@ public protocol ContentStore: AnyObject, Sendable {
     @discardableResult func write(_ data: Data) throws -> Digest
     /// Moves a file of the caller's into the store (the file is consumed) and returns its digest.
     func ingest(fileAt path: String) throws -> (digest: Digest, size: Int)
+    /// Moves a file of the caller's whose digest the caller has just computed into the store.
+    func adopt(fileAt path: String, digest: Digest) throws
     /// Writes a verified copy of an object to `path` (a hard link where the store is on disk).
     func materialize(_ digest: Digest, to path: String, executable: Bool) throws
     /// Deletes an object (a corrupted or unreferenced one).
@@ -45,6 +47,10 @@ public final class MemoryContentStore: ContentStore, @unchecked Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { throw EngineError.io("cannot read \(path)") }
         try FileManager.default.removeItem(atPath: path)
         return (try write(data), data.count)
+    }
+
+    public func adopt(fileAt path: String, digest: Digest) throws {
+        guard try ingest(fileAt: path).digest == digest else { throw EngineError.corruptObject(digest, detail: "adopted file does not hash to its name") }
     }
 
     public func materialize(_ digest: Digest, to path: String, executable: Bool) throws {

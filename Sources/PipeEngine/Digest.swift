@@ -11,7 +11,8 @@ public struct Digest: Hashable, Comparable, Sendable, Codable, CustomStringConve
         self.hex = hex
     }
 
-    init<D: Crypto.Digest>(_ digest: D) {
+    /// The hex form of a finished hash.
+    public init<D: Crypto.Digest>(_ digest: D) {
         var text = ""
         text.reserveCapacity(64)
         for byte in digest {

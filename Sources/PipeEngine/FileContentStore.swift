@@ -19,7 +19,8 @@ public final class FileContentStore: ContentStore, @unchecked Sendable {
         try FileSystem.makeDirectory(temporaryDirectory)
     }
 
-    func path(of digest: Digest) -> String {
+    /// The file holding an object (present or not).
+    public func path(of digest: Digest) -> String {
         let hex = digest.hex
         return "\(objectsDirectory)/\(hex.prefix(2))/\(hex.dropFirst(2))"
     }
@@ -67,6 +68,14 @@ public final class FileContentStore: ContentStore, @unchecked Sendable {
             try place(file, as: digest)
         }
         return (digest, Int(info.st_size))
+    }
+
+    public func adopt(fileAt file: String, digest: Digest) throws {
+        if contains(digest) {
+            unlink(file)
+        } else {
+            try place(file, as: digest)
+        }
     }
 
     /// Renames a finished file into place, read-only. Another writer may have placed the same object.

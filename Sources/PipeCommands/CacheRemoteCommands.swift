@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import PipeEngine
+import PipeRemote
+
+/// `pipe cache push|pull|status`: the local cache against the configured remote.
+extension CacheCommand {
+    /// The keys a command acts on: a run's stages (from the ledger), or every local result.
+    static func keys(of reference: String?, all: Bool, project: Project, local: Cache) throws -> [Digest] {
+        switch (reference, all) {
+        case (nil, true):
+            return try local.actions.allKeys().sorted()
+        case (let reference?, false):
+            guard let ledger = try project.existingLedger(), let run = try ledger.run(reference) else {
+                throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+            }
+            var seen = Set<Digest>()
+            return try ledger.stages(ofRun: run.id!).compactMap { $0.key.flatMap(Digest.init(hex:)) }.filter { seen.insert($0).inserted }
+        default:
+            throw UsageError("give a run (an id, a tag or `latest`) or --all, not both")
+        }
+    }
+
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "push", abstract: "Send a run's results (or all) to the remote.")
+        @OptionGroup var options: CacheOptions
+        @Argument(help: "A run id, a tag, or `latest`.") var reference: String?
+        @Flag(help: "Every result in the local cache.") var all = false
+
+        func run() throws {
+            let project = options.project
+            let remote = try project.openRemote()
+            let keys = try CacheCommand.keys(of: reference, all: all, project: project, local: remote.local)
+            var pushed = 0, present = 0, missing = 0, failed = 0
+            for key in keys {
+                guard try remote.local.actions.record(for: key) != nil else {
+                    missing += 1
+                    continue
+                }
+                do {
+                    switch try remote.push(key) {
+                    case .pushed: pushed += 1
+                    case .alreadyThere: present += 1
+                    }
+                } catch {
+                    failed += 1
+                    Terminal.error("cannot push \(key.short): \(error)")
+                    // An unreachable remote fails every key the same way.
+                    if let remoteError = error as? RemoteError, remoteError.isTransient { break }
+                }
+            }
+            let counts = remote.transferred
+            print("pushed \(pushed) results (\(counts.objectsPushed) objects, \(List.bytes(counts.bytesPushed))) to \(remote.backend.displayName); "
+                  + "\(present) were there already" + (missing > 0 ? "; \(missing) not in the local cache" : ""))
+            if failed > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct Pull: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pull", abstract: "Fetch a run's results (or all the remote has) into the local cache.")
+        @OptionGroup var options: CacheOptions
+        @Argument(help: "A run id, a tag, or `latest`.") var reference: String?
+        @Flag(help: "Every result the remote has.") var all = false
+
+        func run() throws {
+            let project = options.project
+            let remote = try project.openRemote()
+            let keys: [Digest]
+            if all && reference == nil {
+                guard let listed = try remote.remoteKeys() else {
+                    throw UsageError("\(remote.backend.displayName) cannot list its results\n  hint: nginx lists with `autoindex on; autoindex_format json;`; or pull a run")
+                }
+                keys = listed.sorted()
+            } else {
+                keys = try CacheCommand.keys(of: reference, all: all, project: project, local: remote.local)
+            }
+            var pulled = 0, present = 0, absent = 0, failed = 0
+            for key in keys {
+                if let hit = try? remote.local.actions.hit(for: key), remote.local.objects.contains(hit.output) {
+                    present += 1
+                    continue
+                }
+                do {
+                    if try remote.pull(key) != nil { pulled += 1 } else { absent += 1 }
+                } catch {
+                    failed += 1
+                    Terminal.error("cannot pull \(key.short): \(error)")
+                }
+            }
+            let counts = remote.transferred
+            print("pulled \(pulled) results (\(counts.objectsFetched) objects, \(List.bytes(counts.bytesFetched))) from \(remote.backend.displayName); "
+                  + "\(present) were local already" + (absent > 0 ? "; \(absent) not on the remote" : ""))
+            if failed > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Which results are only local, only on the remote, or both.")
+        @OptionGroup var options: CacheOptions
+
+        func run() throws {
+            let remote = try options.project.openRemote()
+            let local = Set(try remote.local.actions.allKeys())
+            let listed: [Digest]?
+            do {
+                listed = try remote.remoteKeys()
+            } catch {
+                throw UsageError("cannot reach \(remote.backend.displayName): \(error)")
+            }
+            var rows: [[String]] = []
+            let onRemote: Set<Digest>
+            if let listed {
+                onRemote = Set(listed)
+            } else {
+                // A server that cannot list: ask about each local result.
+                onRemote = Set(try local.filter { try remote.backend.exists("actions/\($0.hex.prefix(2))/\($0.hex).json") })
+            }
+            for key in local.union(onRemote).sorted() {
+                let place = local.contains(key) ? (onRemote.contains(key) ? "both" : "local only") : "remote only"
+                let stage = (try? remote.local.actions.record(for: key))?.stage ?? ""
+                rows.append([key.short, stage, place])
+            }
+            print(Terminal.table(["key", "stage", "where"], rows))
+            let localOnly = local.subtracting(onRemote).count, remoteOnly = listed == nil ? nil : onRemote.subtracting(local).count
+            print("\(remote.backend.displayName): \(localOnly) local only, " + (remoteOnly.map { "\($0) remote only" } ?? "remote-only results unknown (the server cannot list)")
+                  + ", \(local.intersection(onRemote).count) in both")
+        }
+    }
+}

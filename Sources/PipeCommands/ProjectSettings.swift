@@ -1,0 +1,88 @@
+import Foundation
+import PipeRecipe
+import PipeRemote
+
+/// Machine and team settings, from `pipe.yaml` at the project root and the environment; never
+/// from recipes.
+///
+/// ```yaml
+/// remote: http://cache.lab:8080/pipe/        # or /mnt/shared/pipe-cache
+/// # or, with transfer settings:
+/// remote: {url: http://cache.lab:8080/pipe/, timeout: 10, retries: 2, parallel: 8}
+/// ```
+/// `PIPE_REMOTE` (a location, or `none`), `PIPE_REMOTE_TIMEOUT` and `PIPE_REMOTE_RETRIES` override
+/// the file.
+struct ProjectSettings {
+    var remote: RemoteSettings?
+
+    static let keys = ["remote"]
+    static let remoteKeys = ["url", "timeout", "retries", "parallel"]
+
+    /// Reads `file` (nil: no pipe.yaml) and the environment.
+    static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProjectSettings {
+        var settings = ProjectSettings()
+        if let file, let data = FileManager.default.contents(atPath: file) {
+            settings = try parse(String(decoding: data, as: UTF8.self), file: file)
+        }
+        if let location = environment["PIPE_REMOTE"], !location.isEmpty {
+            settings.remote = location == "none" ? nil : RemoteSettings(location: location, timeout: settings.remote?.timeout ?? 10,
+                                                                         retries: settings.remote?.retries ?? 2, parallel: settings.remote?.parallel ?? 8)
+        }
+        if settings.remote != nil {
+            if let text = environment["PIPE_REMOTE_TIMEOUT"] {
+                guard let timeout = Double(text), timeout > 0 else { throw UsageError("PIPE_REMOTE_TIMEOUT=\(text): expected seconds, e.g. 10") }
+                settings.remote?.timeout = timeout
+            }
+            if let text = environment["PIPE_REMOTE_RETRIES"] {
+                guard let retries = Int(text), retries >= 0 else { throw UsageError("PIPE_REMOTE_RETRIES=\(text): expected a count, e.g. 2") }
+                settings.remote?.retries = retries
+            }
+        }
+        return settings
+    }
+
+    static func parse(_ text: String, file: String) throws -> ProjectSettings {
+        let root = try YAMLReader.read(text, file: file)
+        if case .null = root.content { return ProjectSettings() }
+        guard let entries = root.entries else { throw RecipeError(root.location, path: "", "pipe.yaml is a mapping of project settings, e.g. `remote: /mnt/shared/pipe-cache`") }
+        var settings = ProjectSettings()
+        for entry in entries where !keys.contains(entry.key) {
+            let hint = Suggestions.hint(for: entry.key, in: keys)
+            throw RecipeError(entry.keyLocation, path: entry.key, "unknown project setting `\(entry.key)`", hint: hint ?? "pipe.yaml knows: \(keys.joined(separator: ", "))")
+        }
+        guard let node = root["remote"] else { return settings }
+        if let location = node.string {
+            settings.remote = RemoteSettings(location: location)
+            return settings
+        }
+        guard let fields = node.entries else {
+            throw RecipeError(node.location, path: "remote", "expected a location or a mapping with `url`", hint: "e.g. remote: http://cache.lab:8080/pipe/")
+        }
+        for entry in fields where !remoteKeys.contains(entry.key) {
+            throw RecipeError(entry.keyLocation, path: "remote.\(entry.key)", "unknown remote setting `\(entry.key)`", hint: "remote takes \(remoteKeys.joined(separator: ", "))")
+        }
+        guard let url = node["url"]?.string else { throw RecipeError(node.location, path: "remote.url", "a remote mapping needs `url`") }
+        var remote = RemoteSettings(location: url)
+        if let timeout = node["timeout"] {
+            guard let seconds = Self.number(timeout), seconds > 0 else { throw RecipeError(timeout.location, path: "remote.timeout", "expected seconds > 0, got \(timeout.typeName)") }
+            remote.timeout = seconds
+        }
+        for (key, minimum) in [("retries", 0), ("parallel", 1)] {
+            guard let value = node[key] else { continue }
+            guard case .int(let count) = value.content, count >= minimum else {
+                throw RecipeError(value.location, path: "remote.\(key)", "expected an integer >= \(minimum), got \(value.typeName)")
+            }
+            if key == "retries" { remote.retries = count } else { remote.parallel = count }
+        }
+        settings.remote = remote
+        return settings
+    }
+
+    private static func number(_ node: Node) -> Double? {
+        switch node.content {
+        case .int(let value): return Double(value)
+        case .double(let value): return value
+        default: return nil
+        }
+    }
+}

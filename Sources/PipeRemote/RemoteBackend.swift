@@ -1,0 +1,96 @@
+import Foundation
+import PipeEngine
+
+/// What went wrong talking to a remote.
+public enum RemoteError: Error, CustomStringConvertible, Equatable {
+    /// The remote cannot be reached (connection refused, no route, DNS): the run goes on without it.
+    case unreachable(String)
+    /// A request started but did not finish (timeout, reset, truncated body).
+    case transfer(String)
+    /// The server answered with an error status.
+    case status(Int, String)
+    /// A downloaded object does not hash to its name: discarded, never used.
+    case corrupt(String)
+    /// A local file operation failed.
+    case local(String)
+    /// A remote setting that cannot work.
+    case configuration(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let text), .transfer(let text), .corrupt(let text), .local(let text), .configuration(let text): return text
+        case .status(let code, let text): return "HTTP \(code) \(text)"
+        }
+    }
+
+    /// Whether trying again may help (the remote is down or slow).
+    public var isTransient: Bool {
+        switch self {
+        case .unreachable, .transfer: return true
+        case .status(let code, _): return code >= 500 || code == 429 || code == 408
+        default: return false
+        }
+    }
+}
+
+/// A remote's transport: bytes at relative paths (`objects/ab/cdef...`, `actions/ab/KEY.json`).
+/// Implementations are safe to call from many threads at once.
+public protocol RemoteBackend: AnyObject, Sendable {
+    /// The remote as it may be shown: no credentials.
+    var displayName: String { get }
+    /// Downloads `path` into the new file `file`, returning the SHA-256 of the bytes, or nil when
+    /// the remote has no such path (no file is left then).
+    func download(_ path: String, to file: String) throws -> Digest?
+    /// The bytes at `path`, or nil when there are none.
+    func read(_ path: String) throws -> Data?
+    /// Stores the file `file` at `path`, replacing what is there in one step (a reader sees the old
+    /// bytes or the new, never a part).
+    func upload(file: String, to path: String) throws
+    /// Stores `data` at `path`, in one step.
+    func upload(_ data: Data, to path: String) throws
+    /// Whether `path` exists.
+    func exists(_ path: String) throws -> Bool
+    /// The names under the directory `path` (`actions/ab`), or nil when the remote cannot list.
+    func list(_ path: String) throws -> [String]?
+}
+
+/// How to reach a remote and how patient to be.
+public struct RemoteSettings: Sendable, Equatable {
+    /// A directory (`/mnt/shared/pipe-cache`, `file:///...`) or `http://host:port/path/`.
+    public var location: String
+    /// Seconds a connect, a read or a write may take.
+    public var timeout: Double = 10
+    /// Attempts after the first for a transient failure, with doubling waits from `backoff` seconds.
+    public var retries: Int = 2
+    public var backoff: Double = 0.2
+    /// Transfers at once.
+    public var parallel: Int = 8
+
+    public init(location: String, timeout: Double = 10, retries: Int = 2, backoff: Double = 0.2, parallel: Int = 8) {
+        self.location = location
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.parallel = parallel
+    }
+
+    /// The backend for `location`.
+    public func backend() throws -> RemoteBackend {
+        if location.hasPrefix("http://") {
+            return try HTTPBackend(url: location, settings: self)
+        }
+        if location.hasPrefix("https://") {
+            throw RemoteError.configuration("remote \(HTTPBackend.redacted(location)): https is not supported; "
+                                            + "put the cache server behind a local TLS-terminating proxy or use http:// on a trusted network")
+        }
+        if location.hasPrefix("s3://") {
+            throw RemoteError.configuration("remote \(location): S3 remotes are not supported yet; use a shared directory or an http:// WebDAV server")
+        }
+        var path = location
+        if path.hasPrefix("file://") { path = String(path.dropFirst("file://".count)) }
+        guard path.hasPrefix("/") else {
+            throw RemoteError.configuration("remote `\(location)`: expected an absolute directory (/mnt/shared/pipe-cache) or http://host:port/path/")
+        }
+        return try DirectoryBackend(root: path)
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import PipeEngine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Moves stage results between a local cache and a remote laid out like one: `objects/ab/cdef...`
+/// and `actions/ab/KEY.json`.
+///
+/// A pull fetches a record, then every object of its output tree (and log) missing locally, in
+/// parallel, each verified against its digest before it enters the local store, and stores the record
+/// locally last. A push uploads the objects the remote lacks, then the record, so a reader never sees
+/// a record whose objects are missing.
+public final class RemoteCache: @unchecked Sendable {
+    public let backend: RemoteBackend
+    public let local: Cache
+    let parallel: Int
+
+    /// Transfer counts, for summaries and tests.
+    public struct Counts: Sendable, Equatable {
+        public var objectsFetched = 0, bytesFetched = 0, objectsPushed = 0, bytesPushed = 0, recordsFetched = 0, recordsPushed = 0
+    }
+
+    private var counts = Counts()
+    private let lock = NSLock()
+
+    public init(backend: RemoteBackend, local: Cache, parallel: Int = 8) {
+        self.backend = backend
+        self.local = local
+        self.parallel = max(1, parallel)
+    }
+
+    public var transferred: Counts { lock.withLock { counts } }
+
+    static func objectPath(_ digest: Digest) -> String { "objects/\(digest.hex.prefix(2))/\(digest.hex.dropFirst(2))" }
+    static func recordPath(_ key: Digest) -> String { "actions/\(key.hex.prefix(2))/\(key.hex).json" }
+
+    /// The remote's record for `key`, or nil when it has none.
+    public func remoteRecord(_ key: Digest) throws -> ActionRecord? {
+        guard let data = try backend.read(Self.recordPath(key)) else { return nil }
+        guard let record = ActionRecord(fileData: data, key: key) else {
+            throw RemoteError.corrupt("the record of \(key.short) on \(backend.displayName) is unreadable")
+        }
+        return record
+    }
+
+    /// Fetches the result of `key` into the local cache; nil when the remote does not have it.
+    @discardableResult
+    public func pull(_ key: Digest) throws -> ActionRecord? {
+        guard var record = try remoteRecord(key) else { return nil }
+        try fetchTree(record.output)
+        if let log = record.log, !local.objects.contains(log) {
+            // A log is not worth failing a hit for.
+            if (try? fetch(log)) == nil { record.log = nil }
+        }
+        try local.actions.store(record)
+        lock.withLock { counts.recordsFetched += 1 }
+        return record
+    }
+
+    /// Fetches every object of a tree missing locally: listings level by level, then the files.
+    func fetchTree(_ root: Digest) throws {
+        var level = [root]
+        var files: [Digest] = []
+        while !level.isEmpty {
+            try fetchAll(level.filter { !local.objects.contains($0) })
+            var next: [Digest] = []
+            for listing in level {
+                for entry in try Tree.load(listing, from: local.objects).entries {
+                    if entry.kind == .directory { next.append(entry.digest) } else if !local.objects.contains(entry.digest) { files.append(entry.digest) }
+                }
+            }
+            level = next
+        }
+        try fetchAll(Array(Set(files)))
+    }
+
+    private func fetchAll(_ digests: [Digest]) throws {
+        try Parallel.forEach(digests.count, width: parallel) { try self.fetch(digests[$0]) }
+    }
+
+    /// Downloads one object into a temporary file, checks its digest and moves it into the store.
+    func fetch(_ digest: Digest) throws {
+        let temporary = local.temporaryDirectory + "/remote-\(getpid())-\(UUID().uuidString)"
+        defer { unlink(temporary) }
+        guard let actual = try backend.download(Self.objectPath(digest), to: temporary) else {
+            throw RemoteError.transfer("\(backend.displayName) has no object \(digest.short), which one of its records names")
+        }
+        guard actual == digest else {
+            throw RemoteError.corrupt("object \(digest.short) from \(backend.displayName) hashes to \(actual.short), not its name; discarded")
+        }
+        var info = stat()
+        stat(temporary, &info)
+        try local.objects.adopt(fileAt: temporary, digest: digest)
+        lock.withLock {
+            counts.objectsFetched += 1
+            counts.bytesFetched += Int(info.st_size)
+        }
+    }
+
+    /// What a push did.
+    public enum PushOutcome: Sendable, Equatable {
+        case pushed(objects: Int, bytes: Int)
+        case alreadyThere
+    }
+
+    /// Uploads the local result of `key`: the objects the remote lacks, then the record.
+    @discardableResult
+    public func push(_ key: Digest) throws -> PushOutcome {
+        guard let record = try local.actions.record(for: key) else {
+            throw RemoteError.local("no cached result \(key.short) to push")
+        }
+        if try backend.exists(Self.recordPath(key)) { return .alreadyThere }
+        let walked = try Tree.walk(record.output, in: local.objects)
+        var objects = Set(walked.listings + walked.files.map(\.entry.digest))
+        if let log = record.log, local.objects.contains(log) { objects.insert(log) }
+        let list = Array(objects)
+        let tally = NSLock()
+        var count = 0, bytes = 0
+        try Parallel.forEach(list.count, width: parallel) { i in
+            let digest = list[i]
+            let path = Self.objectPath(digest)
+            guard try !self.backend.exists(path) else { return }
+            if let store = self.local.objects as? FileContentStore {
+                try self.backend.upload(file: store.path(of: digest), to: path)
+            } else {
+                try self.backend.upload(try self.local.objects.read(digest), to: path)
+            }
+            let size = self.local.objects.size(of: digest) ?? 0
+            tally.withLock {
+                count += 1
+                bytes += size
+            }
+        }
+        var stored = record
+        if let log = record.log, !objects.contains(log) { stored.log = nil }
+        try backend.upload(try stored.fileData(), to: Self.recordPath(key))
+        lock.withLock {
+            counts.objectsPushed += count
+            counts.bytesPushed += bytes
+            counts.recordsPushed += 1
+        }
+        return .pushed(objects: count, bytes: bytes)
+    }
+
+    /// The keys of every record on the remote, or nil when it cannot list.
+    public func remoteKeys() throws -> [Digest]? {
+        guard let prefixes = try backend.list("actions") else { return nil }
+        var keys: [Digest] = []
+        for prefix in prefixes where prefix.count == 2 {
+            guard let names = try backend.list("actions/" + prefix) else { return nil }
+            keys += names.filter { $0.hasSuffix(".json") }.compactMap { Digest(hex: String($0.dropLast(5))) }
+        }
+        return keys
+    }
+}
+
+/// Runs `body(0..<count)` on up to `width` threads; rethrows the first error after all have stopped.
+enum Parallel {
+    /// The shared cursor and first error of one `forEach`.
+    private final class State: @unchecked Sendable {
+        let lock = NSLock()
+        var next = 0
+        var firstError: Error?
+    }
+
+    static func forEach(_ count: Int, width: Int, _ body: @escaping (Int) throws -> Void) throws {
+        guard count > 0 else { return }
+        if count == 1 || width == 1 {
+            for i in 0..<count { try body(i) }
+            return
+        }
+        let state = State()
+        let group = DispatchGroup()
+        for _ in 0..<min(width, count) {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                while true {
+                    let i: Int? = state.lock.withLock {
+                        guard state.firstError == nil, state.next < count else { return nil }
+                        state.next += 1
+                        return state.next - 1
+                    }
+                    guard let i else { return }
+                    do {
+                        try body(i)
+                    } catch {
+                        state.lock.withLock { if state.firstError == nil { state.firstError = error } }
+                    }
+                }
+            }
+            thread.start()
+        }
+        group.wait()
+        if let error = state.firstError { throw error }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import PipeTestSupport
+import Testing
+
+/// Team caches through the CLI: `remote:` in pipe.yaml (or PIPE_REMOTE), read-through and
+/// write-through in `pipe run`, `pipe cache push|pull|status`, and bad settings refused.
+struct RemoteCommandTests {
+    @Test func aColleaguesRunIsACacheHitThroughASharedDirectory() throws {
+        let shared = try TemporaryDirectory("shared-cache")
+        let me = try CLIProject(), colleague = try CLIProject()
+        for project in [me, colleague] { try project.directory.write("pipe.yaml", "remote: \(shared.path)\n") }
+        let first = try me.pipe("run", "chain.yaml")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("remote \(shared.path): 0 results pulled (0 B), 3 pushed"), "\(first.stdout)")
+        let second = try colleague.pipe("run", "chain.yaml")
+        #expect(second.status == 0 && second.stdout.contains("3 cached") && second.stdout.contains("3 results pulled"), "\(second.stdout)")
+        #expect(try colleague.pipe("get", "latest", "count", "--out", "count").status == 0)
+        #expect(colleague.directory.read("count/count.txt") == "6\n")
+        let status = try me.pipe("cache", "status")
+        #expect(status.status == 0 && status.stdout.contains("0 local only, 0 remote only, 3 in both"), "\(status.stdout)")
+        let push = try me.pipe("cache", "push", "latest")
+        #expect(push.stdout.contains("pushed 0 results") && push.stdout.contains("3 were there already"), "\(push.stdout)")
+    }
+
+    @Test func pushAndPullThroughWebDAV() throws {
+        let server = try WebDAVServer()
+        let me = try CLIProject(), colleague = try CLIProject()
+        // No remote while running: the results stay local until pushed.
+        #expect(try me.pipe("run", "chain.yaml").status == 0)
+        let environment = ["PIPE_REMOTE": server.url]
+        let before = try me.pipe("cache", "status", environment: environment)
+        #expect(before.stdout.contains("3 local only, 0 remote only, 0 in both"), "\(before.stdout)\(before.stderr)")
+        let push = try me.pipe("cache", "push", "--all", environment: environment)
+        #expect(push.status == 0 && push.stdout.contains("pushed 3 results"), "\(push.stdout)\(push.stderr)")
+        let pull = try colleague.pipe("cache", "pull", "--all", environment: environment)
+        #expect(pull.status == 0 && pull.stdout.contains("pulled 3 results"), "\(pull.stdout)\(pull.stderr)")
+        let run = try colleague.pipe("run", "chain.yaml")
+        #expect(run.stdout.contains("3 cached") && !run.stdout.contains("remote"), "\(run.stdout)")
+        // The remote gone: one warning, the run goes on locally.
+        server.stop()
+        let offline = try me.pipe("run", "chain.yaml", "--set", "params.greeting=bye", environment: environment)
+        #expect(offline.status == 0, "\(offline.stderr)")
+        #expect(offline.stderr.components(separatedBy: "warning:").count == 2 && offline.stderr.contains("is not answering"), "\(offline.stderr)")
+    }
+
+    @Test func badRemoteSettingsAreRefused() throws {
+        let project = try CLIProject()
+        let none = try project.pipe("cache", "status")
+        #expect(none.status == 2 && none.stderr.contains("no remote configured"), "\(none.stderr)")
+        try project.directory.write("pipe.yaml", "remote:\n  url: /tmp\n  timeuot: 3\n")
+        let typo = try project.pipe("run", "chain.yaml")
+        #expect(typo.status == 2 && typo.stderr.contains("pipe.yaml:3") && typo.stderr.contains("unknown remote setting `timeuot`"), "\(typo.stderr)")
+        try project.directory.write("pipe.yaml", "remote: shared/cache\n")
+        let relative = try project.pipe("run", "chain.yaml")
+        #expect(relative.status == 2 && relative.stderr.contains("expected an absolute directory"), "\(relative.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project.path + "/artifacts/ledger.sqlite"))
+        try project.directory.write("pipe.yaml", "remot: /tmp\n")
+        let unknown = try project.pipe("run", "chain.yaml")
+        #expect(unknown.status == 2 && unknown.stderr.contains("unknown project setting `remot`"), "\(unknown.stderr)")
+        try project.directory.write("pipe.yaml", "# no remote\n")
+        let badRetries = try project.pipe("cache", "status", environment: ["PIPE_REMOTE": "/tmp", "PIPE_REMOTE_RETRIES": "many"])
+        #expect(badRetries.status == 2 && badRetries.stderr.contains("PIPE_REMOTE_RETRIES=many"), "\(badRetries.stderr)")
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import PipeEngine
+import PipeRemote
+import PipeTestSupport
+import Testing
+
+/// Two on-disk caches ("me" and "a colleague") sharing one remote: a shared directory, or a real
+/// nginx with WebDAV on loopback.
+@Suite(.serialized)
+struct RemoteCacheTests {
+    /// A chain `data -> train -> eval` whose actions count their executions; `train` writes a
+    /// nested directory and a 3 MB file.
+    final class Machine {
+        let directory: TemporaryDirectory
+        let local: Cache
+        let actions: [String: ClosureAction]
+        var warnings: [String] = []
+        private let lock = NSLock()
+
+        init() throws {
+            directory = try TemporaryDirectory("remote-machine")
+            local = try Cache.onDisk(root: directory.path + "/artifacts")
+            actions = [
+                "data": .writing("rows\n", to: "data.txt"),
+                "train": ClosureAction { context in
+                    try FileManager.default.createDirectory(atPath: context.outputDirectory + "/model/parts", withIntermediateDirectories: true)
+                    var bytes = [UInt8](repeating: 0, count: 3 << 20)
+                    for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+                    try Data(bytes).write(to: URL(fileURLWithPath: context.outputDirectory + "/model/parts/weights.bin"))
+                    try "config".write(toFile: context.outputDirectory + "/model/config.txt", atomically: false, encoding: .utf8)
+                    context.log("training")
+                },
+                "eval": .writing("{\"accuracy\": 0.5}", to: "metrics.json"),
+            ]
+        }
+
+        var pipeline: Pipeline {
+            Pipeline(jobs: [("data", [String]()), ("train", ["data"]), ("eval", ["train"])].map { name, inputs in
+                Job(name: name, kind: "test", inputs: inputs.map { Job.Input(role: $0, job: $0) },
+                    material: .map(["kind": .string("test"), "version": .int(1), "name": .string(name)]), action: actions[name]!)
+            })
+        }
+
+        func cache(remote: String, timeout: Double = 2) throws -> ReadThroughActionCache {
+            let backend = try RemoteSettings(location: remote, timeout: timeout, retries: 1, backoff: 0.05).backend()
+            return ReadThroughActionCache(remote: RemoteCache(backend: backend, local: local)) { [weak self] message in
+                guard let self else { return }
+                self.lock.withLock { self.warnings.append(message) }
+            }
+        }
+
+        /// Runs the chain with `remote` behind the local cache; statuses by stage.
+        func run(remote: String) throws -> (statuses: [String: StageResult.Status], results: [StageResult], remote: ReadThroughActionCache) {
+            let readThrough = try cache(remote: remote)
+            let results = Executor(pipeline: pipeline, cache: readThrough.cache).run()
+            return (Dictionary(uniqueKeysWithValues: results.map { ($0.job, $0.status) }), results, readThrough)
+        }
+
+        var executions: [String: Int] { actions.mapValues(\.executions) }
+    }
+
+    static func checkColleagueGetsHits(remote: String) throws {
+        let me = try Machine(), colleague = try Machine()
+        let first = try me.run(remote: remote)
+        #expect(first.statuses == ["data": .ran, "train": .ran, "eval": .ran] && me.warnings.isEmpty, "\(me.warnings)")
+        #expect(first.remote.remote.transferred.recordsPushed == 3)
+        let second = try colleague.run(remote: remote)
+        #expect(second.statuses == ["data": .cached, "train": .cached, "eval": .cached], "\(colleague.warnings)")
+        #expect(colleague.executions.values.allSatisfy { $0 == 0 })
+        // The colleague's local cache now holds the same trees, verified, and the logs.
+        for (mine, theirs) in zip(first.results, second.results) {
+            #expect(mine.output == theirs.output && mine.key == theirs.key)
+            let files = try Tree.walk(theirs.output!, in: colleague.local.objects).files
+            for file in files { _ = try colleague.local.objects.read(file.entry.digest) }
+        }
+        let trainLog = try #require(second.results[1].log)
+        #expect(String(decoding: try colleague.local.objects.read(trainLog), as: UTF8.self).contains("training"))
+        #expect(second.remote.remote.transferred.recordsFetched == 3 && second.remote.remote.transferred.bytesFetched > 3 << 20)
+        // A third machine's second run needs nothing from the remote.
+        let again = try colleague.run(remote: remote)
+        #expect(again.statuses.values.allSatisfy { $0 == .cached } && again.remote.remote.transferred.objectsFetched == 0)
+    }
+
+    @Test func aColleagueGetsHitsFromASharedDirectory() throws {
+        let shared = try TemporaryDirectory("remote-shared")
+        try Self.checkColleagueGetsHits(remote: shared.path)
+        // Objects first, record last, laid out like a local cache.
+        #expect(FileManager.default.fileExists(atPath: shared.path + "/actions") && FileManager.default.fileExists(atPath: shared.path + "/objects"))
+    }
+
+    @Test func aColleagueGetsHitsFromWebDAV() throws {
+        let server = try WebDAVServer()
+        try Self.checkColleagueGetsHits(remote: server.url)
+        let backend = try RemoteSettings(location: server.url).backend()
+        let keys = try #require(try RemoteCache(backend: backend, local: try Machine().local).remoteKeys())
+        #expect(keys.count == 3)
+    }
+
+    @Test func aCorruptedRemoteObjectIsDetectedAndDiscarded() throws {
+        let shared = try TemporaryDirectory("remote-shared")
+        let me = try Machine(), colleague = try Machine()
+        let first = try me.run(remote: shared.path)
+        // Replace the 3 MB file's object on the remote with other bytes.
+        let weights = try Tree.walk(first.results[1].output!, in: me.local.objects).files.first { $0.path == "model/parts/weights.bin" }!
+        let hex = weights.entry.digest.hex
+        let object = shared.path + "/objects/\(hex.prefix(2))/\(hex.dropFirst(2))"
+        chmod(object, 0o644)
+        try Data("poison".utf8).write(to: URL(fileURLWithPath: object))
+        let second = try colleague.run(remote: shared.path)
+        // `data` is a hit; `train` is computed locally, and `eval` (same inputs) then hits again.
+        #expect(second.statuses == ["data": .cached, "train": .ran, "eval": .cached], "\(colleague.warnings)")
+        #expect(colleague.warnings.contains { $0.contains("object \(weights.entry.digest.short) from \(shared.path) hashes to") && $0.contains("discarded") },
+                "\(colleague.warnings)")
+        #expect(try colleague.local.objects.read(weights.entry.digest).count == 3 << 20)
+        #expect(colleague.executions["train"] == 1)
+    }
+
+    @Test func aServerStoppedMidRunIsReportedOnceAndTheRunGoesOn() throws {
+        let server = try WebDAVServer()
+        let me = try Machine()
+        // Stop the server as soon as `data` has been pushed: `train` and `eval` run locally.
+        let readThrough = try me.cache(remote: server.url, timeout: 1)
+        let stopping = Pipeline(jobs: me.pipeline.jobs.map { job in
+            guard job.name == "train" else { return job }
+            let inner = me.actions["train"]!
+            return Job(name: job.name, kind: job.kind, inputs: job.inputs, material: job.material, action: ClosureAction { context in
+                server.stop()
+                try inner.run(context)
+            })
+        })
+        let results = Executor(pipeline: stopping, cache: readThrough.cache).run()
+        #expect(results.map(\.status) == [.ran, .ran, .ran])
+        let notices = me.warnings.filter { $0.contains(server.url.dropLast(1)) }
+        #expect(notices.count == 1 && notices[0].contains("cannot push"), "\(me.warnings)")
+        #expect(readThrough.remote.transferred.recordsPushed == 1)
+        // A run with the server gone entirely: one warning, everything local.
+        let colleague = try Machine()
+        let alone = try colleague.run(remote: server.url)
+        #expect(alone.statuses.values.allSatisfy { $0 == .ran } && colleague.warnings.count == 1, "\(colleague.warnings)")
+        #expect(colleague.warnings.first?.contains("is not answering") == true)
+    }
+
+    @Test func concurrentPushesOfOneStageAreSafe() throws {
+        let server = try WebDAVServer()
+        let me = try Machine()
+        let results = Executor(pipeline: me.pipeline, cache: me.local).run()
+        let backend = try RemoteSettings(location: server.url).backend()
+        let remotes = (0..<4).map { _ in RemoteCache(backend: backend, local: me.local) }
+        let key = results[1].key!
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            #expect(throws: Never.self) { try remotes[i].push(key) }
+        }
+        let colleague = try Machine()
+        let record = try #require(try RemoteCache(backend: backend, local: colleague.local).pull(key))
+        #expect(record.output == results[1].output)
+        #expect(try Tree.walk(record.output, in: colleague.local.objects).files.count == 2)
+    }
+
+    @Test func settingsAreCheckedAndCredentialsNeverShown() throws {
+        let backend = try RemoteSettings(location: "http://alice:s3cret@127.0.0.1:9/cache").backend()
+        #expect(backend.displayName == "http://127.0.0.1:9/cache" && !backend.displayName.contains("s3cret"))
+        #expect(throws: RemoteError.self) { try RemoteSettings(location: "relative/dir").backend() }
+        #expect(throws: RemoteError.self) { try RemoteSettings(location: "/no/such/share").backend() }
+        // Nothing listens on port 9: unreachable after the retries, quickly.
+        let closed = try RemoteSettings(location: "http://127.0.0.1:\(try WebDAVServer.freePort())/", timeout: 1, retries: 1, backoff: 0.01).backend()
+        #expect { _ = try closed.read("actions/x") } throws: { error in
+            guard let remote = error as? RemoteError, case .unreachable = remote else { return false }
+            return true
+        }
+    }
+}

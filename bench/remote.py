@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Remote-cache benchmark: `pipe cache push` and `pipe cache pull` of one artifact against each
+remote kind, next to the floor for moving the same bytes to the same place.
+
+Artifacts (random bytes, so nothing compresses or deduplicates): one file of SIZE, and SIZE as
+many small files (--small-kib each). Remotes: nginx with WebDAV on loopback (floor: curl PUT/GET
+of the same files, 8 transfers at a time like pipe, through one curl process with --parallel),
+and a shared directory (floor: cp of the same files). Each figure is the median of --repeat runs;
+every pull goes into a fresh local cache, every push into a fresh remote.
+
+Usage: python3 bench/remote.py [--pipe .build/release/pipe] [--size-mib 1024] [--small-kib 256] [--repeat 3]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+NGINX = """{user}worker_processes 2;
+daemon off;
+error_log {prefix}/error.log;
+pid {prefix}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {prefix}/www/.body;
+  proxy_temp_path {prefix}/proxy; fastcgi_temp_path {prefix}/fastcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    root {prefix}/www;
+    location /cache/ {{
+      dav_methods PUT DELETE MKCOL;
+      create_full_put_path on;
+      client_max_body_size 8g;
+      autoindex on;
+      autoindex_format json;
+    }}
+  }}
+}}
+"""
+
+
+def timed(command, env=None, cwd=None):
+    start = time.perf_counter()
+    subprocess.run(command, check=True, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def start_nginx(prefix, port):
+    os.makedirs(prefix + "/www/cache", exist_ok=True)
+    os.makedirs(prefix + "/www/.body", exist_ok=True)
+    user = "user root root;\n" if os.getuid() == 0 else ""
+    with open(prefix + "/nginx.conf", "w") as f:
+        f.write(NGINX.format(user=user, prefix=prefix, port=port))
+    process = subprocess.Popen(["nginx", "-p", prefix, "-c", prefix + "/nginx.conf"])
+    time.sleep(0.5)
+    return process
+
+
+def make_artifact(work, pipe, name, files, size):
+    """A recipe whose one stage copies `files` prepared files of `size` bytes; run it into a cache."""
+    source = f"{work}/{name}-source"
+    os.makedirs(source)
+    for i in range(files):
+        with open(f"{source}/{i:06d}.bin", "wb") as f:
+            f.write(os.urandom(size))
+    recipe = f"{work}/{name}.yaml"
+    with open(recipe, "w") as f:
+        f.write(f"pipe: 1\nname: {name}\nstages:\n  blob:\n    kind: command\n    command: cp -r {source}/. \"$PIPE_OUT/\"\n")
+    cache = f"{work}/{name}-cache"
+    subprocess.run([pipe, "run", recipe, "--cache", cache], check=True, stdout=subprocess.DEVNULL)
+    return source, cache
+
+
+def curl_config(path, lines):
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix):
+    files = sorted(os.listdir(source))
+    pushes, pulls, floor_up, floor_down = [], [], [], []
+    for r in range(args.repeat):
+        if remote_kind == "http":
+            shutil.rmtree(prefix + "/www/cache", ignore_errors=True)
+            os.makedirs(prefix + "/www/cache")
+            remote = f"http://127.0.0.1:{port}/cache/{name}{r}/"
+            floor_base = f"http://127.0.0.1:{port}/cache/floor{r}/"
+        else:
+            remote = f"{work}/shared-{name}{r}"
+            os.makedirs(remote)
+            floor_base = f"{work}/floor-{name}{r}"
+            os.makedirs(floor_base)
+        env = dict(os.environ, PIPE_REMOTE=remote)
+        pushes.append(timed([pipe, "cache", "push", "--all", "--cache", cache], env=env))
+        pulled = f"{work}/pulled-{name}{r}"
+        pulls.append(timed([pipe, "cache", "pull", "--all", "--cache", pulled], env=env))
+        shutil.rmtree(pulled)
+        if remote_kind == "http":
+            up = curl_config(f"{work}/up.cfg", [f'upload-file = "{source}/{n}"\nurl = "{floor_base}{n}"' for n in files])
+            floor_up.append(timed(["curl", "-sS", "--fail", "--parallel", "--parallel-max", "8", "-K", up]))
+            down_dir = f"{work}/down-{name}{r}"
+            os.makedirs(down_dir)
+            down = curl_config(f"{work}/down.cfg", [f'url = "{floor_base}{n}"\noutput = "{down_dir}/{n}"' for n in files])
+            floor_down.append(timed(["curl", "-sS", "--fail", "--parallel", "--parallel-max", "8", "-K", down]))
+            shutil.rmtree(down_dir)
+        else:
+            floor_up.append(timed(["cp", "-r", source + "/.", floor_base]))
+            back = f"{work}/back-{name}{r}"
+            floor_down.append(timed(["cp", "-r", floor_base + "/.", back]))
+            shutil.rmtree(back)
+            shutil.rmtree(floor_base)
+            shutil.rmtree(remote)
+    return statistics.median(pushes), statistics.median(floor_up), statistics.median(pulls), statistics.median(floor_down)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pipe", default=".build/release/pipe")
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--small-kib", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    pipe = os.path.abspath(args.pipe)
+    if not shutil.which("nginx") and not os.path.exists("/usr/sbin/nginx"):
+        sys.exit("nginx is not installed (apt-get install nginx)")
+    os.environ["PATH"] = os.environ["PATH"] + ":/usr/sbin"
+    work = tempfile.mkdtemp(prefix="pipe-remote-bench-", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
+    port = 18000 + os.getpid() % 1000
+    prefix = work + "/nginx"
+    server = start_nginx(prefix, port)
+    try:
+        size = args.size_mib << 20
+        shapes = [("large", 1, size), ("small", size // (args.small_kib << 10), args.small_kib << 10)]
+        print(f"{args.size_mib} MiB per artifact, median of {args.repeat}; floor: curl (http) or cp (directory) of the same files")
+        print(f"{'artifact':<28} {'remote':<10} {'push s':>7} {'floor s':>8} {'ratio':>6} {'pull s':>7} {'floor s':>8} {'ratio':>6} {'push MB/s':>10} {'pull MB/s':>10}")
+        for name, count, each in shapes:
+            source, cache = make_artifact(work, pipe, name, count, each)
+            for kind in ["http", "directory"]:
+                push, up, pull, down = measure(args, work, pipe, name, source, cache, kind, port, prefix)
+                label = f"{count} x {each >> 10} KiB" if count > 1 else f"1 x {each >> 20} MiB"
+                print(f"{label:<28} {kind:<10} {push:7.2f} {up:8.2f} {push / up:6.2f} {pull:7.2f} {down:8.2f} {pull / down:6.2f} "
+                      f"{size / 1e6 / push:10.0f} {size / 1e6 / pull:10.0f}", flush=True)
+            shutil.rmtree(source)
+            shutil.rmtree(cache, ignore_errors=True)
+    finally:
+        server.terminate()
+        server.wait()
+        subprocess.run(["chmod", "-R", "u+w", work])
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
