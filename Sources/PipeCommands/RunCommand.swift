@@ -34,6 +34,8 @@ struct RunCommand: ParsableCommand {
             return
         }
         let ledger = try project.openLedger()
+        // The recipe's text, kept by its digest (the ledger's), so `pipe audit` finds it after edits.
+        _ = try? cache.objects.write(Data(loaded.text.utf8))
         timer.mark("ledger")
         let previous = loaded.previousMaterial(ledger: { ledger }, cache: cache)
         let run = try RecordedRun.execute(loaded.pipeline, entry: Provenance.runEntry(for: loaded, tag: tag), recipeName: loaded.recipe.name,

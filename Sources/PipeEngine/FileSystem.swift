@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// Small POSIX helpers shared by the on-disk stores.
-enum FileSystem {
+public enum FileSystem {
     /// `mkdir -p`.
     static func makeDirectory(_ path: String) throws {
         if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
@@ -88,7 +88,7 @@ enum FileSystem {
     }
 
     /// Removes a file tree, making read-only directories writable first.
-    static func removeTree(_ path: String) {
+    public static func removeTree(_ path: String) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         if (info.st_mode & S_IFMT) == S_IFDIR {

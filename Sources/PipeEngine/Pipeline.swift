@@ -3,7 +3,8 @@ public struct Pipeline: Sendable {
     public let jobs: [Job]
     /// Indices of `jobs`, each after its inputs.
     public let order: [Int]
-    let index: [String: Int]
+    /// Job name -> position in `jobs`.
+    public let index: [String: Int]
     /// For each job, the indices of the distinct jobs it reads.
     let upstream: [[Int]]
     let downstream: [[Int]]

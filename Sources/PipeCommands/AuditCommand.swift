@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import PipeEngine
+import PipeRecipe
+
+/// `pipe audit RUN`: verifies a run's provenance chain and re-executes chosen stages in a scratch
+/// cache from their recorded inputs, comparing the outputs digest by digest.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit",
+                                                    abstract: "Re-execute a run's stages and check they reproduce bit for bit.")
+
+    @OptionGroup var options: CacheOptions
+    @Argument(help: "A run id, a tag, or `latest`.") var reference: String
+    @Option(help: "Re-execute this stage (repeatable).") var stage: [String] = []
+    @Flag(help: "Re-execute every stage of the run.") var all = false
+
+    func run() throws {
+        let project = options.project
+        guard let ledger = try project.existingLedger(), let run = try ledger.run(reference) else {
+            throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+        }
+        let runCache = try project.openRunCache()
+        let audit = try Audit.load(run: run, stages: try ledger.stages(ofRun: run.id!), cache: runCache.cache)
+        let names = audit.loaded.pipeline.jobs.map(\.name)
+        for name in stage where !names.contains(name) {
+            let hint = Suggestions.hint(for: name, in: names).map { "\n  hint: \($0)" } ?? ""
+            throw UsageError("--stage \(name): run \(run.id!) has no stage `\(name)` (stages: \(names.joined(separator: ", ")))\(hint)")
+        }
+        guard all || !stage.isEmpty else {
+            let rows = names.map { name in [name, audit.recorded[name].map { String(format: "%.1f s", $0.seconds) } ?? "-"] }
+            throw UsageError("choose what to re-execute: --stage NAME (repeatable) or --all\n" + Terminal.table(["stage", "recorded time"], rows))
+        }
+        print("audit of run \(run.id!) (\(run.recipeName), \(run.recipeFile)), started \(Show.timestamp(run.started)) on \(run.host)")
+        let chain = audit.verifyChain()
+        if chain.problems.isEmpty {
+            print("provenance: ok (\(names.count) stages: inputs match upstream outputs, records present, \(chain.objects) objects hash to their names, recipe digest matches)")
+        } else {
+            print("provenance: \(chain.problems.count) problems")
+            for problem in chain.problems { print("  - \(problem)") }
+        }
+        let machine = Provenance.machine, host = Provenance.host
+        var differences: [String] = []
+        if run.machine != machine { differences.append("machine: recorded \(run.machine); now \(machine)") }
+        if run.pipeVersion != PipeVersion.current { differences.append("pipe: recorded \(run.pipeVersion); now \(PipeVersion.current)") }
+        if run.host != host { differences.append("host: recorded \(run.host); now \(host)") }
+        print(differences.isEmpty ? "auditing machine: the same as the run's (host, OS, CPU, cores, pipe version)"
+              : "auditing machine differs from the run's:\n" + differences.map { "  - \($0)" }.joined(separator: "\n"))
+        let chosen = all ? names : names.filter(stage.contains)
+        var reproduced = 0
+        for name in chosen {
+            Terminal.error("re-executing \(name)...")
+            let outcome = audit.reexecute(name)
+            print(Self.describe(outcome))
+            if outcome.reproduced { reproduced += 1 }
+        }
+        print("\(reproduced) of \(chosen.count) stages reproduced bit for bit" + (chain.problems.isEmpty ? "" : "; the provenance chain has problems"))
+        if reproduced < chosen.count || !chain.problems.isEmpty { throw ExitCode(1) }
+    }
+
+    static func describe(_ outcome: Audit.StageOutcome) -> String {
+        guard let diff = outcome.diff else { return "\(outcome.stage): NOT RE-EXECUTED: \(outcome.problem ?? "")" }
+        let time = String(format: "%.1f s", outcome.seconds)
+        let volatile = diff.volatile.isEmpty ? "" : "; \(diff.volatile.joined(separator: ", ")) not compared (wall-clock times)"
+        if diff.identical { return "\(outcome.stage): reproduced bit for bit (\(diff.files) files, \(time))\(volatile)" }
+        var lines = ["\(outcome.stage): DIFFERS in \(diff.differing.count) of \(diff.files) files (\(time))\(volatile)"]
+        for file in diff.differing {
+            let what = file.old == nil ? "only in the re-execution" : file.new == nil ? "missing from the re-execution" : "\(file.old!.short) -> \(file.new!.short)"
+            lines.append("  \(file.path): \(what)")
+        }
+        for delta in diff.deltas.prefix(20) { lines.append("  \(delta)") }
+        if diff.deltas.count > 20 { lines.append("  ... \(diff.deltas.count - 20) more values differ") }
+        if outcome.kind == "command" {
+            lines.append("  a `command` stage runs your own program: pipe cannot make it deterministic; look for clocks, unseeded randomness or thread-order effects")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import PipeTestSupport
+import Testing
+
+/// `pipe audit RUN`: stages re-executed in a scratch cache reproduce bit for bit (built-in training
+/// included, its timing.csv aside); a nondeterministic command, an edited recipe and a corrupted
+/// object are reported, with exit code 1.
+struct AuditCommandTests {
+    @Test func aTrainingRunReproducesBitForBit() throws {
+        let project = try CLIProject()
+        try project.directory.write("warmup.yaml", SFTCommandTests.recipe)
+        #expect(try project.pipe("run", "warmup.yaml").status == 0)
+        let audit = try project.pipe("audit", "latest", "--all")
+        #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
+        #expect(audit.stdout.contains("provenance: ok (3 stages"), "\(audit.stdout)")
+        #expect(audit.stdout.contains("warmup: reproduced bit for bit (5 files") && audit.stdout.contains("timing.csv not compared"), "\(audit.stdout)")
+        #expect(audit.stdout.contains("3 of 3 stages reproduced bit for bit"))
+        #expect(audit.stdout.contains("auditing machine: the same as the run's"))
+    }
+
+    @Test func differencesAndBrokenProvenanceAreReported() throws {
+        let project = try CLIProject()
+        try project.directory.write("clock.yaml", """
+            pipe: 1
+            name: clock
+            stages:
+              stamp:
+                kind: command
+                command: 'date +%s%N > "$PIPE_OUT/stamp.txt"; echo "{\\"value\\": $(date +%N)}" > "$PIPE_OUT/metrics.json"'
+              copy:
+                kind: command
+                inputs: {stamp: stamp}
+                command: cp "$PIPE_IN_stamp/stamp.txt" "$PIPE_OUT/copy.txt"
+            """)
+        #expect(try project.pipe("run", "clock.yaml").status == 0)
+        let choose = try project.pipe("audit", "latest")
+        #expect(choose.status == 2 && choose.stderr.contains("--stage NAME (repeatable) or --all") && choose.stderr.contains("stamp"), "\(choose.stderr)")
+        let typo = try project.pipe("audit", "latest", "--stage", "stmap")
+        #expect(typo.status == 2 && typo.stderr.contains("no stage `stmap`"), "\(typo.stderr)")
+        // The copy reproduces (same input); the clock does not, and its metric's delta is shown.
+        let audit = try project.pipe("audit", "latest", "--all")
+        #expect(audit.status == 1)
+        #expect(audit.stdout.contains("stamp: DIFFERS in 2 of 2 files") && audit.stdout.contains("metrics.json: value "), "\(audit.stdout)")
+        #expect(audit.stdout.contains("a `command` stage runs your own program") && audit.stdout.contains("copy: reproduced bit for bit"), "\(audit.stdout)")
+        // Edited after the run: the recorded text is audited, and the change is a provenance problem.
+        try project.directory.write("clock.yaml", "# edited\n" + (project.directory.read("clock.yaml") ?? ""))
+        let edited = try project.pipe("audit", "latest", "--stage", "copy")
+        #expect(edited.status == 1 && edited.stdout.contains("clock.yaml changed since the run") && edited.stdout.contains("copy: reproduced bit for bit"),
+                "\(edited.stdout)\(edited.stderr)")
+        // A corrupted object (the file `copy` wrote) breaks the chain.
+        #expect(try project.pipe("get", "1", "copy", "--out", "c").status == 0)
+        let hash = Process()
+        let pipe = Pipe()
+        hash.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        hash.arguments = [project.path + "/c/copy.txt"]
+        hash.standardOutput = pipe
+        try hash.run()
+        hash.waitUntilExit()
+        let hex = String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+        let object = project.path + "/artifacts/objects/\(hex.prefix(2))/\(hex.dropFirst(2))"
+        #expect(FileManager.default.fileExists(atPath: object))
+        chmod(object, 0o644)
+        try Data("tampered".utf8).write(to: URL(fileURLWithPath: object))
+        let tampered = try project.pipe("audit", "1", "--stage", "copy")
+        #expect(tampered.status == 1 && tampered.stdout.contains("problems") && tampered.stdout.contains("does not hash to its name"),
+                "\(tampered.stdout)")
+        let missing = try project.pipe("audit", "7", "--all")
+        #expect(missing.status == 2 && missing.stderr.contains("no run `7`"))
+    }
+}
