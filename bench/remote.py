@@ -3,10 +3,11 @@
 remote kind, next to the floor for moving the same bytes to the same place.
 
 Artifacts (random bytes, so nothing compresses or deduplicates): one file of SIZE, and SIZE as
-many small files (--small-kib each). Remotes: nginx with WebDAV on loopback (floor: curl PUT/GET
-of the same files, 8 transfers at a time like pipe, through one curl process with --parallel),
-and a shared directory (floor: cp of the same files). Each figure is the median of --repeat runs;
-every pull goes into a fresh local cache, every push into a fresh remote.
+many small files (--small-kib each). Remotes: nginx with WebDAV on loopback and SeaweedFS's S3
+(`weed mini` from .build/pyenv, as the tests use it), each with curl PUT/GET of the same files as
+the floor (8 transfers at a time like pipe, through one curl process with --parallel; SigV4 for
+S3), and a shared directory (floor: cp of the same files). Each figure is the median of --repeat
+runs; every pull goes into a fresh local cache, every push into a fresh remote prefix.
 
 Usage: python3 bench/remote.py [--pipe .build/release/pipe] [--size-mib 1024] [--small-kib 256] [--repeat 3]
 """
@@ -60,6 +61,38 @@ def start_nginx(prefix, port):
     return process
 
 
+def start_weed(work, weed):
+    """`weed mini` on free ports with one bucket and one identity; returns (process, s3 port)."""
+    import socket
+    ports = []
+    holders = []
+    for _ in range(11):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        holders.append(s)
+        ports.append(s.getsockname()[1])
+    for s in holders:
+        s.close()
+    os.makedirs(work + "/weed/data")
+    with open(work + "/weed/s3.json", "w") as f:
+        f.write('{"identities": [{"name": "pipe", "credentials": [{"accessKey": "bench", "secretKey": "benchsecret"}], '
+                '"actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}')
+    names = ["s3.port", "s3.port.grpc", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+             "filer.port", "filer.port.grpc", "admin.port", "admin.port.grpc", "debug.port"]
+    args = [weed, "mini", f"-dir={work}/weed/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
+            f"-s3.config={work}/weed/s3.json", "-bucket=pipe-bench", "-admin.ui=false", "-webdav=false",
+            "-s3.port.iceberg=0", "-s3.port.lance=0"] + [f"-{n}={p}" for n, p in zip(names, ports)]
+    process = subprocess.Popen(args, cwd=work + "/weed", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(400):
+        code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-I", f"http://127.0.0.1:{ports[0]}/pipe-bench"],
+                              capture_output=True, text=True).stdout
+        if code in ("200", "403"):
+            return process, ports[0]
+        time.sleep(0.05)
+    process.terminate()
+    sys.exit("weed mini did not start")
+
+
 def make_artifact(work, pipe, name, files, size):
     """A recipe whose one stage copies `files` prepared files of `size` bytes; run it into a cache."""
     source = f"{work}/{name}-source"
@@ -81,32 +114,40 @@ def curl_config(path, lines):
     return path
 
 
-def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix):
+def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix, s3_port=None):
     files = sorted(os.listdir(source))
     pushes, pulls, floor_up, floor_down = [], [], [], []
     for r in range(args.repeat):
+        env = dict(os.environ)
+        curl_auth = []
         if remote_kind == "http":
             shutil.rmtree(prefix + "/www/cache", ignore_errors=True)
             os.makedirs(prefix + "/www/cache")
             remote = f"http://127.0.0.1:{port}/cache/{name}{r}/"
             floor_base = f"http://127.0.0.1:{port}/cache/floor{r}/"
+        elif remote_kind == "s3":
+            remote = f"s3://pipe-bench/{name}{r}"
+            floor_base = f"http://127.0.0.1:{s3_port}/pipe-bench/floor-{name}{r}/"
+            env.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{s3_port}", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="benchsecret",
+                       AWS_REGION="us-east-1")
+            curl_auth = ["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "bench:benchsecret"]
         else:
             remote = f"{work}/shared-{name}{r}"
             os.makedirs(remote)
             floor_base = f"{work}/floor-{name}{r}"
             os.makedirs(floor_base)
-        env = dict(os.environ, PIPE_REMOTE=remote)
+        env["PIPE_REMOTE"] = remote
         pushes.append(timed([pipe, "cache", "push", "--all", "--cache", cache], env=env))
         pulled = f"{work}/pulled-{name}{r}"
         pulls.append(timed([pipe, "cache", "pull", "--all", "--cache", pulled], env=env))
         shutil.rmtree(pulled)
-        if remote_kind == "http":
+        if remote_kind in ("http", "s3"):
             up = curl_config(f"{work}/up.cfg", [f'upload-file = "{source}/{n}"\nurl = "{floor_base}{n}"' for n in files])
-            floor_up.append(timed(["curl", "-sS", "--fail", "--parallel", "--parallel-max", "8", "-K", up]))
+            floor_up.append(timed(["curl", "-sS", "--fail", "--parallel", "--parallel-max", "8"] + curl_auth + ["-K", up]))
             down_dir = f"{work}/down-{name}{r}"
             os.makedirs(down_dir)
             down = curl_config(f"{work}/down.cfg", [f'url = "{floor_base}{n}"\noutput = "{down_dir}/{n}"' for n in files])
-            floor_down.append(timed(["curl", "-sS", "--fail", "--parallel", "--parallel-max", "8", "-K", down]))
+            floor_down.append(timed(["curl", "-sS", "--fail", "--parallel", "--parallel-max", "8"] + curl_auth + ["-K", down]))
             shutil.rmtree(down_dir)
         else:
             floor_up.append(timed(["cp", "-r", source + "/.", floor_base]))
@@ -133,6 +174,15 @@ def main():
     port = 18000 + os.getpid() % 1000
     prefix = work + "/nginx"
     server = start_nginx(prefix, port)
+    weed = os.path.abspath(".build/pyenv/bin/weed")
+    kinds = ["http", "directory"]
+    s3 = None
+    s3_port = None
+    if os.path.exists(weed):
+        s3, s3_port = start_weed(work, weed)
+        kinds.insert(1, "s3")
+    else:
+        print("no .build/pyenv/bin/weed (run `make test` once): S3 skipped")
     try:
         size = args.size_mib << 20
         shapes = [("large", 1, size), ("small", size // (args.small_kib << 10), args.small_kib << 10)]
@@ -140,8 +190,8 @@ def main():
         print(f"{'artifact':<28} {'remote':<10} {'push s':>7} {'floor s':>8} {'ratio':>6} {'pull s':>7} {'floor s':>8} {'ratio':>6} {'push MB/s':>10} {'pull MB/s':>10}")
         for name, count, each in shapes:
             source, cache = make_artifact(work, pipe, name, count, each)
-            for kind in ["http", "directory"]:
-                push, up, pull, down = measure(args, work, pipe, name, source, cache, kind, port, prefix)
+            for kind in kinds:
+                push, up, pull, down = measure(args, work, pipe, name, source, cache, kind, port, prefix, s3_port)
                 label = f"{count} x {each >> 10} KiB" if count > 1 else f"1 x {each >> 20} MiB"
                 print(f"{label:<28} {kind:<10} {push:7.2f} {up:8.2f} {push / up:6.2f} {pull:7.2f} {down:8.2f} {pull / down:6.2f} "
                       f"{size / 1e6 / push:10.0f} {size / 1e6 / pull:10.0f}", flush=True)
@@ -150,6 +200,9 @@ def main():
     finally:
         server.terminate()
         server.wait()
+        if s3:
+            s3.terminate()
+            s3.wait()
         subprocess.run(["chmod", "-R", "u+w", work])
         shutil.rmtree(work, ignore_errors=True)
 

@@ -37,7 +37,7 @@ struct AblationRun {
         var curves: [(variant: String, stage: String, table: CurveTable)] = []
         var seen = Set<String>()
         for (index, variant) in ablation.variants.enumerated() where failures[index] == nil {
-            let name = variant.label.isEmpty ? "recipe" : variant.label
+            let name = variant.shortLabel.isEmpty ? "recipe" : variant.shortLabel
             guard seen.insert(name).inserted else { continue }   // one seed per cell
             for stage in ablation.base.recipe.stages.map(\.name) {
                 guard let digest = ablation.jobOf[index][stage].flatMap({ outputs[$0] }),

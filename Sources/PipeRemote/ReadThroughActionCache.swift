@@ -65,6 +65,8 @@ public final class ReadThroughActionCache: ActionCache, @unchecked Sendable {
             } else if case .corrupt = error {
                 warn("warning: \(error); the stage runs locally")
             } else {
+                // Refused (403, a bad record...): it would be refused again for every stage.
+                lock.withLock { offline = true }
                 report("remote \(remote.backend.displayName): \(error); continuing with the local cache")
             }
         } catch {

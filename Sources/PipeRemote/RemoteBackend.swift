@@ -56,7 +56,7 @@ public protocol RemoteBackend: AnyObject, Sendable {
 
 /// How to reach a remote and how patient to be.
 public struct RemoteSettings: Sendable, Equatable {
-    /// A directory (`/mnt/shared/pipe-cache`, `file:///...`) or `http://host:port/path/`.
+    /// A directory (`/mnt/shared/pipe-cache`, `file:///...`), `http://host:port/path/` or `s3://bucket/prefix`.
     public var location: String
     /// Seconds a connect, a read or a write may take.
     public var timeout: Double = 10
@@ -74,8 +74,8 @@ public struct RemoteSettings: Sendable, Equatable {
         self.parallel = parallel
     }
 
-    /// The backend for `location`.
-    public func backend() throws -> RemoteBackend {
+    /// The backend for `location` (an S3 remote takes its endpoint and credentials from `environment`).
+    public func backend(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RemoteBackend {
         if location.hasPrefix("http://") {
             return try HTTPBackend(url: location, settings: self)
         }
@@ -84,7 +84,11 @@ public struct RemoteSettings: Sendable, Equatable {
                                             + "put the cache server behind a local TLS-terminating proxy or use http:// on a trusted network")
         }
         if location.hasPrefix("s3://") {
-            throw RemoteError.configuration("remote \(location): S3 remotes are not supported yet; use a shared directory or an http:// WebDAV server")
+            guard let endpoint = environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"] else {
+                throw RemoteError.configuration("remote \(location): set AWS_ENDPOINT_URL to the S3 server (http://host:port); "
+                                                + "AWS's own https endpoints need a local TLS-terminating proxy")
+            }
+            return try HTTPBackend(s3: location, endpoint: endpoint, signer: try S3Signer.fromEnvironment(environment), settings: self)
         }
         var path = location
         if path.hasPrefix("file://") { path = String(path.dropFirst("file://".count)) }

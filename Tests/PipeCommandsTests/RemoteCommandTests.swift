@@ -43,6 +43,24 @@ struct RemoteCommandTests {
         #expect(offline.stderr.components(separatedBy: "warning:").count == 2 && offline.stderr.contains("is not answering"), "\(offline.stderr)")
     }
 
+    @Test func pushAndPullThroughS3() throws {
+        let server = try S3Server()
+        let me = try CLIProject(), colleague = try CLIProject()
+        var environment = server.environment
+        environment["PIPE_REMOTE"] = "s3://\(server.bucket)/lab"
+        let first = try me.pipe("run", "chain.yaml", environment: environment)
+        #expect(first.status == 0 && first.stdout.contains("remote s3://\(server.bucket)/lab: 0 results pulled (0 B), 3 pushed"), "\(first.stdout)\(first.stderr)")
+        let status = try colleague.pipe("cache", "status", environment: environment)
+        #expect(status.stdout.contains("0 local only, 3 remote only, 0 in both"), "\(status.stdout)\(status.stderr)")
+        let pull = try colleague.pipe("cache", "pull", "--all", environment: environment)
+        #expect(pull.status == 0 && pull.stdout.contains("pulled 3 results"), "\(pull.stdout)\(pull.stderr)")
+        var unsigned = environment
+        unsigned["AWS_ACCESS_KEY_ID"] = nil
+        unsigned["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent"
+        let refused = try me.pipe("cache", "status", environment: unsigned)
+        #expect(refused.status == 2 && refused.stderr.contains("no credentials"), "\(refused.stderr)")
+    }
+
     @Test func badRemoteSettingsAreRefused() throws {
         let project = try CLIProject()
         let none = try project.pipe("cache", "status")

@@ -41,8 +41,8 @@ struct RemoteCacheTests {
             })
         }
 
-        func cache(remote: String, timeout: Double = 2) throws -> ReadThroughActionCache {
-            let backend = try RemoteSettings(location: remote, timeout: timeout, retries: 1, backoff: 0.05).backend()
+        func cache(remote: String, timeout: Double = 2, environment: [String: String] = [:]) throws -> ReadThroughActionCache {
+            let backend = try RemoteSettings(location: remote, timeout: timeout, retries: 1, backoff: 0.05).backend(environment: environment)
             return ReadThroughActionCache(remote: RemoteCache(backend: backend, local: local)) { [weak self] message in
                 guard let self else { return }
                 self.lock.withLock { self.warnings.append(message) }
@@ -50,8 +50,8 @@ struct RemoteCacheTests {
         }
 
         /// Runs the chain with `remote` behind the local cache; statuses by stage.
-        func run(remote: String) throws -> (statuses: [String: StageResult.Status], results: [StageResult], remote: ReadThroughActionCache) {
-            let readThrough = try cache(remote: remote)
+        func run(remote: String, environment: [String: String] = [:]) throws -> (statuses: [String: StageResult.Status], results: [StageResult], remote: ReadThroughActionCache) {
+            let readThrough = try cache(remote: remote, environment: environment)
             let results = Executor(pipeline: pipeline, cache: readThrough.cache).run()
             return (Dictionary(uniqueKeysWithValues: results.map { ($0.job, $0.status) }), results, readThrough)
         }
@@ -59,12 +59,12 @@ struct RemoteCacheTests {
         var executions: [String: Int] { actions.mapValues(\.executions) }
     }
 
-    static func checkColleagueGetsHits(remote: String) throws {
+    static func checkColleagueGetsHits(remote: String, environment: [String: String] = [:]) throws {
         let me = try Machine(), colleague = try Machine()
-        let first = try me.run(remote: remote)
+        let first = try me.run(remote: remote, environment: environment)
         #expect(first.statuses == ["data": .ran, "train": .ran, "eval": .ran] && me.warnings.isEmpty, "\(me.warnings)")
         #expect(first.remote.remote.transferred.recordsPushed == 3)
-        let second = try colleague.run(remote: remote)
+        let second = try colleague.run(remote: remote, environment: environment)
         #expect(second.statuses == ["data": .cached, "train": .cached, "eval": .cached], "\(colleague.warnings)")
         #expect(colleague.executions.values.allSatisfy { $0 == 0 })
         // The colleague's local cache now holds the same trees, verified, and the logs.
@@ -77,7 +77,7 @@ struct RemoteCacheTests {
         #expect(String(decoding: try colleague.local.objects.read(trainLog), as: UTF8.self).contains("training"))
         #expect(second.remote.remote.transferred.recordsFetched == 3 && second.remote.remote.transferred.bytesFetched > 3 << 20)
         // A third machine's second run needs nothing from the remote.
-        let again = try colleague.run(remote: remote)
+        let again = try colleague.run(remote: remote, environment: environment)
         #expect(again.statuses.values.allSatisfy { $0 == .cached } && again.remote.remote.transferred.objectsFetched == 0)
     }
 
@@ -94,6 +94,22 @@ struct RemoteCacheTests {
         let backend = try RemoteSettings(location: server.url).backend()
         let keys = try #require(try RemoteCache(backend: backend, local: try Machine().local).remoteKeys())
         #expect(keys.count == 3)
+    }
+
+    @Test func aColleagueGetsHitsFromS3() throws {
+        let server = try S3Server()
+        try Self.checkColleagueGetsHits(remote: "s3://\(server.bucket)/team/cache", environment: server.environment)
+        let backend = try RemoteSettings(location: "s3://\(server.bucket)/team/cache").backend(environment: server.environment)
+        let keys = try #require(try RemoteCache(backend: backend, local: try Machine().local).remoteKeys())
+        #expect(keys.count == 3)
+        // Wrong credentials are refused by the server, not retried forever.
+        var wrong = server.environment
+        wrong["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        let refused = try RemoteSettings(location: "s3://\(server.bucket)/team/cache").backend(environment: wrong)
+        #expect { _ = try refused.read("actions/x") } throws: { error in
+            guard let remote = error as? RemoteError, case .status(403, _) = remote else { return false }
+            return true
+        }
     }
 
     @Test func aCorruptedRemoteObjectIsDetectedAndDiscarded() throws {
