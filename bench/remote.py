@@ -6,15 +6,15 @@ Artifacts (random bytes, so nothing compresses or deduplicates): one file of SIZ
 many small files (--small-kib each). Remotes: nginx with WebDAV on loopback and SeaweedFS's S3
 (`weed mini` from .build/pyenv, as the tests use it), each with curl PUT/GET of the same files as
 the floor (8 transfers at a time like pipe, through one curl process with --parallel; SigV4 for
-S3), and a shared directory (floor: cp of the same files). Each figure is the median of --repeat
-runs; every pull goes into a fresh local cache, every push into a fresh remote prefix.
+S3), and a shared directory (floor: cp of the same files). Each figure is the best of --repeat
+runs (pipe and the floor alternate which goes first); every pull goes into a fresh local cache,
+every push into a fresh remote prefix.
 
 Usage: python3 bench/remote.py [--pipe .build/release/pipe] [--size-mib 1024] [--small-kib 256] [--repeat 3]
 """
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,9 +45,15 @@ http {{
 
 
 def timed(command, env=None, cwd=None):
+    # Dirty pages of earlier steps (the artifact just written) would otherwise be flushed during,
+    # and charged to, whichever transfer comes next.
+    os.sync()
     start = time.perf_counter()
-    subprocess.run(command, check=True, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    done = subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command[:4])}... failed ({done.returncode}): {done.stderr[-800:]}")
+    return elapsed
 
 
 def start_nginx(prefix, port):
@@ -104,7 +110,7 @@ def make_artifact(work, pipe, name, files, size):
     with open(recipe, "w") as f:
         f.write(f"pipe: 1\nname: {name}\nstages:\n  blob:\n    kind: command\n    command: cp -r {source}/. \"$PIPE_OUT/\"\n")
     cache = f"{work}/{name}-cache"
-    subprocess.run([pipe, "run", recipe, "--cache", cache], check=True, stdout=subprocess.DEVNULL)
+    timed([pipe, "run", recipe, "--cache", cache])
     return source, cache
 
 
@@ -121,8 +127,6 @@ def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix, s3
         env = dict(os.environ)
         curl_auth = []
         if remote_kind == "http":
-            shutil.rmtree(prefix + "/www/cache", ignore_errors=True)
-            os.makedirs(prefix + "/www/cache")
             remote = f"http://127.0.0.1:{port}/cache/{name}{r}/"
             floor_base = f"http://127.0.0.1:{port}/cache/floor{r}/"
         elif remote_kind == "s3":
@@ -137,26 +141,37 @@ def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix, s3
             floor_base = f"{work}/floor-{name}{r}"
             os.makedirs(floor_base)
         env["PIPE_REMOTE"] = remote
-        pushes.append(timed([pipe, "cache", "push", "--all", "--cache", cache], env=env))
         pulled = f"{work}/pulled-{name}{r}"
-        pulls.append(timed([pipe, "cache", "pull", "--all", "--cache", pulled], env=env))
-        shutil.rmtree(pulled)
-        if remote_kind in ("http", "s3"):
-            up = curl_config(f"{work}/up.cfg", [f'upload-file = "{source}/{n}"\nurl = "{floor_base}{n}"' for n in files])
-            floor_up.append(timed(["curl", "-sS", "--fail", "--parallel", "--parallel-max", "8"] + curl_auth + ["-K", up]))
-            down_dir = f"{work}/down-{name}{r}"
-            os.makedirs(down_dir)
-            down = curl_config(f"{work}/down.cfg", [f'url = "{floor_base}{n}"\noutput = "{down_dir}/{n}"' for n in files])
-            floor_down.append(timed(["curl", "-sS", "--fail", "--parallel", "--parallel-max", "8"] + curl_auth + ["-K", down]))
-            shutil.rmtree(down_dir)
-        else:
-            floor_up.append(timed(["cp", "-r", source + "/.", floor_base]))
-            back = f"{work}/back-{name}{r}"
-            floor_down.append(timed(["cp", "-r", floor_base + "/.", back]))
-            shutil.rmtree(back)
-            shutil.rmtree(floor_base)
-            shutil.rmtree(remote)
-    return statistics.median(pushes), statistics.median(floor_up), statistics.median(pulls), statistics.median(floor_down)
+
+        def pipe_steps():
+            pushes.append(timed([pipe, "cache", "push", "--all", "--cache", cache], env=env))
+            pulls.append(timed([pipe, "cache", "pull", "--all", "--cache", pulled], env=env))
+
+        def floor_steps():
+            if remote_kind in ("http", "s3"):
+                up = curl_config(f"{work}/up.cfg", [f'upload-file = "{source}/{n}"\nurl = "{floor_base}{n}"' for n in files])
+                floor_up.append(timed(["curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "8"] + curl_auth + ["-K", up]))
+                down_dir = f"{work}/down-{name}{r}"
+                os.makedirs(down_dir)
+                down = curl_config(f"{work}/down.cfg", [f'url = "{floor_base}{n}"\noutput = "{down_dir}/{n}"' for n in files])
+                floor_down.append(timed(["curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "8"] + curl_auth + ["-K", down]))
+            else:
+                floor_up.append(timed(["cp", "-r", source + "/.", floor_base]))
+                floor_down.append(timed(["cp", "-r", floor_base + "/.", f"{work}/back-{name}{r}"]))
+
+        # Alternate which goes first, so neither always pays for the other's page-cache and inode churn.
+        for step in ([pipe_steps, floor_steps] if r % 2 == 0 else [floor_steps, pipe_steps]):
+            step()
+    # Cleared after all repeats (disk space), not between the timed steps.
+    subprocess.run(["chmod", "-R", "u+w", work])
+    for entry in os.listdir(work):
+        if entry.split("-")[0] in ("pulled", "down", "back", "shared", "floor"):
+            shutil.rmtree(f"{work}/{entry}", ignore_errors=True)
+    shutil.rmtree(prefix + "/www/cache", ignore_errors=True)
+    os.makedirs(prefix + "/www/cache")
+    # Best of the repeats: the file system's background work (writeback, freeing what was deleted)
+    # lands on whichever step runs next; the fastest run of each is the least disturbed.
+    return min(pushes), min(floor_up), min(pulls), min(floor_down)
 
 
 def main():
@@ -165,6 +180,8 @@ def main():
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--small-kib", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shapes", default="large,small", help="which artifacts: large, small")
+    parser.add_argument("--kinds", default="http,s3,directory", help="which remotes: http, s3, directory")
     args = parser.parse_args()
     pipe = os.path.abspath(args.pipe)
     if not shutil.which("nginx") and not os.path.exists("/usr/sbin/nginx"):
@@ -186,9 +203,10 @@ def main():
     try:
         size = args.size_mib << 20
         shapes = [("large", 1, size), ("small", size // (args.small_kib << 10), args.small_kib << 10)]
-        print(f"{args.size_mib} MiB per artifact, median of {args.repeat}; floor: curl (http) or cp (directory) of the same files")
+        print(f"{args.size_mib} MiB per artifact, best of {args.repeat}; floor: curl (http, s3) or cp (directory) of the same files")
         print(f"{'artifact':<28} {'remote':<10} {'push s':>7} {'floor s':>8} {'ratio':>6} {'pull s':>7} {'floor s':>8} {'ratio':>6} {'push MB/s':>10} {'pull MB/s':>10}")
-        for name, count, each in shapes:
+        kinds = [k for k in kinds if k in args.kinds.split(",")]
+        for name, count, each in [shape for shape in shapes if shape[0] in args.shapes.split(",")]:
             source, cache = make_artifact(work, pipe, name, count, each)
             for kind in kinds:
                 push, up, pull, down = measure(args, work, pipe, name, source, cache, kind, port, prefix, s3_port)

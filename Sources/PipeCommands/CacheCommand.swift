@@ -60,8 +60,10 @@ struct CacheCommand: ParsableCommand {
             guard keepLast >= 0 else { throw ValidationError("--keep-last must be 0 or more") }
             let project = options.project
             let cache = try project.openCache()
-            let keys = try project.existingLedger()?.keys(keepLast: keepLast, keep: keep) ?? []
-            let report = try CacheMaintenance.collect(cache, keep: Set(keys.compactMap(Digest.init(hex:))))
+            let kept = try project.existingLedger()?.kept(keepLast: keepLast, keep: keep) ?? (keys: [], recipes: [])
+            // The recipe texts of kept runs stay too: `pipe audit` reads them.
+            let report = try CacheMaintenance.collect(cache, keep: Set(kept.keys.compactMap(Digest.init(hex:))),
+                                                      keepObjects: Set(kept.recipes.compactMap(Digest.init(hex:))))
             print("kept \(report.recordsKept) results (\(report.objectsKept) objects); removed \(report.recordsRemoved) results and \(report.objectsRemoved) objects, freeing \(List.bytes(report.bytesFreed)); removed \(report.locksRemoved) unused lock files")
         }
     }

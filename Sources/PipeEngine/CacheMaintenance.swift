@@ -52,11 +52,12 @@ public enum CacheMaintenance {
         public var locksRemoved = 0
     }
 
-    /// Removes every record not in `keep`, then every object no kept record reaches, and leftovers
-    /// of interrupted runs in `tmp/` and `locks/`.
-    public static func collect(_ cache: Cache, keep: Set<Digest>) throws -> CollectReport {
+    /// Removes every record not in `keep`, then every object no kept record reaches (and not in
+    /// `keepObjects`, e.g. the recipe texts of kept runs), and leftovers of interrupted runs in
+    /// `tmp/` and `locks/`.
+    public static func collect(_ cache: Cache, keep: Set<Digest>, keepObjects: Set<Digest> = []) throws -> CollectReport {
         var report = CollectReport()
-        var reachable = Set<Digest>()
+        var reachable = keepObjects
         for key in try cache.actions.allKeys() {
             let record = try? cache.actions.record(for: key)
             guard let record, keep.contains(key) else {

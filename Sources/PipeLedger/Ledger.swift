@@ -149,8 +149,9 @@ public final class Ledger: @unchecked Sendable {
         }
     }
 
-    /// The keys that the newest `keepLast` runs and the runs with the given ids or tags used.
-    public func keys(keepLast: Int, keep references: [String]) throws -> Set<String> {
+    /// The keys, and the recipe digests, of the newest `keepLast` runs, the tagged runs and the runs
+    /// with the given ids or tags: what `pipe cache gc` keeps.
+    public func kept(keepLast: Int, keep references: [String]) throws -> (keys: Set<String>, recipes: Set<String>) {
         try queue.read { db in
             var runIds = try Int64.fetchAll(db, sql: "SELECT id FROM run ORDER BY id DESC LIMIT ?", arguments: [keepLast])
             runIds += try Int64.fetchAll(db, sql: "SELECT id FROM run WHERE tag IS NOT NULL")
@@ -158,9 +159,10 @@ public final class Ledger: @unchecked Sendable {
                 if let id = Int64(reference) { runIds.append(id) }
                 runIds += try Int64.fetchAll(db, sql: "SELECT id FROM run WHERE tag = ?", arguments: [reference])
             }
-            guard !runIds.isEmpty else { return [] }
+            guard !runIds.isEmpty else { return ([], []) }
             let list = Set(runIds).map(String.init).joined(separator: ",")
-            return Set(try String.fetchAll(db, sql: "SELECT DISTINCT key FROM stageRun WHERE key IS NOT NULL AND runId IN (\(list))"))
+            return (Set(try String.fetchAll(db, sql: "SELECT DISTINCT key FROM stageRun WHERE key IS NOT NULL AND runId IN (\(list))")),
+                    Set(try String.fetchAll(db, sql: "SELECT DISTINCT recipeDigest FROM run WHERE id IN (\(list))")))
         }
     }
 }

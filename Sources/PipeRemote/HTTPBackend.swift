@@ -70,10 +70,12 @@ public final class HTTPBackend: RemoteBackend, @unchecked Sendable {
 
     /// One request with retries: a fresh connection for each attempt after a failure.
     /// `sink` is asked before each attempt where the body goes (a download starts a new file).
-    /// `relative` may be "" (the base itself); `query` is sent and signed as given.
-    private func request(_ method: String, _ relative: String, query: [(String, String)] = [], data: Data? = nil, file: String? = nil,
+    /// `relative` is under the base path, or `absolutePath` replaces both (an S3 bucket listing);
+    /// `query` is sent and signed as given.
+    private func request(_ method: String, _ relative: String, absolutePath: String? = nil, query: [(String, String)] = [],
+                         data: Data? = nil, file: String? = nil,
                          sink: () throws -> HTTPConnection.Sink = { .memory }) throws -> (HTTPConnection.Head, HTTPConnection.Body) {
-        let path = base + S3Signer.encode(relative, keepSlash: true)
+        let path = absolutePath ?? base + S3Signer.encode(relative, keepSlash: true)
         let target = path + (query.isEmpty ? "" : "?" + query.map { S3Signer.encode($0.0) + "=" + S3Signer.encode($0.1) }.joined(separator: "&"))
         var fixed: [(String, String)] = [("User-Agent", "pipe")]
         if let authorization { fixed.append(("Authorization", authorization)) }
@@ -99,7 +101,7 @@ public final class HTTPBackend: RemoteBackend, @unchecked Sendable {
                     throw error
                 }
                 give(connection)
-                if head.status / 100 == 2 || head.status == 404 { return (head, body) }
+                if head.status / 100 == 2 || head.status == 404 || absolutePath != nil { return (head, body) }
                 let detail = String(decoding: body.data.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 throw RemoteError.status(head.status, "\(method) \(displayName)\(relative)" + (detail.isEmpty ? "" : ": \(detail.prefix(120))"))
             } catch let error as RemoteError where error.isTransient && attempt < settings.retries {
@@ -191,7 +193,7 @@ public final class HTTPBackend: RemoteBackend, @unchecked Sendable {
         repeat {
             var query = [("list-type", "2"), ("prefix", keyPrefix), ("delimiter", "/")]
             if let token { query.append(("continuation-token", token)) }
-            let (head, body) = try rawRequest("GET", path: bucketPath, query: query)
+            let (head, body) = try request("GET", "", absolutePath: bucketPath, query: query)
             guard head.status / 100 == 2 else {
                 throw RemoteError.status(head.status, "listing \(displayName)/\(relative): " + String(decoding: body.data.prefix(200), as: UTF8.self))
             }
@@ -202,25 +204,6 @@ public final class HTTPBackend: RemoteBackend, @unchecked Sendable {
             token = Self.elements("IsTruncated", in: xml).first == "true" ? Self.elements("NextContinuationToken", in: xml).first : nil
         } while token != nil
         return names
-    }
-
-    /// A signed request to an absolute path (the bucket), for listing.
-    private func rawRequest(_ method: String, path: String, query: [(String, String)]) throws -> (HTTPConnection.Head, HTTPConnection.Body) {
-        let target = path + "?" + query.map { S3Signer.encode($0.0) + "=" + S3Signer.encode($0.1) }.joined(separator: "&")
-        var attempt = 0
-        while true {
-            do {
-                var headers: [(String, String)] = [("User-Agent", "pipe")]
-                if let signer {
-                    headers += signer.sign(method: method, path: path, query: query, headers: [("host", "\(host):\(port)")], payloadHash: S3Signer.emptyPayloadHash)
-                }
-                let connection = try HTTPConnection(host: host, port: port, timeout: settings.timeout)
-                return try connection.exchange(method: method, target: target, headers: headers)
-            } catch let error as RemoteError where error.isTransient && attempt < settings.retries {
-                usleep(useconds_t(settings.backoff * pow(2, Double(attempt)) * 1e6))
-                attempt += 1
-            }
-        }
     }
 
     /// The texts of `<name>...</name>` elements, XML entities decoded.

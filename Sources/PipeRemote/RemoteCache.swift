@@ -32,6 +32,9 @@ public final class RemoteCache: @unchecked Sendable {
 
     public var transferred: Counts { lock.withLock { counts } }
 
+    /// Objects at least this large are uploaded only after a HEAD says the remote lacks them.
+    static let askBeforeSending = 1 << 20
+
     static func objectPath(_ digest: Digest) -> String { "objects/\(digest.hex.prefix(2))/\(digest.hex.dropFirst(2))" }
     static func recordPath(_ key: Digest) -> String { "actions/\(key.hex.prefix(2))/\(key.hex).json" }
 
@@ -120,13 +123,14 @@ public final class RemoteCache: @unchecked Sendable {
         try Parallel.forEach(list.count, width: parallel) { i in
             let digest = list[i]
             let path = Self.objectPath(digest)
-            guard try !self.backend.exists(path) else { return }
+            let size = self.local.objects.size(of: digest) ?? 0
+            // A small object costs about as much to send as to ask about; a large one is sent only if missing.
+            if size >= Self.askBeforeSending { guard try !self.backend.exists(path) else { return } }
             if let store = self.local.objects as? FileContentStore {
                 try self.backend.upload(file: store.path(of: digest), to: path)
             } else {
                 try self.backend.upload(try self.local.objects.read(digest), to: path)
             }
-            let size = self.local.objects.size(of: digest) ?? 0
             tally.withLock {
                 count += 1
                 bytes += size
@@ -156,6 +160,8 @@ public final class RemoteCache: @unchecked Sendable {
 }
 
 /// Runs `body(0..<count)` on up to `width` threads; rethrows the first error after all have stopped.
+/// Threads of its own, not `concurrentPerform`: transfers block on the network, and GCD runs about
+/// one blocking item per core (two here) where 8 transfers in flight are wanted.
 enum Parallel {
     /// The shared cursor and first error of one `forEach`.
     private final class State: @unchecked Sendable {

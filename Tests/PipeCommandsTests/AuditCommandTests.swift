@@ -42,8 +42,10 @@ struct AuditCommandTests {
         #expect(audit.status == 1)
         #expect(audit.stdout.contains("stamp: DIFFERS in 2 of 2 files") && audit.stdout.contains("metrics.json: value "), "\(audit.stdout)")
         #expect(audit.stdout.contains("a `command` stage runs your own program") && audit.stdout.contains("copy: reproduced bit for bit"), "\(audit.stdout)")
-        // Edited after the run: the recorded text is audited, and the change is a provenance problem.
+        // Edited after the run (and the cache collected): the recorded text is audited, and the
+        // change is a provenance problem.
         try project.directory.write("clock.yaml", "# edited\n" + (project.directory.read("clock.yaml") ?? ""))
+        #expect(try project.pipe("cache", "gc").status == 0)
         let edited = try project.pipe("audit", "latest", "--stage", "copy")
         #expect(edited.status == 1 && edited.stdout.contains("clock.yaml changed since the run") && edited.stdout.contains("copy: reproduced bit for bit"),
                 "\(edited.stdout)\(edited.stderr)")
