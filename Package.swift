@@ -56,7 +56,7 @@ let package = Package(
                                                    "PipeModel", "PipeTraining", "PipeReport"]),
         // One thin file per subcommand.
         .target(name: "PipeCommands", dependencies: [
-            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages", "PipeReport", "PipeData", "PipeRemote",
+            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages", "PipeReport", "PipeData", "PipeRemote", "PipeTensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pipe", dependencies: ["PipeCommands"]),

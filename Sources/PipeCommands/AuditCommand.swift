@@ -43,7 +43,12 @@ struct AuditCommand: ParsableCommand {
         if run.machine != machine { differences.append("machine: recorded \(run.machine); now \(machine)") }
         if run.pipeVersion != PipeVersion.current { differences.append("pipe: recorded \(run.pipeVersion); now \(PipeVersion.current)") }
         if run.host != host { differences.append("host: recorded \(run.host); now \(host)") }
-        print(differences.isEmpty ? "auditing machine: the same as the run's (host, OS, CPU, cores, pipe version)"
+        let recorded = Dictionary(Show.environment(run.environment), uniquingKeysWith: { a, _ in a })
+        let current = Provenance.environment
+        for name in recorded.keys.sorted() where name != "pipe" && current[name] != recorded[name] {
+            differences.append("\(name): recorded \(recorded[name]!); now \(current[name] ?? "unknown")")
+        }
+        print(differences.isEmpty ? "auditing machine: the same as the run's (host, OS, CPU and its features, cores, Swift, OpenBLAS build, core type and threads, training threads, pipe version)"
               : "auditing machine differs from the run's:\n" + differences.map { "  - \($0)" }.joined(separator: "\n"))
         let chosen = all ? names : names.filter(stage.contains)
         var reproduced = 0

@@ -1,6 +1,8 @@
 import Foundation
 import PipeEngine
 import PipeLedger
+import PipeStages
+import PipeTensor
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,12 +31,41 @@ enum Provenance {
         return "\(os); \(cpu); \(ProcessInfo.processInfo.activeProcessorCount) cores"
     }
 
+    /// The Swift compiler pipe was built with (to the minor version).
+    static var compiler: String {
+        #if compiler(>=6.4)
+        return "Swift 6.4 or newer"
+        #elseif compiler(>=6.3)
+        return "Swift 6.3"
+        #elseif compiler(>=6.2)
+        return "Swift 6.2"
+        #else
+        return "Swift 6.1"
+        #endif
+    }
+
+    /// The CPU features that change which kernels run (OpenBLAS's, the hash's).
+    static func cpuFeatures(cpuInfo: String) -> String {
+        let wanted = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "sha_ni", "neon", "asimd"]
+        guard let line = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") || $0.hasPrefix("Features") }) else { return "unknown" }
+        let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
+        return wanted.filter(flags.contains).joined(separator: " ")
+    }
+
+    /// Everything about this process that a built-in stage's bytes could depend on, beyond the key.
+    static var environment: [String: String] {
+        let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return ["swift": compiler, "cpu_features": cpuFeatures(cpuInfo: cpuInfo), "openblas": BLAS.configuration,
+                "openblas_core": BLAS.coreName, "openblas_threads": String(BLAS.threads),
+                "training_threads": String(TrainingThreads.count), "pipe": PipeVersion.current]
+    }
+
     static func runEntry(for loaded: LoadedRecipe, tag: String?) -> RunEntry {
         RunEntry(recipeName: loaded.recipe.name, recipeFile: loaded.file,
                  recipeDigest: Digest.of(Data(loaded.text.utf8)).hex,
                  params: loaded.recipe.params.value.json, overrides: json(loaded.overrides.map(\.text)),
                  commandLine: CommandLine.arguments.joined(separator: " "), tag: tag, status: "running",
-                 started: Date(), host: host, pipeVersion: PipeVersion.current, machine: machine)
+                 started: Date(), host: host, pipeVersion: PipeVersion.current, machine: machine, environment: json(environment))
     }
 
     /// A string map as a JSON object with sorted keys, without the cost of a JSONEncoder per row.

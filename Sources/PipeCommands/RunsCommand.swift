@@ -32,4 +32,11 @@ enum Show {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         return formatter.string(from: date)
     }
+
+    /// A run's recorded environment (JSON object of strings), sorted by name; empty for runs
+    /// recorded before it was.
+    static func environment(_ json: String) -> [(String, String)] {
+        let map = (try? JSONDecoder().decode([String: String].self, from: Data(json.utf8))) ?? [:]
+        return map.keys.sorted().map { ($0, map[$0]!) }
+    }
 }

@@ -24,6 +24,9 @@ struct ShowCommand: ParsableCommand {
         machine      \(entry.machine)
         pipe         \(entry.pipeVersion)
         """)
+        for (name, value) in Show.environment(entry.environment) where name != "pipe" {
+            print(name.padding(toLength: max(13, name.count + 1), withPad: " ", startingAt: 0) + value)
+        }
         for stage in try ledger.stages(ofRun: entry.id!) {
             print("\nstage \(stage.stage) [\(stage.kind)]: \(stage.status)" + (stage.status == "cached" ? "" : " in \(Terminal.duration(stage.seconds))"))
             if let reason = stage.reason { print("  why     \(reason)") }

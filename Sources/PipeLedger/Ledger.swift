@@ -77,6 +77,10 @@ public final class Ledger: @unchecked Sendable {
                 t.primaryKey(["recipeName", "stage"])
             }
         }
+        migrator.registerMigration("v2") { db in
+            // What else about the process a result can depend on (JSON): compiler, CPU features, BLAS...
+            try db.alter(table: "run") { t in t.add(column: "environment", .text).notNull().defaults(to: "{}") }
+        }
         return migrator
     }
 

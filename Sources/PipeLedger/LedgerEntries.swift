@@ -24,10 +24,13 @@ public struct RunEntry: Codable, Sendable, FetchableRecord, MutablePersistableRe
     public var pipeVersion: String
     /// OS, CPU and core count.
     public var machine: String
+    /// The rest of what results can depend on, as a JSON object of strings: the Swift compiler,
+    /// CPU features, OpenBLAS's build, core type and threads, the training threads.
+    public var environment: String
 
     public init(recipeName: String, recipeFile: String, recipeDigest: String, params: String, overrides: String,
                 commandLine: String, tag: String?, status: String, started: Date, host: String,
-                pipeVersion: String, machine: String) {
+                pipeVersion: String, machine: String, environment: String = "{}") {
         self.recipeName = recipeName
         self.recipeFile = recipeFile
         self.recipeDigest = recipeDigest
@@ -40,6 +43,7 @@ public struct RunEntry: Codable, Sendable, FetchableRecord, MutablePersistableRe
         self.host = host
         self.pipeVersion = pipeVersion
         self.machine = machine
+        self.environment = environment
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

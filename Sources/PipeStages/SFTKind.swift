@@ -88,8 +88,8 @@ public struct SFTKind: StageKind {
 
 /// The worker threads training stages use: `PIPE_THREADS`, else every core. Results do not depend on
 /// it (gradients are summed in a fixed order over fixed micro-batches), so it is not part of the key.
-enum TrainingThreads {
-    static var count: Int {
+public enum TrainingThreads {
+    public static var count: Int {
         if let text = ProcessInfo.processInfo.environment["PIPE_THREADS"], let n = Int(text), n >= 1 { return n }
         return ProcessInfo.processInfo.activeProcessorCount
     }

@@ -38,6 +38,12 @@ public enum BLAS {
 
     /// The kernel family OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX").
     public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+    /// OpenBLAS's build description ("OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64").
+    public static var configuration: String { openblas_get_config().map { String(cString: $0) } ?? "unknown" }
+
+    /// OpenBLAS's own thread count.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
 }
 
 /// Time and work inside BLAS calls, for the benchmark (off by default; costs two clock reads per call when on).
