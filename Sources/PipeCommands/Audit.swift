@@ -11,6 +11,9 @@ struct Audit {
     /// The run's recorded stages by name (ran or cached, with a key and an output).
     let recorded: [String: StageEntry]
     let loaded: LoadedRecipe
+    /// Whether the recipe file on disk is checked against the recorded digest (not for a bundle,
+    /// whose recipe.yaml is checked as it is read).
+    var checksRecipeFile = true
 
     /// The outcome for one re-executed stage.
     struct StageOutcome {
@@ -56,7 +59,7 @@ struct Audit {
     /// stages' recorded outputs, each key's record, and every object present and hashing to its name.
     func verifyChain() -> (problems: [String], objects: Int) {
         var problems: [String] = []
-        if let data = FileManager.default.contents(atPath: run.recipeFile), Digest.of(data).hex != run.recipeDigest {
+        if checksRecipeFile, let data = FileManager.default.contents(atPath: run.recipeFile), Digest.of(data).hex != run.recipeDigest {
             problems.append("\(run.recipeFile) changed since the run (the audit uses the recorded text)")
         }
         var verified = Set<Digest>()

@@ -1,34 +1,54 @@
 import ArgumentParser
 import Foundation
 import PipeEngine
+import PipeLedger
 import PipeRecipe
 
 /// `pipe audit RUN`: verifies a run's provenance chain and re-executes chosen stages in a scratch
-/// cache from their recorded inputs, comparing the outputs digest by digest.
+/// cache from their recorded inputs, comparing the outputs digest by digest; `--export RUN DIR`
+/// writes the run as a bundle, `--bundle DIR` audits a bundle against this cache.
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "audit",
                                                     abstract: "Re-execute a run's stages and check they reproduce bit for bit.")
 
     @OptionGroup var options: CacheOptions
-    @Argument(help: "A run id, a tag, or `latest`.") var reference: String
+    @Argument(help: "RUN (an id, a tag or `latest`); with --export, RUN DIR.") var arguments: [String] = []
     @Option(help: "Re-execute this stage (repeatable).") var stage: [String] = []
     @Flag(help: "Re-execute every stage of the run.") var all = false
+    @Flag(help: "Write RUN as a self-contained bundle in DIR instead of auditing it.") var export = false
+    @Option(help: "Audit the run a bundle (from --export) describes, against this cache.") var bundle: String?
 
     func run() throws {
         let project = options.project
-        guard let ledger = try project.existingLedger(), let run = try ledger.run(reference) else {
-            throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
-        }
         let runCache = try project.openRunCache()
-        let audit = try Audit.load(run: run, stages: try ledger.stages(ofRun: run.id!), cache: runCache.cache)
+        let run: RunEntry, stages: [StageEntry]
+        if let bundle {
+            guard arguments.isEmpty, !export else { throw UsageError("--bundle DIR takes no RUN (the bundle names it) and no --export") }
+            let contents = try AuditBundle.load(Project.absolute(bundle, from: FileManager.default.currentDirectoryPath), cache: runCache.cache)
+            (run, stages) = (contents.run, contents.stages)
+        } else {
+            guard arguments.count == (export ? 2 : 1) else {
+                throw UsageError(export ? "usage: pipe audit --export RUN DIR" : "usage: pipe audit RUN [--stage S]... [--all] (or --export RUN DIR, --bundle DIR)")
+            }
+            let reference = arguments[0]
+            guard let ledger = try project.existingLedger(), let found = try ledger.run(reference) else {
+                throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+            }
+            (run, stages) = (found, try ledger.stages(ofRun: found.id!))
+        }
+        var audit = try Audit.load(run: run, stages: stages, cache: runCache.cache)
+        audit.checksRecipeFile = bundle == nil
+        if export {
+            let directory = Project.absolute(arguments[1], from: FileManager.default.currentDirectoryPath)
+            try AuditBundle.export(audit, stages: stages, text: audit.loaded.text, to: directory)
+            print("wrote \(directory): bundle.json, recipe.yaml, outputs/ (\(audit.recorded.count) stages), metrics/\n"
+                  + "  check it against a cache with: pipe audit --bundle \(arguments[1]) [--stage S]... [--all]")
+            return
+        }
         let names = audit.loaded.pipeline.jobs.map(\.name)
         for name in stage where !names.contains(name) {
             let hint = Suggestions.hint(for: name, in: names).map { "\n  hint: \($0)" } ?? ""
             throw UsageError("--stage \(name): run \(run.id!) has no stage `\(name)` (stages: \(names.joined(separator: ", ")))\(hint)")
-        }
-        guard all || !stage.isEmpty else {
-            let rows = names.map { name in [name, audit.recorded[name].map { String(format: "%.1f s", $0.seconds) } ?? "-"] }
-            throw UsageError("choose what to re-execute: --stage NAME (repeatable) or --all\n" + Terminal.table(["stage", "recorded time"], rows))
         }
         print("audit of run \(run.id!) (\(run.recipeName), \(run.recipeFile)), started \(Show.timestamp(run.started)) on \(run.host)")
         let chain = audit.verifyChain()
@@ -51,6 +71,12 @@ struct AuditCommand: ParsableCommand {
         print(differences.isEmpty ? "auditing machine: the same as the run's (host, OS, CPU and its features, cores, Swift, OpenBLAS build, core type and threads, training threads, pipe version)"
               : "auditing machine differs from the run's:\n" + differences.map { "  - \($0)" }.joined(separator: "\n"))
         let chosen = all ? names : names.filter(stage.contains)
+        if chosen.isEmpty {
+            let rows = names.map { name in [name, audit.recorded[name].map { String(format: "%.1f s", $0.seconds) } ?? "-"] }
+            print("no stage re-executed (choose with --stage NAME, repeatable, or --all):\n" + Terminal.table(["stage", "recorded time"], rows))
+            if !chain.problems.isEmpty { throw ExitCode(1) }
+            return
+        }
         var reproduced = 0
         for name in chosen {
             Terminal.error("re-executing \(name)...")

@@ -85,6 +85,7 @@ extension CacheCommand {
                 } catch {
                     failed += 1
                     Terminal.error("cannot pull \(key.short): \(error)")
+                    if let remoteError = error as? RemoteError, remoteError.isTransient { break }
                 }
             }
             let counts = remote.transferred

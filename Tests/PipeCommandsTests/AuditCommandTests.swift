@@ -18,6 +18,24 @@ struct AuditCommandTests {
         #expect(audit.stdout.contains("provenance: ok (3 stages"), "\(audit.stdout)")
         #expect(audit.stdout.contains("warmup: reproduced bit for bit (5 files") && audit.stdout.contains("timing.csv not compared"), "\(audit.stdout)")
         #expect(audit.stdout.contains("3 of 3 stages reproduced bit for bit"))
+        // A bundle a reviewer checks against a cache (here a copy of this one, elsewhere).
+        let export = try project.pipe("audit", "--export", "latest", "bundle")
+        #expect(export.status == 0 && export.stdout.contains("wrote"), "\(export.stderr)")
+        #expect(project.directory.read("bundle/outputs/warmup.txt")?.contains(" model.safetensors") == true)
+        #expect(project.directory.read("bundle/metrics/warmup.json")?.contains("validation") == true)
+        #expect(try project.pipe("audit", "--export", "latest", "bundle").status == 2)
+        let reviewer = try CLIProject()
+        let copy = Process()
+        copy.executableURL = URL(fileURLWithPath: "/bin/cp")
+        copy.arguments = ["-R", project.path + "/artifacts", project.path + "/bundle", reviewer.path + "/"]
+        try copy.run()
+        copy.waitUntilExit()
+        try FileManager.default.removeItem(atPath: reviewer.path + "/artifacts/ledger.sqlite")
+        let checked = try reviewer.pipe("audit", "--bundle", "bundle", "--stage", "split")
+        #expect(checked.status == 0 && checked.stdout.contains("provenance: ok") && checked.stdout.contains("split: reproduced bit for bit"),
+                "\(checked.stdout)\(checked.stderr)")
+        let notABundle = try reviewer.pipe("audit", "--bundle", "artifacts")
+        #expect(notABundle.status == 2 && notABundle.stderr.contains("is not an audit bundle"), "\(notABundle.stderr)")
         #expect(audit.stdout.contains("auditing machine differs from the run's:\n  - training_threads: recorded 1; now 3"), "\(audit.stdout)")
     }
 
@@ -36,8 +54,10 @@ struct AuditCommandTests {
                 command: cp "$PIPE_IN_stamp/stamp.txt" "$PIPE_OUT/copy.txt"
             """)
         #expect(try project.pipe("run", "clock.yaml").status == 0)
-        let choose = try project.pipe("audit", "latest")
-        #expect(choose.status == 2 && choose.stderr.contains("--stage NAME (repeatable) or --all") && choose.stderr.contains("stamp"), "\(choose.stderr)")
+        // Without a stage: the provenance chain only, and the stages one could re-execute.
+        let chainOnly = try project.pipe("audit", "latest")
+        #expect(chainOnly.status == 0 && chainOnly.stdout.contains("provenance: ok") && chainOnly.stdout.contains("--stage NAME, repeatable, or --all")
+                && chainOnly.stdout.contains("stamp"), "\(chainOnly.stdout)\(chainOnly.stderr)")
         let typo = try project.pipe("audit", "latest", "--stage", "stmap")
         #expect(typo.status == 2 && typo.stderr.contains("no stage `stmap`"), "\(typo.stderr)")
         // The copy reproduces (same input); the clock does not, and its metric's delta is shown.
@@ -69,6 +89,7 @@ struct AuditCommandTests {
         let tampered = try project.pipe("audit", "1", "--stage", "copy")
         #expect(tampered.status == 1 && tampered.stdout.contains("problems") && tampered.stdout.contains("does not hash to its name"),
                 "\(tampered.stdout)")
+        #expect(try project.pipe("audit", "--export").status == 2)
         let missing = try project.pipe("audit", "7", "--all")
         #expect(missing.status == 2 && missing.stderr.contains("no run `7`"))
     }

@@ -1,0 +1,66 @@
+import Foundation
+import PipeEngine
+import PipeLedger
+
+/// `pipe audit --export RUN DIR`: a self-contained record of a run that a reviewer checks against a
+/// cache with `pipe audit --bundle DIR`: `bundle.json` (the run's ledger entry and its stages, with
+/// resolved params, overrides, environment, keys, input and output digests), `recipe.yaml` (the
+/// recipe as it ran), `outputs/STAGE.txt` (every output file's digest and size) and
+/// `metrics/STAGE.json` (each stage's metrics, when it wrote any).
+enum AuditBundle {
+    static let format = "pipe-audit-bundle 1"
+
+    struct Contents: Codable {
+        var format: String
+        var run: RunEntry
+        var stages: [StageEntry]
+    }
+
+    static func export(_ audit: Audit, stages: [StageEntry], text: String, to directory: String) throws {
+        let manager = FileManager.default
+        guard !manager.fileExists(atPath: directory) else { throw UsageError("\(directory) exists; choose a new directory for the bundle") }
+        let staging = directory + ".partial-\(UUID().uuidString.prefix(8))"
+        try manager.createDirectory(atPath: staging + "/outputs", withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: staging + "/metrics", withIntermediateDirectories: true)
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.dateEncodingStrategy = .iso8601
+            try encoder.encode(Contents(format: format, run: audit.run, stages: stages)).write(to: URL(fileURLWithPath: staging + "/bundle.json"))
+            try text.write(toFile: staging + "/recipe.yaml", atomically: false, encoding: .utf8)
+            for (name, entry) in audit.recorded.sorted(by: { $0.key < $1.key }) {
+                guard let output = entry.output.flatMap(Digest.init(hex:)) else { continue }
+                let files = try Tree.walk(output, in: audit.cache.objects).files
+                let listing = files.map { "\($0.entry.digest.hex) \($0.entry.size ?? 0) \($0.path)" }.joined(separator: "\n")
+                try ("tree \(output.hex)\n" + listing + "\n").write(toFile: staging + "/outputs/\(name).txt", atomically: false, encoding: .utf8)
+                for metrics in ["metrics.json", "smoothing.json"] {
+                    if let file = files.first(where: { $0.path == metrics }) {
+                        try audit.cache.objects.read(file.entry.digest).write(to: URL(fileURLWithPath: staging + "/metrics/\(name).json"))
+                        break
+                    }
+                }
+            }
+            try manager.moveItem(atPath: staging, toPath: directory)
+        } catch {
+            try? manager.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    /// Reads a bundle; the recipe text goes into the cache under its digest, where the audit finds it.
+    static func load(_ directory: String, cache: Cache) throws -> Contents {
+        guard let data = FileManager.default.contents(atPath: directory + "/bundle.json") else {
+            throw UsageError("\(directory) is not an audit bundle (no bundle.json)\n  hint: `pipe audit --export RUN DIR` writes one")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        guard let contents = try? decoder.decode(Contents.self, from: data), contents.format == format else {
+            throw UsageError("\(directory)/bundle.json is not a `\(format)` bundle")
+        }
+        guard let text = FileManager.default.contents(atPath: directory + "/recipe.yaml"), Digest.of(text).hex == contents.run.recipeDigest else {
+            throw UsageError("\(directory)/recipe.yaml is missing or does not have the digest bundle.json records (\(contents.run.recipeDigest.prefix(12)))")
+        }
+        try cache.objects.write(text)
+        return contents
+    }
+}
