@@ -1,6 +1,6 @@
 import Foundation
 import PipeEngine
-import PipeRemote
+@testable import PipeRemote
 import PipeTestSupport
 import Testing
 
@@ -183,5 +183,65 @@ struct RemoteCacheTests {
             guard let remote = error as? RemoteError, case .unreachable = remote else { return false }
             return true
         }
+    }
+}
+
+/// A server that answers every request with a body cut off half-way, then closes: an interrupted
+/// download must leave nothing in the local cache, not even a temporary file.
+struct InterruptedTransferTests {
+    final class CuttingServer: @unchecked Sendable {
+        let port: Int
+        private let fd: Int32
+        private(set) var requests = 0
+        private let lock = NSLock()
+
+        init() throws {
+            let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let ready = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+            }
+            guard ready, listen(listener, 8) == 0 else { throw RemoteError.local("cannot listen") }
+            fd = listener
+            port = Int(UInt16(bigEndian: address.sin_port))
+            let thread = Thread { [self] in serve() }
+            thread.start()
+        }
+
+        private func serve() {
+            while true {
+                let client = accept(fd, nil, nil)
+                guard client >= 0 else { return }
+                lock.withLock { requests += 1 }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                _ = recv(client, &buffer, buffer.count, 0)
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 500)
+                _ = head.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                close(client)
+            }
+        }
+
+        func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    }
+
+    @Test func aCutOffDownloadLeavesNothingBehind() throws {
+        let server = try CuttingServer()
+        defer { server.stop() }
+        let directory = try TemporaryDirectory("interrupted")
+        let local = try Cache.onDisk(root: directory.path + "/artifacts")
+        let backend = try RemoteSettings(location: "http://127.0.0.1:\(server.port)/", timeout: 2, retries: 2, backoff: 0.01).backend()
+        let remote = RemoteCache(backend: backend, local: local)
+        let digest = Digest.of(Data("an object".utf8))
+        #expect { try remote.fetch(digest) } throws: { error in
+            guard let remoteError = error as? RemoteError, case .transfer(let text) = remoteError else { return false }
+            return text.contains("body ended")
+        }
+        // Tried three times (the first and two retries), and nothing stayed: no object, no temporary file.
+        #expect(server.requests == 3)
+        #expect(!local.objects.contains(digest))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: local.temporaryDirectory).isEmpty)
     }
 }
