@@ -21,6 +21,25 @@ extension CacheCommand {
         }
     }
 
+    /// What happened to one key in a push or pull.
+    enum Transfer: Hashable { case moved, skipped, unavailable }
+
+    /// Runs `transfer` on each key and counts the outcomes; a failure is reported and counted
+    /// (`failed`), and an unreachable remote (which fails every key the same way) stops the loop.
+    static func transferEach(_ keys: [Digest], verb: String, _ transfer: (Digest) throws -> Transfer) -> (counts: [Transfer: Int], failed: Int) {
+        var counts: [Transfer: Int] = [:], failed = 0
+        for key in keys {
+            do {
+                counts[try transfer(key), default: 0] += 1
+            } catch {
+                failed += 1
+                Terminal.error("cannot \(verb) \(key.short): \(error)")
+                if let remoteError = error as? RemoteError, remoteError.isTransient { break }
+            }
+        }
+        return (counts, failed)
+    }
+
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "push", abstract: "Send a run's results (or all) to the remote.")
         @OptionGroup var options: CacheOptions
@@ -31,27 +50,13 @@ extension CacheCommand {
             let project = options.project
             let remote = try project.openRemote()
             let keys = try CacheCommand.keys(of: reference, all: all, project: project, local: remote.local)
-            var pushed = 0, present = 0, missing = 0, failed = 0
-            for key in keys {
-                guard try remote.local.actions.record(for: key) != nil else {
-                    missing += 1
-                    continue
-                }
-                do {
-                    switch try remote.push(key) {
-                    case .pushed: pushed += 1
-                    case .alreadyThere: present += 1
-                    }
-                } catch {
-                    failed += 1
-                    Terminal.error("cannot push \(key.short): \(error)")
-                    // An unreachable remote fails every key the same way.
-                    if let remoteError = error as? RemoteError, remoteError.isTransient { break }
-                }
+            let (outcomes, failed) = CacheCommand.transferEach(keys, verb: "push") { key in
+                guard try remote.local.actions.record(for: key) != nil else { return .unavailable }
+                return try remote.push(key) == .alreadyThere ? .skipped : .moved
             }
-            let counts = remote.transferred
-            print("pushed \(pushed) results (\(counts.objectsPushed) objects, \(List.bytes(counts.bytesPushed))) to \(remote.backend.displayName); "
-                  + "\(present) were there already" + (missing > 0 ? "; \(missing) not in the local cache" : ""))
+            let counts = remote.transferred, missing = outcomes[.unavailable] ?? 0
+            print("pushed \(outcomes[.moved] ?? 0) results (\(counts.objectsPushed) objects, \(List.bytes(counts.bytesPushed))) to \(remote.backend.displayName); "
+                  + "\(outcomes[.skipped] ?? 0) were there already" + (missing > 0 ? "; \(missing) not in the local cache" : ""))
             if failed > 0 { throw ExitCode(1) }
         }
     }
@@ -74,23 +79,13 @@ extension CacheCommand {
             } else {
                 keys = try CacheCommand.keys(of: reference, all: all, project: project, local: remote.local)
             }
-            var pulled = 0, present = 0, absent = 0, failed = 0
-            for key in keys {
-                if let hit = try? remote.local.actions.hit(for: key), remote.local.objects.contains(hit.output) {
-                    present += 1
-                    continue
-                }
-                do {
-                    if try remote.pull(key) != nil { pulled += 1 } else { absent += 1 }
-                } catch {
-                    failed += 1
-                    Terminal.error("cannot pull \(key.short): \(error)")
-                    if let remoteError = error as? RemoteError, remoteError.isTransient { break }
-                }
+            let (outcomes, failed) = CacheCommand.transferEach(keys, verb: "pull") { key in
+                if let hit = try? remote.local.actions.hit(for: key), remote.local.objects.contains(hit.output) { return .skipped }
+                return try remote.pull(key) != nil ? .moved : .unavailable
             }
-            let counts = remote.transferred
-            print("pulled \(pulled) results (\(counts.objectsFetched) objects, \(List.bytes(counts.bytesFetched))) from \(remote.backend.displayName); "
-                  + "\(present) were local already" + (absent > 0 ? "; \(absent) not on the remote" : ""))
+            let counts = remote.transferred, absent = outcomes[.unavailable] ?? 0
+            print("pulled \(outcomes[.moved] ?? 0) results (\(counts.objectsFetched) objects, \(List.bytes(counts.bytesFetched))) from \(remote.backend.displayName); "
+                  + "\(outcomes[.skipped] ?? 0) were local already" + (absent > 0 ? "; \(absent) not on the remote" : ""))
             if failed > 0 { throw ExitCode(1) }
         }
     }
