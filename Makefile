@@ -11,6 +11,7 @@ deps:
 
 build: deps
 	$(SWIFT) build -c release --product pipe
+	@bash scripts/build-info.sh .build/release/pipe
 
 # The report tests parse the HTML with FoundationXML, which links libxml2; the remote-cache tests
 # run a real nginx (WebDAV) and SeaweedFS (S3, from PyPI into .build/pyenv) on loopback, started
@@ -18,6 +19,7 @@ build: deps
 build-debug:
 	@bash scripts/install-deps.sh libxml2 nginx curl
 	$(SWIFT) build --build-tests
+	@bash scripts/build-info.sh .build/debug/pipe
 
 demo: build
 	.build/release/pipe run $(DEMO_RECIPE)

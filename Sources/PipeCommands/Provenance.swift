@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// What the ledger records about the machine and the invocation.
-enum Provenance {
+public enum Provenance {
     static var host: String {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
@@ -52,12 +52,27 @@ enum Provenance {
         return wanted.filter(flags.contains).joined(separator: " ")
     }
 
+    /// The git commit the running binary was built from, from the `BINARY.build-info` file that
+    /// `make` writes beside it; "unknown" without one, or with one older than the binary.
+    public static func buildCommit(binary: String = "/proc/self/exe") -> String {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: binary)) ?? binary
+        let manager = FileManager.default
+        guard let info = try? String(contentsOfFile: path + ".build-info", encoding: .utf8),
+              let infoDate = (try? manager.attributesOfItem(atPath: path + ".build-info"))?[.modificationDate] as? Date,
+              let binaryDate = (try? manager.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+              infoDate >= binaryDate,
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("commit ") }) else {
+            return "unknown (not built with make)"
+        }
+        return String(line.dropFirst("commit ".count))
+    }
+
     /// Everything about this process that a built-in stage's bytes could depend on, beyond the key.
     static var environment: [String: String] {
         let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         return ["swift": compiler, "cpu_features": cpuFeatures(cpuInfo: cpuInfo), "openblas": BLAS.configuration,
                 "openblas_core": BLAS.coreName, "openblas_threads": String(BLAS.threads),
-                "training_threads": String(TrainingThreads.count), "pipe": PipeVersion.current]
+                "training_threads": String(TrainingThreads.count), "pipe": PipeVersion.current, "commit": buildCommit()]
     }
 
     static func runEntry(for loaded: LoadedRecipe, tag: String?) -> RunEntry {
