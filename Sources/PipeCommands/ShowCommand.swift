@@ -29,6 +29,9 @@ struct ShowCommand: ParsableCommand {
         }
         for stage in try ledger.stages(ofRun: entry.id!) {
             print("\nstage \(stage.stage) [\(stage.kind)]: \(stage.status)" + (stage.status == "cached" ? "" : " in \(Terminal.duration(stage.seconds))"))
+            if stage.status != "cached" {
+                print("  time    \(Show.timestamp(stage.started)) to \(Show.timestamp(stage.started.addingTimeInterval(stage.seconds))) on \(stage.host)")
+            }
             if let reason = stage.reason { print("  why     \(reason)") }
             if let message = stage.message { print("  error   \(message)") }
             if let key = stage.key { print("  key     sha256:\(key)") }

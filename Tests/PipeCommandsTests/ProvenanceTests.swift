@@ -23,5 +23,7 @@ struct ProvenanceTests {
         let show = try project.pipe("show", "latest")
         // `make test` writes .build/debug/pipe.build-info; a plain `swift build` leaves it unknown.
         #expect(show.stdout.split(separator: "\n").contains { $0.hasPrefix("commit ") }, "\(show.stdout)")
+        // Each stage that ran: its start and end, and the host.
+        #expect(show.stdout.split(separator: "\n").filter { $0.hasPrefix("  time    ") && $0.contains(" to ") }.count == 3, "\(show.stdout)")
     }
 }
