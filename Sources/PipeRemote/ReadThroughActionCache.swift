@@ -27,7 +27,8 @@ public final class ReadThroughActionCache: ActionCache, @unchecked Sendable {
 
     public func hit(for key: Digest) throws -> (output: Digest, log: Digest?)? {
         if let hit = try local.hit(for: key), remote.local.objects.contains(hit.output) { return hit }
-        guard let record = pulled(key) else { return try local.hit(for: key) }
+        // A local record whose output is gone is a miss too; the stage then runs again.
+        guard let record = pulled(key) else { return nil }
         return (record.output, record.log)
     }
 
