@@ -17,13 +17,17 @@ public struct Job: Sendable {
     /// Everything the cache key covers except the input digests, which the engine adds as `inputs`.
     public var material: KeyValue
     public var action: any JobAction
+    /// What the job asks of a cluster scheduler (`cpus` -> `"8"`); not part of the key.
+    public var resources: [String: String]
 
-    public init(name: String, kind: String, inputs: [Input], material: KeyValue, action: any JobAction) {
+    public init(name: String, kind: String, inputs: [Input], material: KeyValue, action: any JobAction,
+                resources: [String: String] = [:]) {
         self.name = name
         self.kind = kind
         self.inputs = inputs
         self.material = material
         self.action = action
+        self.resources = resources
     }
 
     /// The material with the input digests: what the key is the digest of.
@@ -125,7 +129,7 @@ public struct Cache: Sendable {
     }
 
     /// The output and log of `key` if its record and output listing are present.
-    func hit(_ key: Digest) -> (output: Digest, log: Digest?)? {
+    public func hit(_ key: Digest) -> (output: Digest, log: Digest?)? {
         guard let hit = try? actions.hit(for: key), objects.contains(hit.output) else { return nil }
         return hit
     }

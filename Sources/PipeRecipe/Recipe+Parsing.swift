@@ -91,7 +91,8 @@ private struct RecipeParser {
                      seed: try node["seed"].map { try nonNegativeInt($0, path: "\(path).seed") },
                      command: command,
                      deps: try deps(node["deps"], path: "\(path).deps"),
-                     env: try env(node["env"], path: "\(path).env"))
+                     env: try env(node["env"], path: "\(path).env"),
+                     resources: try StageResources.parse(node["resources"], path: "\(path).resources"))
     }
 
     private func inputs(_ node: Node?, path: String) throws -> [Stage.Input] {

@@ -65,12 +65,14 @@ public struct Stage: Sendable {
     public var deps: [Dependency]
     /// Declared environment variables, in written order.
     public var env: [(name: String, value: String)]
+    /// What the stage asks of a cluster scheduler; not part of the cache key.
+    public var resources = StageResources()
 }
 
 /// The keys a recipe and its stages may have.
 public enum RecipeSchema {
     public static let topLevelKeys = ["pipe", "name", "description", "seed", "params", "stages"]
-    public static let stageKeys = ["kind", "description", "inputs", "with", "seed", "command", "deps", "env"]
+    public static let stageKeys = ["kind", "description", "inputs", "with", "seed", "command", "deps", "env", "resources"]
     /// Fields that belong to `command` stages only.
     public static let commandOnlyKeys: Set<String> = ["command", "deps", "env"]
     /// The recipe format version this pipe reads.

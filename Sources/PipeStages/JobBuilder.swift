@@ -53,7 +53,8 @@ public struct JobBuilder: Sendable {
                                          seed: seed, options: options)
             return Job(name: stage.name, kind: kind.name,
                        inputs: stage.inputs.map { Job.Input(role: $0.role, job: $0.stage) },
-                       material: .map(material), action: try kind.action(for: resolved))
+                       material: .map(material), action: try kind.action(for: resolved),
+                       resources: stage.resources.fields)
         }
     }
 
