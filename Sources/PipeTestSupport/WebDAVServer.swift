@@ -11,16 +11,12 @@ public final class WebDAVServer {
     public let root: String
     public var url: String { "http://127.0.0.1:\(port)/cache/" }
     private let prefix: TemporaryDirectory
-    private var process: Process?
-
-    public struct Unavailable: Error, CustomStringConvertible {
-        public var description: String
-    }
+    private var server: BackgroundProcess?
 
     public init() throws {
         let candidates = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw Unavailable(description: "nginx is not installed; `make test` installs it (apt-get install nginx)")
+            throw BackgroundProcess.Unavailable("nginx is not installed; `make test` installs it (apt-get install nginx)")
         }
         prefix = try TemporaryDirectory("webdav")
         root = prefix.path + "/www/cache"
@@ -56,32 +52,21 @@ public final class WebDAVServer {
         }
         """
         try config.write(toFile: prefix.path + "/nginx.conf", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["-p", prefix.path, "-c", prefix.path + "/nginx.conf"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
+        let server = try BackgroundProcess(binary, ["-p", prefix.path, "-c", prefix.path + "/nginx.conf"], log: prefix.path + "/logs/nginx.out")
+        self.server = server
         // Ready when it accepts a connection.
-        for _ in 0..<200 {
-            if Self.accepts(port: port) { return }
-            guard process.isRunning else { break }
-            usleep(25_000)
-        }
+        if server.wait(timeout: 5, until: { Self.accepts(port: port) }) { return }
         let log = (try? String(contentsOfFile: prefix.path + "/logs/error.log", encoding: .utf8)) ?? ""
         stop()
-        throw Unavailable(description: "nginx did not start on port \(port): \(log.suffix(400))")
+        throw BackgroundProcess.Unavailable("nginx did not start on port \(port): \(log.suffix(400))")
     }
 
     deinit { stop() }
 
     /// Stops the server (a remote that went down).
     public func stop() {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGQUIT)
-        process.waitUntilExit()
-        self.process = nil
+        server?.stop(signal: SIGQUIT)
+        server = nil
     }
 
     /// A port nothing listens on now.
@@ -96,7 +81,7 @@ public final class WebDAVServer {
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard bound else { throw Unavailable(description: "cannot find a free port") }
+        guard bound else { throw BackgroundProcess.Unavailable("cannot find a free port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
