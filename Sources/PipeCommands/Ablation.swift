@@ -67,6 +67,16 @@ struct Ablation {
         pipeline = Pipeline(jobs: unionJobs)
     }
 
+    /// Reads an experiment file, applies `--axis`, `--seeds` and `--set`, and builds its union graph.
+    static func load(experimentFile file: String, axes: [String], seeds: String?, sets: [String]) throws -> Ablation {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            throw UsageError("cannot read experiment \(file)\n  hint: experiments live in experiments/, e.g. `pipe ablate experiments/cot-vs-instruct.yaml`")
+        }
+        var parsed = try Experiment.parse(text, file: file)
+        try AxisOptions.apply(axes: axes, seeds: seeds, to: &parsed)
+        return try Ablation(experiment: parsed, variants: parsed.variants, sets: try sets.map(Override.init(parsing:)))
+    }
+
     static func load(_ file: String, overrides: [Override], registry: KindRegistry, variant: (Int, Experiment.Variant)?) throws -> LoadedRecipe {
         do {
             return try LoadedRecipe(file: file, overrides: overrides, registry: registry)

@@ -9,6 +9,7 @@ struct AblationRun {
     let ablation: Ablation
     let project: Project
     let jobs: Int
+    var execution: StageExecution = .local
 
     struct Outcome {
         var results: [StageResult]
@@ -23,7 +24,8 @@ struct AblationRun {
         // Every variant runs as far as it can: a failure stops only what depends on it.
         let run = try RecordedRun.execute(ablation.pipeline, entry: Provenance.runEntry(for: ablation.base, tag: nil),
                                           recipeName: ablation.base.recipe.name, cache: cache, ledger: ledger,
-                                          options: RunOptions(jobs: jobs, keepGoing: true), previous: { _ in nil }, cacheRoot: project.cacheRoot)
+                                          options: RunOptions(jobs: jobs, keepGoing: true), previous: { _ in nil }, cacheRoot: project.cacheRoot,
+                                          execution: execution)
         if let line = runCache.summary { print(line) }
         let byJob = Dictionary(run.results.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a })
         let outputs = byJob.compactMapValues(\.output)

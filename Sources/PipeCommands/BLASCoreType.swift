@@ -27,9 +27,9 @@ public enum BLASCoreType {
         return flags.split(whereSeparator: { $0 == " " || $0 == "\t" }).contains("avx512f") ? "SkylakeX" : nil
     }
 
-    /// Re-executes the process with `settings` when any apply (only for `run`, `ablate` and `audit`, which may train).
+    /// Re-executes the process with `settings` when any apply (only for `run`, `ablate`, `audit` and `exec-stage`, which may train).
     public static func reexecIfNeeded(arguments: [String] = CommandLine.arguments) {
-        guard arguments.count > 1, ["run", "ablate", "audit"].contains(arguments[1]) else { return }
+        guard arguments.count > 1, ["run", "ablate", "audit", "exec-stage"].contains(arguments[1]) else { return }
         let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         let settings = settings(cpuInfo: cpuInfo, environment: ProcessInfo.processInfo.environment)
         guard !settings.isEmpty else { return }

@@ -70,7 +70,7 @@ final class LedgerRecorder: RunObserver, @unchecked Sendable {
         StageEntry(runId: runId, recipeName: recipeName, stage: result.job, kind: result.kind,
                    status: result.status.rawValue, reason: result.reason?.description, key: result.key?.hex,
                    inputs: Provenance.json(result.inputs.mapValues(\.hex)), output: result.output?.hex,
-                   log: result.log?.hex, seconds: result.seconds, started: result.started, host: host,
+                   log: result.log?.hex, seconds: result.seconds, started: result.started, host: result.host ?? host,
                    message: result.message)
     }
 }

@@ -11,7 +11,8 @@ public struct PipeCommand: ParsableCommand {
         version: PipeVersion.current,
         subcommands: [ValidateCommand.self, RunCommand.self, StatusCommand.self, DagCommand.self,
                       RunsCommand.self, ShowCommand.self, GetCommand.self, CacheCommand.self,
-                      ReportCommand.self, AblateCommand.self, CompareCommand.self, AuditCommand.self])
+                      ReportCommand.self, AblateCommand.self, CompareCommand.self, AuditCommand.self,
+                      ExecStageCommand.self])
 
     public init() {}
 

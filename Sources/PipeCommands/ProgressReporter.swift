@@ -43,6 +43,11 @@ final class ProgressReporter: RunObserver, @unchecked Sendable {
         }
     }
 
+    /// A line for the user between the progress lines (job ids, warnings).
+    func note(_ line: String) {
+        lock.withLock { emit(line) }
+    }
+
     func stop() {
         timer?.cancel()
         lock.withLock { if interactive { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) } }

@@ -11,11 +11,12 @@ import PipeRemote
 /// remote: {url: http://cache.lab:8080/pipe/, timeout: 10, retries: 2, parallel: 8}
 /// ```
 /// `PIPE_REMOTE` (a location, or `none`), `PIPE_REMOTE_TIMEOUT` and `PIPE_REMOTE_RETRIES` override
-/// the file.
+/// the file. `executor:` (see `ExecutorSettings`) says where stages execute.
 struct ProjectSettings {
     var remote: RemoteSettings?
+    var executor = ExecutorSettings()
 
-    static let keys = ["remote"]
+    static let keys = ["remote", "executor"]
     static let remoteKeys = ["url", "timeout", "retries", "parallel"]
 
     /// Reads `file` (nil: no pipe.yaml) and the environment.
@@ -27,6 +28,9 @@ struct ProjectSettings {
         if let location = environment["PIPE_REMOTE"], !location.isEmpty {
             settings.remote = location == "none" ? nil : RemoteSettings(location: location, timeout: settings.remote?.timeout ?? 10,
                                                                          retries: settings.remote?.retries ?? 2, parallel: settings.remote?.parallel ?? 8)
+        }
+        if let name = environment["PIPE_EXECUTOR"], !name.isEmpty {
+            settings.executor.kind = try ExecutorSettings.kind(name, origin: "PIPE_EXECUTOR")
         }
         if settings.remote != nil {
             if let text = environment["PIPE_REMOTE_TIMEOUT"] {
@@ -50,6 +54,7 @@ struct ProjectSettings {
             let hint = Suggestions.hint(for: entry.key, in: keys)
             throw RecipeError(entry.keyLocation, path: entry.key, "unknown project setting `\(entry.key)`", hint: hint ?? "pipe.yaml knows: \(keys.joined(separator: ", "))")
         }
+        if let executor = root["executor"] { settings.executor = try ExecutorSettings.parse(executor, file: file) }
         guard let node = root["remote"] else { return settings }
         if let location = node.string {
             settings.remote = RemoteSettings(location: location)

@@ -1,6 +1,14 @@
 import Foundation
 import PipeEngine
+import PipeCluster
 import PipeLedger
+
+/// Where a run's stages execute.
+enum StageExecution {
+    case local
+    /// As Slurm jobs; nodes rebuild the pipeline from `source`.
+    case slurm(SlurmSettings, source: PipelineSource)
+}
 
 /// One execution of a pipeline as `pipe run` and `pipe ablate` do it: recorded in the ledger,
 /// shown live, Ctrl-C cancelling it, and the summary table at the end.
@@ -11,18 +19,40 @@ struct RecordedRun {
     var failed: Bool { results.contains { $0.status == .failed } }
 
     static func execute(_ pipeline: Pipeline, entry: RunEntry, recipeName: String, cache: Cache, ledger: Ledger, options: RunOptions,
-                        previous: @escaping PreviousMaterial, cacheRoot: String) throws -> RecordedRun {
+                        previous: @escaping PreviousMaterial, cacheRoot: String, execution: StageExecution = .local) throws -> RecordedRun {
         let runId = try ledger.begin(entry)
         let cancellation = Cancellation()
         let signals = SignalTrap(cancellation: cancellation)
         let reporter = ProgressReporter(total: pipeline.jobs.count)
         let recorder = LedgerRecorder(ledger: ledger, runId: runId, recipeName: recipeName)
         let observers = ObserverGroup([reporter, recorder])
-        let executor = Executor(pipeline: pipeline, cache: cache, options: options, previous: previous,
-                                cancellation: cancellation, observer: observers)
         let started = ContinuousClock.now
-        // The executor holds its observer weakly.
-        let results = withExtendedLifetime(observers) { executor.run() }
+        let results: [StageResult]
+        switch execution {
+        case .local:
+            let executor = Executor(pipeline: pipeline, cache: cache, options: options, previous: previous,
+                                    cancellation: cancellation, observer: observers)
+            // The executor holds its observer weakly.
+            results = withExtendedLifetime(observers) { executor.run() }
+        case .slurm(let settings, let source):
+            let executor = SlurmExecutor(pipeline: pipeline, cache: cache, options: options, settings: settings,
+                                         runDirectory: (settings.logs ?? cacheRoot + "/slurm") + "/run-\(runId)",
+                                         previous: previous, cancellation: cancellation, observer: observers,
+                                         nodeCommand: { job, resultFile in
+                                             ExecStageCommand.arguments(for: job, resultFile: resultFile, source: source, cacheRoot: cacheRoot,
+                                                                        force: options.force.contains(job.name), pipe: settings.pipe)
+                                         },
+                                         say: { reporter.note($0) })
+            do {
+                results = try withExtendedLifetime(observers) { try executor.run() }
+            } catch {
+                reporter.stop()
+                signals.restore()
+                try? recorder.finish([])
+                try? ledger.finish(run: runId, status: "failed")
+                throw UsageError("\(error)\n  hint: check `executor:` in pipe.yaml and the stages' `resources:` (partition, memory, time)")
+            }
+        }
         reporter.stop()
         signals.restore()
         let elapsed = ContinuousClock.now - started

@@ -13,6 +13,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: [.customShort("k"), .long], help: "After a failure, keep running the stages that do not depend on it.") var keepGoing = false
     @Flag(help: "Say what would run, and why; run nothing.") var dryRun = false
     @Option(help: "Name this run; `pipe cache gc` keeps what named runs used.") var tag: String?
+    @OptionGroup var executor: ExecutorOption
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("-j must be at least 1 (got \(jobs))") }
@@ -25,6 +26,8 @@ struct RunCommand: ParsableCommand {
         try loaded.checkStageNames(force, option: "--force")
         try loaded.checkStageNames(only, option: "--only")
         let project = options.project
+        // Settings are checked before the cache is touched: a refused run writes nothing.
+        let execution: StageExecution = dryRun ? .local : try executor.execution(project: project, source: .recipe(file: options.recipe, sets: options.sets))
         let runCache = try dryRun ? RunCache(cache: project.cacheForReading(), remote: nil) : project.openRunCache()
         let cache = runCache.cache
         let runOptions = RunOptions(jobs: jobs, force: Set(force), only: only.isEmpty ? nil : Set(only), keepGoing: keepGoing)
@@ -39,7 +42,8 @@ struct RunCommand: ParsableCommand {
         timer.mark("ledger")
         let previous = loaded.previousMaterial(ledger: { ledger }, cache: cache)
         let run = try RecordedRun.execute(loaded.pipeline, entry: Provenance.runEntry(for: loaded, tag: tag), recipeName: loaded.recipe.name,
-                                          cache: cache, ledger: ledger, options: runOptions, previous: previous, cacheRoot: project.cacheRoot)
+                                          cache: cache, ledger: ledger, options: runOptions, previous: previous, cacheRoot: project.cacheRoot,
+                                          execution: execution)
         timer.mark("execute")
         if let line = runCache.summary { print(line) }
         let results = run.results

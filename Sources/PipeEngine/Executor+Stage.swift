@@ -27,6 +27,9 @@ extension Executor {
             }
         }
 
+        if options.requireCached.contains(job.name) {
+            return .done(failure(result, "not in the cache (key \(key.hex.prefix(12))), and this run may not execute it"))
+        }
         // A miss: hold the key so no other run computes it at the same time, then look again.
         let lease: KeyLease
         do {

@@ -6,8 +6,9 @@ public struct Pipeline: Sendable {
     /// Job name -> position in `jobs`.
     public let index: [String: Int]
     /// For each job, the indices of the distinct jobs it reads.
-    let upstream: [[Int]]
-    let downstream: [[Int]]
+    public let upstream: [[Int]]
+    /// For each job, the indices of the jobs that read it.
+    public let downstream: [[Int]]
 
     /// Builds the graph; a missing input or a cycle is a programmer error here (recipes are validated first).
     public init(jobs: [Job]) {

@@ -28,7 +28,7 @@ public enum RunReason: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The reason a stage with `material` misses the cache, given the material of its last run.
-    static func explain(previous: KeyValue?, current: KeyValue) -> RunReason {
+    public static func explain(previous: KeyValue?, current: KeyValue) -> RunReason {
         guard let previous else { return .neverRun }
         let changes = KeyChange.diff(previous, current)
         return changes.isEmpty ? .missingOutput : .changed(changes)

@@ -32,8 +32,12 @@ public struct StageResult: Sendable {
     public var logTail: [String]
     /// True when another process computed the key while this one waited for it.
     public var computedElsewhere: Bool
+    /// The machine that executed it, when not this one (a cluster node).
+    public var host: String?
+    /// Where the scheduler that ran it keeps its output (a cluster job's log), if anywhere.
+    public var schedulerLog: String?
 
-    init(job: Job, status: Status, started: Date = Date()) {
+    public init(job: Job, status: Status, started: Date = Date()) {
         self.job = job.name
         self.kind = job.kind
         self.status = status
@@ -61,11 +65,16 @@ public struct RunOptions: Sendable {
     public var only: Set<String>?
     /// After a failure, keep running the stages that do not depend on it.
     public var keepGoing: Bool
+    /// Stages that must be cache hits: a miss fails them instead of executing them (a cluster
+    /// node executes one stage and expects its upstream stages cached).
+    public var requireCached: Set<String>
 
-    public init(jobs: Int = 1, force: Set<String> = [], only: Set<String>? = nil, keepGoing: Bool = false) {
+    public init(jobs: Int = 1, force: Set<String> = [], only: Set<String>? = nil, keepGoing: Bool = false,
+                requireCached: Set<String> = []) {
         self.jobs = max(1, jobs)
         self.force = force
         self.only = only
         self.keepGoing = keepGoing
+        self.requireCached = requireCached
     }
 }
