@@ -238,7 +238,7 @@ public final class SlurmExecutor {
         result.reason = started[i]
         let what = "Slurm job \(submission.id) \(state.state)" + (state.reason == "None" || state.reason.isEmpty ? "" : " (\(state.reason))")
         result.message = node?.message.map { "\($0) [\(what)]" } ?? "\(what); log: \(submission.log)"
-        result.logTail = node.map(\.logTail).flatMap { $0.isEmpty ? nil : $0 } ?? Self.tail(of: submission.log)
+        result.logTail = node.map(\.logTail).flatMap { $0.isEmpty ? nil : $0 } ?? Executor.tail(of: submission.log)
         finish(i, result)
     }
 
@@ -338,11 +338,4 @@ public final class SlurmExecutor {
         "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    /// The last 20 lines of a file.
-    static func tail(of path: String) -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        let text = String(decoding: data.suffix(16 << 10), as: UTF8.self)
-        return Array(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            .reversed().drop { $0.isEmpty }.reversed().suffix(20))
-    }
 }

@@ -10,13 +10,17 @@ public struct SlurmSettings: Sendable, Equatable {
     public var logs: String?
     /// The `pipe` executable the nodes run; nil: this one.
     public var pipe: String?
+    /// The cache directory the nodes use; nil: the submitting run's (a shared file system). A
+    /// node-local one needs a remote to share results through.
+    public var cache: String?
     /// Extra `sbatch` options for every job, e.g. `--qos=normal`.
     public var sbatchOptions: [String]
     /// Resources for stages that do not set them (`cpus` -> `"4"`).
     public var resources: [String: String]
 
     public init(partition: String? = nil, account: String? = nil, poll: Double = 1, logs: String? = nil, pipe: String? = nil,
-                sbatchOptions: [String] = [], resources: [String: String] = [:]) {
+                cache: String? = nil, sbatchOptions: [String] = [], resources: [String: String] = [:]) {
+        self.cache = cache
         self.partition = partition
         self.account = account
         self.poll = poll

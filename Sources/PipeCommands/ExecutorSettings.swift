@@ -14,6 +14,7 @@ import PipeRecipe
 ///   poll: 1                   # seconds between squeue polls
 ///   logs: /shared/pipe-logs   # job logs; default CACHE/slurm (the nodes must see it)
 ///   pipe: /shared/bin/pipe    # the pipe the nodes run; default this one
+///   cache: /scratch/pipe      # the nodes' cache; default this run's (shared), else use a remote
 ///   sbatch: [--qos=normal]    # extra sbatch options
 ///   resources: {cpus: 2, memory: 8G, time: "1:00:00"}   # defaults for every stage
 /// ```
@@ -24,7 +25,7 @@ struct ExecutorSettings: Equatable {
     var kind: Kind = .local
     var slurm = SlurmSettings()
 
-    static let keys = ["type", "partition", "account", "poll", "logs", "pipe", "sbatch", "resources"]
+    static let keys = ["type", "partition", "account", "poll", "logs", "pipe", "cache", "sbatch", "resources"]
 
     /// `--executor NAME` or `PIPE_EXECUTOR=NAME` as a kind; a usage error naming `origin` otherwise.
     static func kind(_ name: String, origin: String) throws -> Kind {
@@ -59,7 +60,7 @@ struct ExecutorSettings: Equatable {
             }
             settings.kind = kind
         }
-        for key in ["partition", "account", "logs", "pipe"] {
+        for key in ["partition", "account", "logs", "pipe", "cache"] {
             guard let value = node[key] else { continue }
             guard let text = value.string, !text.isEmpty else {
                 throw RecipeError(value.location, path: "executor.\(key)", "expected text, got \(value.typeName)")
@@ -68,6 +69,7 @@ struct ExecutorSettings: Equatable {
             case "partition": settings.slurm.partition = text
             case "account": settings.slurm.account = text
             case "logs": settings.slurm.logs = Project.absolute(text, from: URL(fileURLWithPath: file).deletingLastPathComponent().path)
+            case "cache": settings.slurm.cache = text
             default: settings.slurm.pipe = text
             }
         }

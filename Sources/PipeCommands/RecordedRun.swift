@@ -39,7 +39,7 @@ struct RecordedRun {
                                          runDirectory: (settings.logs ?? cacheRoot + "/slurm") + "/run-\(runId)",
                                          previous: previous, cancellation: cancellation, observer: observers,
                                          nodeCommand: { job, resultFile in
-                                             ExecStageCommand.arguments(for: job, resultFile: resultFile, source: source, cacheRoot: cacheRoot,
+                                             ExecStageCommand.arguments(for: job, resultFile: resultFile, source: source, cacheRoot: settings.cache ?? cacheRoot,
                                                                         force: options.force.contains(job.name), pipe: settings.pipe)
                                          },
                                          say: { reporter.note($0) })

@@ -131,7 +131,7 @@ extension Executor {
     }
 
     /// The last 20 lines of a log file.
-    static func tail(of path: String) -> [String] {
+    public static func tail(of path: String) -> [String] {
         guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
         defer { try? handle.close() }
         let size = (try? handle.seekToEnd()) ?? 0

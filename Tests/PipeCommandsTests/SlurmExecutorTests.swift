@@ -58,6 +58,20 @@ import Glibc
         #expect(cluster.jobs().count == jobs)
     }
 
+    @Test func nodesWithTheirOwnCacheShareResultsThroughTheRemote() throws {
+        let cluster = try SlurmCluster()
+        let project = try CLIProject()
+        let remote = try TemporaryDirectory("remote"), nodeCache = try TemporaryDirectory("node-cache")
+        try project.directory.write("diamond.yaml", Self.diamond)
+        try project.directory.write("pipe.yaml", "remote: \(remote.path)\nexecutor: {type: slurm, poll: 0.2, cache: \(nodeCache.path)}\n")
+        let run = try project.pipe("run", "diamond.yaml", environment: cluster.environment)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("remote \(remote.path): 4 results pulled"), "\(run.stdout)")
+        #expect(FileManager.default.fileExists(atPath: nodeCache.path + "/objects"), "the nodes used their own cache")
+        #expect(try project.pipe("get", "latest", "d", "--out", "d").status == 0)
+        #expect(project.directory.read("d/d.txt") == "a\nc\n")
+    }
+
     @Test func aFailingStageFailsTheRunWithItsLogTailAndSkipsItsDependants() throws {
         let cluster = try SlurmCluster()
         let project = try CLIProject()
