@@ -56,23 +56,14 @@ public struct StageResources: Sendable, Equatable {
                 }
                 if entry.key == "cpus" { resources.cpus = count } else { resources.gpus = count }
             case "memory":
-                let text: String
-                switch value.content {
-                case .int(let megabytes) where megabytes > 0: text = "\(megabytes)M"
-                default: text = value.string ?? ""
-                }
-                guard isMemory(text) else {
+                // A bare number is megabytes (Slurm's default unit).
+                guard let text = text(of: value, numberSuffix: "M"), isMemory(text) else {
                     throw RecipeError(value.location, path: here, "expected a memory size such as 500M or 32G, got `\(value.value.json)`",
                                       hint: "a number is megabytes; units are K, M, G, T")
                 }
                 resources.memory = text
             case "time":
-                let text: String
-                switch value.content {
-                case .int(let minutes) where minutes > 0: text = "\(minutes)"
-                default: text = value.string ?? ""
-                }
-                guard isTimeLimit(text) else {
+                guard let text = text(of: value, numberSuffix: ""), isTimeLimit(text) else {
                     throw RecipeError(value.location, path: here, "expected a time limit such as 90 (minutes), \"2:00:00\" or \"1-12:00:00\", got `\(value.value.json)`",
                                       hint: "quote times with colons: time: \"2:00:00\"")
                 }
@@ -88,6 +79,12 @@ public struct StageResources: Sendable, Equatable {
             }
         }
         return resources
+    }
+
+    /// A text value, or a positive integer written with `numberSuffix`.
+    static func text(of node: Node, numberSuffix: String) -> String? {
+        if case .int(let number) = node.content { return number > 0 ? "\(number)\(numberSuffix)" : nil }
+        return node.string
     }
 
     /// `500`, `500M`, `32G`: digits and an optional unit.
