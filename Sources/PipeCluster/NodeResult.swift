@@ -16,8 +16,11 @@ public struct NodeResult: Codable, Sendable, Equatable {
     public var host: String
     public var message: String?
     public var logTail: [String]
+    /// The node's machine and environment (what the ledger records per run, for this stage).
+    public var environment: [String: String]
 
-    public init(_ result: StageResult, host: String) {
+    public init(_ result: StageResult, host: String, environment: [String: String]) {
+        self.environment = environment
         job = result.job
         status = result.status.rawValue
         key = result.key?.hex

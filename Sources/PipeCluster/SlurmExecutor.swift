@@ -201,6 +201,7 @@ public final class SlurmExecutor {
         let key = job.keyMaterial(inputs: result.inputs).digest
         result.key = key
         result.host = node?.host
+        result.environment = node?.environment
         result.seconds = node?.seconds ?? 0
         result.schedulerLog = submission.log
         result.reason = started[i]
@@ -233,6 +234,7 @@ public final class SlurmExecutor {
         result.key = node?.key.flatMap(Digest.init(hex:))
         result.log = node?.log.flatMap(Digest.init(hex:))
         result.host = node?.host
+        result.environment = node?.environment
         result.seconds = node?.seconds ?? 0
         result.schedulerLog = submission.log
         result.reason = started[i]

@@ -58,16 +58,9 @@ struct AuditCommand: ParsableCommand {
             print("provenance: \(chain.problems.count) problems")
             for problem in chain.problems { print("  - \(problem)") }
         }
-        let machine = Provenance.machine, host = Provenance.host
-        var differences: [String] = []
-        if run.machine != machine { differences.append("machine: recorded \(run.machine); now \(machine)") }
+        var differences = Provenance.differences(machine: run.machine, host: run.host,
+                                                 environment: Dictionary(Show.environment(run.environment), uniquingKeysWith: { a, _ in a }))
         if run.pipeVersion != PipeVersion.current { differences.append("pipe: recorded \(run.pipeVersion); now \(PipeVersion.current)") }
-        if run.host != host { differences.append("host: recorded \(run.host); now \(host)") }
-        let recorded = Dictionary(Show.environment(run.environment), uniquingKeysWith: { a, _ in a })
-        let current = Provenance.environment
-        for name in recorded.keys.sorted() where name != "pipe" && current[name] != recorded[name] {
-            differences.append("\(name): recorded \(recorded[name]!); now \(current[name] ?? "unknown")")
-        }
         print(differences.isEmpty ? "auditing machine: the same as the run's (host, OS, CPU and its features, cores, Swift, OpenBLAS build, core type and threads, training threads, pipe version)"
               : "auditing machine differs from the run's:\n" + differences.map { "  - \($0)" }.joined(separator: "\n"))
         let chosen = all ? names : names.filter(stage.contains)
@@ -79,6 +72,14 @@ struct AuditCommand: ParsableCommand {
         }
         var reproduced = 0
         for name in chosen {
+            // A stage executed on a cluster node is compared with that node.
+            if let entry = audit.recorded[name], !entry.environment.isEmpty {
+                var node = Dictionary(Show.environment(entry.environment), uniquingKeysWith: { a, _ in a })
+                let nodeMachine = node.removeValue(forKey: "machine") ?? "unknown"
+                let nodeDifferences = Provenance.differences(machine: nodeMachine, host: entry.host, environment: node)
+                print(nodeDifferences.isEmpty ? "\(name) ran on \(entry.host), the same as the auditing machine"
+                      : "\(name) ran on \(entry.host), which differs from the auditing machine:\n" + nodeDifferences.map { "  - \($0)" }.joined(separator: "\n"))
+            }
             Terminal.error("re-executing \(name)...")
             let outcome = audit.reexecute(name)
             print(Self.describe(outcome))

@@ -27,6 +27,13 @@ public enum BLASCoreType {
         return flags.split(whereSeparator: { $0 == " " || $0 == "\t" }).contains("avx512f") ? "SkylakeX" : nil
     }
 
+    /// The variables this process's re-execution set (not the user), and the marker itself: what
+    /// another machine's `pipe` must not inherit.
+    public static func inheritedSettings(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        guard let marker = environment["PIPE_BLAS_REEXEC"] else { return [] }
+        return marker.split(separator: ",").map(String.init).filter { $0.hasPrefix("OPENBLAS_") } + ["PIPE_BLAS_REEXEC"]
+    }
+
     /// Re-executes the process with `settings` when any apply (only for `run`, `ablate`, `audit` and `exec-stage`, which may train).
     public static func reexecIfNeeded(arguments: [String] = CommandLine.arguments) {
         guard arguments.count > 1, ["run", "ablate", "audit", "exec-stage"].contains(arguments[1]) else { return }
@@ -34,7 +41,9 @@ public enum BLASCoreType {
         let settings = settings(cpuInfo: cpuInfo, environment: ProcessInfo.processInfo.environment)
         guard !settings.isEmpty else { return }
         for (name, value) in settings { setenv(name, value, 1) }
-        setenv("PIPE_BLAS_REEXEC", "1", 1)
+        // The names set here, so that a cluster job (which inherits this environment) can drop them
+        // and let its own node decide.
+        setenv("PIPE_BLAS_REEXEC", settings.keys.sorted().joined(separator: ","), 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // execv returned: it failed; carry on with OpenBLAS's own choice.
     }

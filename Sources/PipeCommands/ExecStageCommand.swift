@@ -24,7 +24,9 @@ struct ExecStageCommand: ParsableCommand {
     /// The command line a node runs for `job`.
     static func arguments(for job: Job, resultFile: String, source: PipelineSource, cacheRoot: String, force: Bool, pipe: String?) -> [String] {
         let binary = pipe ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return [binary, "exec-stage", "--job", job.name, "--material", job.material.digest.hex, "--result", resultFile, "--cache", cacheRoot]
+        // The node chooses its own OpenBLAS core type and threads: drop what this process's re-execution set.
+        let clear = BLASCoreType.inheritedSettings().flatMap { ["-u", $0] }
+        return (clear.isEmpty ? [] : ["/usr/bin/env"] + clear) + [binary, "exec-stage", "--job", job.name, "--material", job.material.digest.hex, "--result", resultFile, "--cache", cacheRoot]
             + source.arguments + (force ? ["--force"] : [])
     }
 
@@ -36,7 +38,7 @@ struct ExecStageCommand: ParsableCommand {
         let host = Provenance.host
         do {
             let outcome = try execute()
-            try? result.map { try NodeResult(outcome, host: host).write(to: $0) }
+            try? result.map { try NodeResult(outcome, host: host, environment: Provenance.stageEnvironment).write(to: $0) }
             report(outcome, host: host)
             switch outcome.status {
             case .ran, .cached: return
@@ -45,7 +47,7 @@ struct ExecStageCommand: ParsableCommand {
             }
         } catch let error where !(error is ExitCode) {
             // The submitting run reads why from the result file, then from the job's log.
-            if let result, let job = try? failedResult(error) { try? NodeResult(job, host: host).write(to: result) }
+            if let result, let job = try? failedResult(error) { try? NodeResult(job, host: host, environment: Provenance.stageEnvironment).write(to: result) }
             throw error
         }
     }

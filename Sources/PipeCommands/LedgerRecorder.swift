@@ -71,7 +71,7 @@ final class LedgerRecorder: RunObserver, @unchecked Sendable {
                    status: result.status.rawValue, reason: result.reason?.description, key: result.key?.hex,
                    inputs: Provenance.json(result.inputs.mapValues(\.hex)), output: result.output?.hex,
                    log: result.log?.hex, seconds: result.seconds, started: result.started, host: result.host ?? host,
-                   message: result.message)
+                   message: result.message, environment: result.environment.map(Provenance.json) ?? "")
     }
 }
 

@@ -75,6 +75,23 @@ public enum Provenance {
                 "training_threads": String(TrainingThreads.count), "pipe": PipeVersion.current, "commit": buildCommit()]
     }
 
+    /// What a stage executed elsewhere records: `environment` and the `machine` line.
+    static var stageEnvironment: [String: String] {
+        environment.merging(["machine": machine]) { a, _ in a }
+    }
+
+    /// How the auditing process differs from a recorded `machine`, `host` and environment, one line each.
+    static func differences(machine recordedMachine: String, host recordedHost: String, environment recorded: [String: String]) -> [String] {
+        var differences: [String] = []
+        if recordedMachine != machine { differences.append("machine: recorded \(recordedMachine); now \(machine)") }
+        if recordedHost != host { differences.append("host: recorded \(recordedHost); now \(host)") }
+        let current = environment
+        for name in recorded.keys.sorted() where name != "pipe" && name != "machine" && current[name] != recorded[name] {
+            differences.append("\(name): recorded \(recorded[name]!); now \(current[name] ?? "unknown")")
+        }
+        return differences
+    }
+
     static func runEntry(for loaded: LoadedRecipe, tag: String?) -> RunEntry {
         RunEntry(recipeName: loaded.recipe.name, recipeFile: loaded.file,
                  recipeDigest: Digest.of(Data(loaded.text.utf8)).hex,

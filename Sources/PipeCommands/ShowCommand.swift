@@ -32,6 +32,12 @@ struct ShowCommand: ParsableCommand {
             if stage.status != "cached" {
                 print("  time    \(Show.timestamp(stage.started)) to \(Show.timestamp(stage.started.addingTimeInterval(stage.seconds))) on \(stage.host)")
             }
+            // A stage a cluster node executed: what of that node differs from the run's machine.
+            let runEnvironment = Dictionary(Show.environment(entry.environment), uniquingKeysWith: { a, _ in a })
+            for (name, value) in Show.environment(stage.environment)
+            where name == "machine" ? value != entry.machine : (name != "pipe" && runEnvironment[name] != value) {
+                print("  node    \(name): \(value)")
+            }
             if let reason = stage.reason { print("  why     \(reason)") }
             if let message = stage.message { print("  error   \(message)") }
             if let key = stage.key { print("  key     sha256:\(key)") }

@@ -36,6 +36,8 @@ public struct StageResult: Sendable {
     public var host: String?
     /// Where the scheduler that ran it keeps its output (a cluster job's log), if anywhere.
     public var schedulerLog: String?
+    /// The executing machine's description (machine, compiler, BLAS...), when not this process's.
+    public var environment: [String: String]?
 
     public init(job: Job, status: Status, started: Date = Date()) {
         self.job = job.name

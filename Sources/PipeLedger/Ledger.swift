@@ -81,6 +81,12 @@ public final class Ledger: @unchecked Sendable {
             // What else about the process a result can depend on (JSON): compiler, CPU features, BLAS...
             try db.alter(table: "run") { t in t.add(column: "environment", .text).notNull().defaults(to: "{}") }
         }
+        migrator.registerMigration("v3") { db in
+            // A stage executed elsewhere (a cluster node) records that machine's environment (JSON);
+            // a run of an experiment records how to rebuild its grid (JSON).
+            try db.alter(table: "stageRun") { t in t.add(column: "environment", .text).notNull().defaults(to: "") }
+            try db.alter(table: "run") { t in t.add(column: "source", .text).notNull().defaults(to: "") }
+        }
         return migrator
     }
 
@@ -99,8 +105,8 @@ public final class Ledger: @unchecked Sendable {
         try queue.write { db in
             let statement = try db.makeStatement(sql: """
                 INSERT INTO stageRun (runId, recipeName, stage, kind, status, reason, key, inputs, output, log,
-                                      seconds, started, host, message)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      seconds, started, host, message, environment)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             // Written only when a key changes, so a fully cached run touches few pages.
             let state = try db.makeStatement(sql: """
@@ -114,7 +120,7 @@ public final class Ledger: @unchecked Sendable {
                 try statement.execute(arguments: [s.runId, s.recipeName, s.stage, s.kind, s.status, s.reason, s.key,
                                                   s.inputs, s.output, s.log, s.seconds,
                                                   // A Unix timestamp: formatting a date as text costs more than the insert.
-                                                  s.started.timeIntervalSince1970, s.host, s.message])
+                                                  s.started.timeIntervalSince1970, s.host, s.message, s.environment])
             }
         }
     }

@@ -27,6 +27,9 @@ public struct RunEntry: Codable, Sendable, FetchableRecord, MutablePersistableRe
     /// The rest of what results can depend on, as a JSON object of strings: the Swift compiler,
     /// CPU features, OpenBLAS's build, core type and threads, the training threads.
     public var environment: String
+    /// For `pipe ablate`: the experiment the run's grid was built from, as JSON (file, digest,
+    /// axes, seeds, sets); empty for `pipe run`.
+    public var source: String = ""
 
     public init(recipeName: String, recipeFile: String, recipeDigest: String, params: String, overrides: String,
                 commandLine: String, tag: String?, status: String, started: Date, host: String,
@@ -70,10 +73,14 @@ public struct StageEntry: Codable, Sendable, FetchableRecord, MutablePersistable
     public var started: Date
     public var host: String
     public var message: String?
+    /// The machine that executed it, as JSON like the run's `machine` and `environment`, when that
+    /// was not the run's own process (a cluster node); empty otherwise.
+    public var environment: String
 
     public init(runId: Int64, recipeName: String, stage: String, kind: String, status: String, reason: String?,
                 key: String?, inputs: String, output: String?, log: String?, seconds: Double, started: Date,
-                host: String, message: String?) {
+                host: String, message: String?, environment: String = "") {
+        self.environment = environment
         self.runId = runId
         self.recipeName = recipeName
         self.stage = stage

@@ -21,4 +21,13 @@ struct BLASCoreTypeTests {
         #expect(BLASCoreType.settings(cpuInfo: Self.avx2, environment: ["OPENBLAS_NUM_THREADS": "2"]).isEmpty)
         #expect(BLASCoreType.settings(cpuInfo: Self.avx512, environment: ["PIPE_BLAS_REEXEC": "1"]).isEmpty, "never twice")
     }
+
+    @Test func aClusterJobDropsOnlyWhatTheReexecutionSet() {
+        #expect(BLASCoreType.inheritedSettings(environment: [:]).isEmpty)
+        #expect(BLASCoreType.inheritedSettings(environment: ["PIPE_BLAS_REEXEC": "OPENBLAS_CORETYPE,OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE": "SkylakeX"])
+                == ["OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "PIPE_BLAS_REEXEC"])
+        // The user's own OPENBLAS_NUM_THREADS=4 was kept by the re-execution and stays.
+        #expect(BLASCoreType.inheritedSettings(environment: ["PIPE_BLAS_REEXEC": "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS": "4"])
+                == ["OPENBLAS_CORETYPE", "PIPE_BLAS_REEXEC"])
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PipeLedger
 import PipeTestSupport
 import Testing
 #if canImport(Glibc)
@@ -48,8 +49,11 @@ import Glibc
         func time(_ file: String) -> Double { Double(project.directory.read(file)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? .nan }
         #expect(time("b/start") < time("c/end") && time("c/start") < time("b/end"),
                 "b ran \(time("b/start"))...\(time("b/end")), c \(time("c/start"))...\(time("c/end"))")
-        let show = try project.pipe("show", "latest")
-        #expect(show.stdout.contains("host"), "\(show.stdout)")
+        // Each stage records the node that executed it, and that node's environment.
+        let ledger = try Ledger(path: project.path + "/artifacts/ledger.sqlite")
+        let stages = try ledger.stages(ofRun: 1)
+        #expect(stages.count == 4 && stages.allSatisfy { $0.environment.contains("\"cpu_features\"") && $0.environment.contains("\"machine\"") },
+                "\(stages.map(\.environment))")
 
         let jobs = cluster.jobs().count
         let again = try project.pipe("run", "diamond.yaml", "--executor", "slurm", environment: cluster.environment)
