@@ -44,7 +44,9 @@ struct AblateCommand: ParsableCommand {
         }
         let project = Project(cacheOption: cache)
         let execution = try executor.execution(project: project, source: .experiment(file: experiment, axes: axes, seeds: seeds, sets: sets))
-        let outcome = try AblationRun(ablation: ablation, project: project, jobs: jobs, execution: execution).execute()
+        let text = FileManager.default.contents(atPath: experiment).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let outcome = try AblationRun(ablation: ablation, project: project, jobs: jobs, execution: execution,
+                                      source: (experiment, text, axes, seeds, sets)).execute()
         let ran = outcome.results.filter { $0.status == .ran }.count
         print("grid: \(ran) stage executions ran, \(outcome.results.filter { $0.status == .cached }.count) cached, for \(ablation.unsharedCount) stage runs of \(ablation.variants.count) variants")
         let comparison = outcome.report.comparison

@@ -19,16 +19,19 @@ struct Ablation {
 
     /// Loads every variant of `experiment` (with `sets` applied to all of them after the grid's own
     /// overrides); a variant's recipe error names the variant.
-    init(experiment: Experiment, variants: [Experiment.Variant], sets: [Override], registry: KindRegistry = .builtIn) throws {
+    /// `recipeText`: the recipe's text as recorded (for an audit), instead of the file's.
+    init(experiment: Experiment, variants: [Experiment.Variant], sets: [Override], registry: KindRegistry = .builtIn,
+         recipeText: String? = nil) throws {
         self.experiment = experiment
         self.variants = variants
-        base = try Self.load(experiment.recipe, overrides: experiment.baseOverrides + sets, registry: registry, variant: nil)
+        base = try Self.load(experiment.recipe, text: recipeText, overrides: experiment.baseOverrides + sets, registry: registry, variant: nil)
         var unionJobs: [Job] = []
         var nameOf: [Digest: String] = [:]              // identity -> union job name
         var identities: [String: [Digest]] = [:]        // stage -> its distinct identities, in order
         var perVariant: [[(stage: String, identity: Digest, job: Job)]] = []
         for (index, variant) in variants.enumerated() {
-            let loaded = try Self.load(experiment.recipe, overrides: experiment.baseOverrides + variant.overrides + sets, registry: registry, variant: (index, variant))
+            let loaded = try Self.load(experiment.recipe, text: recipeText, overrides: experiment.baseOverrides + variant.overrides + sets,
+                                       registry: registry, variant: (index, variant))
             var identityOf: [String: Digest] = [:]
             var rows: [(String, Digest, Job)] = []
             for i in loaded.pipeline.order {
@@ -72,13 +75,20 @@ struct Ablation {
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
             throw UsageError("cannot read experiment \(file)\n  hint: experiments live in experiments/, e.g. `pipe ablate experiments/cot-vs-instruct.yaml`")
         }
-        var parsed = try Experiment.parse(text, file: file)
-        try AxisOptions.apply(axes: axes, seeds: seeds, to: &parsed)
-        return try Ablation(experiment: parsed, variants: parsed.variants, sets: try sets.map(Override.init(parsing:)))
+        return try load(experimentText: text, file: file, axes: axes, seeds: seeds, sets: sets)
     }
 
-    static func load(_ file: String, overrides: [Override], registry: KindRegistry, variant: (Int, Experiment.Variant)?) throws -> LoadedRecipe {
+    /// An experiment from its text (as recorded, for an audit); `recipeText` replaces its recipe file's.
+    static func load(experimentText text: String, file: String, axes: [String], seeds: String?, sets: [String],
+                     recipeText: String? = nil) throws -> Ablation {
+        var parsed = try Experiment.parse(text, file: file)
+        try AxisOptions.apply(axes: axes, seeds: seeds, to: &parsed)
+        return try Ablation(experiment: parsed, variants: parsed.variants, sets: try sets.map(Override.init(parsing:)), recipeText: recipeText)
+    }
+
+    static func load(_ file: String, text: String?, overrides: [Override], registry: KindRegistry, variant: (Int, Experiment.Variant)?) throws -> LoadedRecipe {
         do {
+            if let text { return try LoadedRecipe(file: file, text: text, overrides: overrides, registry: registry) }
             return try LoadedRecipe(file: file, overrides: overrides, registry: registry)
         } catch let error as RecipeError {
             guard let (index, variant) = variant else { throw error }

@@ -10,6 +10,9 @@ struct AblationRun {
     let project: Project
     let jobs: Int
     var execution: StageExecution = .local
+    /// The experiment's file and text with the command line's axes, seeds and sets, recorded so
+    /// that `pipe audit` can rebuild the grid (nil: not recorded).
+    var source: (file: String, text: String, axes: [String], seeds: String?, sets: [String])?
 
     struct Outcome {
         var results: [StageResult]
@@ -21,8 +24,16 @@ struct AblationRun {
         let runCache = try project.openRunCache()
         let cache = runCache.cache
         let ledger = try project.openLedger()
+        var entry = Provenance.runEntry(for: ablation.base, tag: nil)
+        if let source {
+            // The texts, kept by digest, so that an audit finds them after edits.
+            _ = try? cache.objects.write(Data(ablation.base.text.utf8))
+            let digest = try cache.objects.write(Data(source.text.utf8))
+            entry.source = ExperimentSource(experiment: Project.absolute(source.file, from: FileManager.default.currentDirectoryPath),
+                                            digest: digest.hex, axes: source.axes, seeds: source.seeds, sets: source.sets).json
+        }
         // Every variant runs as far as it can: a failure stops only what depends on it.
-        let run = try RecordedRun.execute(ablation.pipeline, entry: Provenance.runEntry(for: ablation.base, tag: nil),
+        let run = try RecordedRun.execute(ablation.pipeline, entry: entry,
                                           recipeName: ablation.base.recipe.name, cache: cache, ledger: ledger,
                                           options: RunOptions(jobs: jobs, keepGoing: true), previous: { _ in nil }, cacheRoot: project.cacheRoot,
                                           execution: execution)

@@ -10,7 +10,12 @@ struct Audit {
     let run: RunEntry
     /// The run's recorded stages by name (ran or cached, with a key and an output).
     let recorded: [String: StageEntry]
-    let loaded: LoadedRecipe
+    /// The run's graph, rebuilt as it was: its recipe's (or its experiment's union graph).
+    let pipeline: Pipeline
+    /// The recipe's text as the run read it.
+    let recipeText: String
+    /// For a `pipe ablate` run: what its grid was built from.
+    let experiment: ExperimentSource?
     /// Whether the recipe file on disk is checked against the recorded digest (not for a bundle,
     /// whose recipe.yaml is checked as it is read).
     var checksRecipeFile = true
@@ -27,27 +32,39 @@ struct Audit {
     }
 
     /// Loads the run's recipe as it was: the file when it still has the recorded digest, else the
-    /// recorded text kept in the cache, with the run's overrides.
+    /// recorded text kept in the cache, with the run's overrides; for an ablation run, its
+    /// experiment the same way, with the run's axes, seeds and sets.
     static func load(run: RunEntry, stages: [StageEntry], cache: Cache) throws -> Audit {
-        guard !stages.contains(where: { $0.stage.contains("#") }) else {
-            throw UsageError("run \(run.id!) is an ablation grid (`pipe ablate`); audit one variant's `pipe run` instead")
-        }
-        var text: String?
-        if let data = FileManager.default.contents(atPath: run.recipeFile), Digest.of(data).hex == run.recipeDigest {
-            text = String(decoding: data, as: UTF8.self)
-        } else if let digest = Digest(hex: run.recipeDigest), let data = try? cache.objects.read(digest) {
-            text = String(decoding: data, as: UTF8.self)
-        }
-        guard let text else {
+        guard let text = recorded(run.recipeFile, digest: run.recipeDigest, cache: cache) else {
             throw UsageError("the recipe of run \(run.id!) (\(run.recipeFile), digest \(run.recipeDigest.prefix(12))) is neither on disk unchanged nor in the cache")
         }
-        let overrideTexts = (try? JSONDecoder().decode([String].self, from: Data(run.overrides.utf8))) ?? []
-        let loaded = try LoadedRecipe(file: run.recipeFile, text: text, overrides: try overrideTexts.map(Override.init(parsing:)))
+        let pipeline: Pipeline
+        let experiment = ExperimentSource.decode(run.source)
+        if let experiment {
+            guard let experimentText = recorded(experiment.experiment, digest: experiment.digest, cache: cache) else {
+                throw UsageError("the experiment of run \(run.id!) (\(experiment.experiment), digest \(experiment.digest.prefix(12))) is neither on disk unchanged nor in the cache")
+            }
+            pipeline = try Ablation.load(experimentText: experimentText, file: experiment.experiment, axes: experiment.axes,
+                                         seeds: experiment.seeds, sets: experiment.sets, recipeText: text).pipeline
+        } else {
+            guard !stages.contains(where: { $0.stage.contains("#") }) else {
+                throw UsageError("run \(run.id!) is an ablation grid recorded before grids kept their experiment; audit one variant's `pipe run` instead")
+            }
+            let overrideTexts = (try? JSONDecoder().decode([String].self, from: Data(run.overrides.utf8))) ?? []
+            pipeline = try LoadedRecipe(file: run.recipeFile, text: text, overrides: try overrideTexts.map(Override.init(parsing:))).pipeline
+        }
         var recorded: [String: StageEntry] = [:]
         for stage in stages where stage.key != nil && stage.output != nil && (stage.status == "ran" || stage.status == "cached") {
             recorded[stage.stage] = stage
         }
-        return Audit(cache: cache, run: run, recorded: recorded, loaded: loaded)
+        return Audit(cache: cache, run: run, recorded: recorded, pipeline: pipeline, recipeText: text, experiment: experiment)
+    }
+
+    /// A file's text as recorded: the file when it still has `digest`, else the copy the cache keeps.
+    static func recorded(_ file: String, digest hex: String, cache: Cache) -> String? {
+        if let data = FileManager.default.contents(atPath: file), Digest.of(data).hex == hex { return String(decoding: data, as: UTF8.self) }
+        guard let digest = Digest(hex: hex), let data = try? cache.objects.read(digest) else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 
     func inputs(of stage: StageEntry) -> [String: Digest] {
@@ -62,8 +79,11 @@ struct Audit {
         if checksRecipeFile, let data = FileManager.default.contents(atPath: run.recipeFile), Digest.of(data).hex != run.recipeDigest {
             problems.append("\(run.recipeFile) changed since the run (the audit uses the recorded text)")
         }
+        if checksRecipeFile, let experiment, let data = FileManager.default.contents(atPath: experiment.experiment), Digest.of(data).hex != experiment.digest {
+            problems.append("\(experiment.experiment) changed since the run (the audit uses the recorded text)")
+        }
         var verified = Set<Digest>()
-        for job in loaded.pipeline.jobs {
+        for job in pipeline.jobs {
             guard let entry = recorded[job.name], let output = entry.output.flatMap(Digest.init(hex:)), let key = entry.key.flatMap(Digest.init(hex:)) else {
                 problems.append("stage `\(job.name)` has no recorded result in run \(run.id!)")
                 continue
@@ -95,7 +115,6 @@ struct Audit {
     /// Re-executes `name` in a scratch cache holding only what it needs (its ancestors' records,
     /// their root listings and its inputs' files) and compares the output with the recorded one.
     func reexecute(_ name: String) -> StageOutcome {
-        let pipeline = loaded.pipeline
         guard let index = pipeline.index[name], let entry = recorded[name], let output = entry.output.flatMap(Digest.init(hex:)) else {
             return StageOutcome(stage: name, kind: "", diff: nil, problem: "no recorded result", seconds: 0)
         }

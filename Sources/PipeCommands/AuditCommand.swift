@@ -39,18 +39,21 @@ struct AuditCommand: ParsableCommand {
         var audit = try Audit.load(run: run, stages: stages, cache: runCache.cache)
         audit.checksRecipeFile = bundle == nil
         if export {
+            guard audit.experiment == nil else {
+                throw UsageError("run \(run.id!) is an ablation grid: a bundle holds one recipe's run; audit the grid in place (`pipe audit \(run.id!) --all`)")
+            }
             let directory = Project.absolute(arguments[1], from: FileManager.default.currentDirectoryPath)
-            try AuditBundle.export(audit, stages: stages, text: audit.loaded.text, to: directory)
+            try AuditBundle.export(audit, stages: stages, text: audit.recipeText, to: directory)
             print("wrote \(directory): bundle.json, recipe.yaml, outputs/ (\(audit.recorded.count) stages), metrics/\n"
                   + "  check it against a cache with: pipe audit --bundle \(arguments[1]) [--stage S]... [--all]")
             return
         }
-        let names = audit.loaded.pipeline.jobs.map(\.name)
+        let names = audit.pipeline.jobs.map(\.name)
         for name in stage where !names.contains(name) {
             let hint = Suggestions.hint(for: name, in: names).map { "\n  hint: \($0)" } ?? ""
             throw UsageError("--stage \(name): run \(run.id!) has no stage `\(name)` (stages: \(names.joined(separator: ", ")))\(hint)")
         }
-        print("audit of run \(run.id!) (\(run.recipeName), \(run.recipeFile)), started \(Show.timestamp(run.started)) on \(run.host)")
+        print("audit of run \(run.id!) (\(run.recipeName), \(audit.experiment.map { "experiment \($0.experiment) over " } ?? "")\(run.recipeFile)), started \(Show.timestamp(run.started)) on \(run.host)")
         let chain = audit.verifyChain()
         if chain.problems.isEmpty {
             print("provenance: ok (\(names.count) stages: inputs match upstream outputs, records present, \(chain.objects) objects hash to their names, recipe digest matches)")

@@ -32,3 +32,23 @@ enum PipelineSource {
         }
     }
 }
+
+/// How an ablation run's grid was built, as the ledger keeps it (`run.source`), so that
+/// `pipe audit` rebuilds the same union graph: the experiment file and its text's digest, and the
+/// command line's `--axis`, `--seeds` and `--set`.
+struct ExperimentSource: Codable, Equatable {
+    var experiment: String
+    var digest: String
+    var axes: [String]
+    var seeds: String?
+    var sets: [String]
+
+    /// The JSON the ledger stores.
+    var json: String { Provenance.json(self) }
+
+    /// The source of a recorded run, or nil for a `pipe run`.
+    static func decode(_ json: String) -> ExperimentSource? {
+        guard !json.isEmpty else { return nil }
+        return try? JSONDecoder().decode(ExperimentSource.self, from: Data(json.utf8))
+    }
+}

@@ -159,7 +159,7 @@ public final class Ledger: @unchecked Sendable {
         }
     }
 
-    /// The keys, and the recipe digests, of the newest `keepLast` runs, the tagged runs and the runs
+    /// The keys, and the recipe (and experiment) text digests, of the newest `keepLast` runs, the tagged runs and the runs
     /// with the given ids or tags: what `pipe cache gc` keeps.
     public func kept(keepLast: Int, keep references: [String]) throws -> (keys: Set<String>, recipes: Set<String>) {
         try queue.read { db in
@@ -172,7 +172,9 @@ public final class Ledger: @unchecked Sendable {
             guard !runIds.isEmpty else { return ([], []) }
             let list = Set(runIds).map(String.init).joined(separator: ",")
             return (Set(try String.fetchAll(db, sql: "SELECT DISTINCT key FROM stageRun WHERE key IS NOT NULL AND runId IN (\(list))")),
-                    Set(try String.fetchAll(db, sql: "SELECT DISTINCT recipeDigest FROM run WHERE id IN (\(list))")))
+                    Set(try String.fetchAll(db, sql: "SELECT DISTINCT recipeDigest FROM run WHERE id IN (\(list))"))
+                        // An ablation run's experiment text too.
+                        .union(try String.fetchAll(db, sql: "SELECT DISTINCT json_extract(source, '$.digest') FROM run WHERE id IN (\(list)) AND source != ''")))
         }
     }
 }

@@ -93,4 +93,24 @@ struct AuditCommandTests {
         let missing = try project.pipe("audit", "7", "--all")
         #expect(missing.status == 2 && missing.stderr.contains("no run `7`"))
     }
+
+    @Test func anAblationGridIsAuditedAsItRan() throws {
+        let project = try CLIProject()
+        let run = try project.pipe("ablate", "ablate/grid-experiment.yaml", "--axis", "params.scale=3", "--seeds", "4")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        // The experiment and its recipe edited afterwards, the cache collected: the recorded texts
+        // and the command line's axes and seeds rebuild the same grid.
+        for file in ["ablate/grid-experiment.yaml", "ablate/grid.yaml"] {
+            try project.directory.write(file, (project.directory.read(file) ?? "") + "# edited\n")
+        }
+        #expect(try project.pipe("cache", "gc").status == 0)
+        let audit = try project.pipe("audit", "latest", "--all")
+        #expect(audit.status == 1, "the edits are provenance problems: \(audit.stdout)\(audit.stderr)")
+        #expect(audit.stdout.contains("experiment \(project.path)/ablate/grid-experiment.yaml over"), "\(audit.stdout)")
+        #expect(audit.stdout.contains("grid-experiment.yaml changed since the run") && audit.stdout.contains("grid.yaml changed since the run"), "\(audit.stdout)")
+        #expect(audit.stdout.contains("5 of 5 stages reproduced bit for bit"), "\(audit.stdout)")
+        #expect(audit.stdout.contains("eval#2: reproduced bit for bit"), "\(audit.stdout)")
+        let export = try project.pipe("audit", "--export", "latest", "bundle")
+        #expect(export.status == 2 && export.stderr.contains("is an ablation grid"), "\(export.stderr)")
+    }
 }
