@@ -6,7 +6,8 @@ Artifacts (random bytes, so nothing compresses or deduplicates): one file of SIZ
 many small files (--small-kib each). Remotes: nginx with WebDAV on loopback and SeaweedFS's S3
 (`weed mini` from .build/pyenv, as the tests use it), each with curl PUT/GET of the same files as
 the floor (8 transfers at a time like pipe, through one curl process with --parallel; SigV4 for
-S3), and a shared directory (floor: cp of the same files). Each figure is the best of --repeat
+S3), and a shared directory (floor: cp of the same files; for pulls also cp then openssl dgst -sha256, the
+least a verified copy does, since every object pipe fetches is hashed). Each figure is the best of --repeat
 runs (pipe and the floor alternate which goes first); every pull goes into a fresh local cache,
 every push into a fresh remote prefix.
 
@@ -122,7 +123,7 @@ def curl_config(path, lines):
 
 def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix, s3_port=None):
     files = sorted(os.listdir(source))
-    pushes, pulls, floor_up, floor_down = [], [], [], []
+    pushes, pulls, floor_up, floor_down, verified_down = [], [], [], [], []
     for r in range(args.repeat):
         env = dict(os.environ)
         curl_auth = []
@@ -157,7 +158,10 @@ def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix, s3
                 floor_down.append(timed(["curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "8"] + curl_auth + ["-K", down]))
             else:
                 floor_up.append(timed(["cp", "-r", source + "/.", floor_base]))
-                floor_down.append(timed(["cp", "-r", floor_base + "/.", f"{work}/back-{name}{r}"]))
+                back = f"{work}/back-{name}{r}"
+                floor_down.append(timed(["cp", "-r", floor_base + "/.", back]))
+                # A verified copy's floor: the copy, then SHA-256 of what arrived (what pipe must do; openssl uses the SHA instructions, coreutils sha256sum does not).
+                verified_down.append(floor_down[-1] + timed(["sh", "-c", f"cd {back} && ls | xargs openssl dgst -sha256 > /dev/null"]))
 
         # Alternate which goes first, so neither always pays for the other's page-cache and inode churn.
         for step in ([pipe_steps, floor_steps] if r % 2 == 0 else [floor_steps, pipe_steps]):
@@ -171,7 +175,7 @@ def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix, s3
     os.makedirs(prefix + "/www/cache")
     # Best of the repeats: the file system's background work (writeback, freeing what was deleted)
     # lands on whichever step runs next; the fastest run of each is the least disturbed.
-    return min(pushes), min(floor_up), min(pulls), min(floor_down)
+    return min(pushes), min(floor_up), min(pulls), min(floor_down), (min(verified_down) if verified_down else None)
 
 
 def main():
@@ -209,10 +213,12 @@ def main():
         for name, count, each in [shape for shape in shapes if shape[0] in args.shapes.split(",")]:
             source, cache = make_artifact(work, pipe, name, count, each)
             for kind in kinds:
-                push, up, pull, down = measure(args, work, pipe, name, source, cache, kind, port, prefix, s3_port)
+                push, up, pull, down, verified = measure(args, work, pipe, name, source, cache, kind, port, prefix, s3_port)
                 label = f"{count} x {each >> 10} KiB" if count > 1 else f"1 x {each >> 20} MiB"
                 print(f"{label:<28} {kind:<10} {push:7.2f} {up:8.2f} {push / up:6.2f} {pull:7.2f} {down:8.2f} {pull / down:6.2f} "
                       f"{size / 1e6 / push:10.0f} {size / 1e6 / pull:10.0f}", flush=True)
+                if verified is not None:
+                    print(f"{'':<28} {'':<10} {'':>7} {'':>8} {'':>6} {'':>7} {verified:8.2f} {pull / verified:6.2f}  (floor: cp, then openssl dgst -sha256)", flush=True)
             shutil.rmtree(source)
             shutil.rmtree(cache, ignore_errors=True)
     finally:

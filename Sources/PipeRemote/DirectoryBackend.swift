@@ -28,9 +28,14 @@ public final class DirectoryBackend: RemoteBackend, @unchecked Sendable {
             throw RemoteError.transfer("cannot read \(path(relative)): \(String(cString: strerror(errno)))")
         }
         defer { close(source) }
-        let target = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let target = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard target >= 0 else { throw RemoteError.local("cannot create \(file): \(String(cString: strerror(errno)))") }
         defer { close(target) }
+        var info = stat()
+        fstat(source, &info)
+        if Int(info.st_size) >= Self.pipelinedSize {
+            return try PipelinedCopy(source: source, target: target, size: Int(info.st_size), name: path(relative), file: file).run()
+        }
         var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
@@ -51,6 +56,85 @@ public final class DirectoryBackend: RemoteBackend, @unchecked Sendable {
             }
         }
         return PipeEngine.Digest(hasher.finalize())
+    }
+
+    /// From this size on, a download copies in the kernel and hashes on another thread.
+    static let pipelinedSize = 8 << 20
+
+    /// A large object's download: one thread copies it in the kernel (`sendfile`, 8 MiB at a time)
+    /// while the calling one hashes what has landed in the target file. The hash is of the target
+    /// (a private temporary file), never of the source, which another writer could change between
+    /// the two reads; the copy and the hash overlap, so the download costs about the hashing.
+    private final class PipelinedCopy: @unchecked Sendable {
+        let source: Int32, target: Int32, size: Int
+        let name: String, file: String
+        private let condition = NSCondition()
+        private var copied = 0
+        private var finished = false
+        private var failure: RemoteError?
+
+        init(source: Int32, target: Int32, size: Int, name: String, file: String) {
+            (self.source, self.target, self.size, self.name, self.file) = (source, target, size, name, file)
+        }
+
+        func run() throws -> PipeEngine.Digest {
+            let thread = Thread { [self] in copy() }
+            thread.start()
+            var hasher = SHA256()
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            var hashed = 0
+            while true {
+                condition.lock()
+                while copied == hashed && !finished { condition.wait() }
+                let available = copied, done = finished, error = failure
+                condition.unlock()
+                if let error {
+                    waitForCopy()
+                    throw error
+                }
+                if available == hashed && done { break }
+                while hashed < available {
+                    let count = buffer.withUnsafeMutableBytes { pread(target, $0.baseAddress, min($0.count, available - hashed), off_t(hashed)) }
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else {
+                        waitForCopy()
+                        throw RemoteError.local("cannot read back \(file): \(String(cString: strerror(errno)))")
+                    }
+                    hasher.update(data: buffer[..<count])
+                    hashed += count
+                }
+            }
+            return PipeEngine.Digest(hasher.finalize())
+        }
+
+        private func waitForCopy() {
+            condition.lock()
+            while !finished { condition.wait() }
+            condition.unlock()
+        }
+
+        private func copy() {
+            var offset = off_t(0)
+            var error: RemoteError?
+            while Int(offset) < size {
+                let sent = sendfile(target, source, &offset, min(8 << 20, size - Int(offset)))
+                if sent < 0 && errno == EINTR { continue }
+                if sent < 0 {
+                    error = RemoteError.transfer("cannot copy \(name) to \(file): \(String(cString: strerror(errno)))")
+                    break
+                }
+                if sent == 0 { break }   // the source is shorter than it was: the hash will say so
+                condition.withLock {
+                    copied = Int(offset)
+                    condition.signal()
+                }
+            }
+            condition.withLock {
+                failure = error
+                finished = true
+                condition.signal()
+            }
+        }
     }
 
     public func read(_ relative: String) throws -> Data? {

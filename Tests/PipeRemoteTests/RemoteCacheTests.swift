@@ -131,6 +131,24 @@ struct RemoteCacheTests {
         #expect(colleague.executions["train"] == 1)
     }
 
+    @Test func aLargeObjectFromADirectoryIsCopiedAndHashedTogether() throws {
+        let shared = try TemporaryDirectory("remote-shared"), local = try TemporaryDirectory("remote-local")
+        let backend = try DirectoryBackend(root: shared.path)
+        var bytes = [UInt8](repeating: 0, count: 3 * DirectoryBackend.pipelinedSize + 12345)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 11) }
+        try FileManager.default.createDirectory(atPath: shared.path + "/objects", withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: shared.path + "/objects/big"))
+        let digest = try backend.download("objects/big", to: local.path + "/big")
+        #expect(digest == Digest.of(Data(bytes)))
+        #expect(FileManager.default.contents(atPath: local.path + "/big") == Data(bytes))
+        // Other bytes of the same size hash to something else (the caller discards them).
+        bytes[bytes.count / 2] ^= 1
+        try Data(bytes).write(to: URL(fileURLWithPath: shared.path + "/objects/big"))
+        let tampered = try backend.download("objects/big", to: local.path + "/big2")
+        #expect(tampered == Digest.of(Data(bytes)) && tampered != digest)
+        #expect(try backend.download("objects/none", to: local.path + "/none") == nil)
+    }
+
     @Test func aServerStoppedMidRunIsReportedOnceAndTheRunGoesOn() throws {
         let server = try WebDAVServer()
         let me = try Machine()
