@@ -5,8 +5,9 @@ import PipeLedger
 /// `pipe audit --export RUN DIR`: a self-contained record of a run that a reviewer checks against a
 /// cache with `pipe audit --bundle DIR`: `bundle.json` (the run's ledger entry and its stages, with
 /// resolved params, overrides, environment, keys, input and output digests), `recipe.yaml` (the
-/// recipe as it ran), `outputs/STAGE.txt` (every output file's digest and size) and
-/// `metrics/STAGE.json` (each stage's metrics, when it wrote any).
+/// recipe as it ran), for an ablation grid `experiment.yaml` (the experiment as it ran),
+/// `outputs/STAGE.txt` (every output file's digest and size) and `metrics/STAGE.json` (each
+/// stage's metrics, when it wrote any).
 enum AuditBundle {
     static let format = "pipe-audit-bundle 1"
 
@@ -28,6 +29,12 @@ enum AuditBundle {
             encoder.dateEncodingStrategy = .iso8601
             try encoder.encode(Contents(format: format, run: audit.run, stages: stages)).write(to: URL(fileURLWithPath: staging + "/bundle.json"))
             try text.write(toFile: staging + "/recipe.yaml", atomically: false, encoding: .utf8)
+            if let experiment = audit.experiment {
+                guard let experimentText = Audit.recorded(experiment.experiment, digest: experiment.digest, cache: audit.cache) else {
+                    throw UsageError("the experiment of run \(audit.run.id!) (\(experiment.experiment)) is neither on disk unchanged nor in the cache")
+                }
+                try experimentText.write(toFile: staging + "/experiment.yaml", atomically: false, encoding: .utf8)
+            }
             for (name, entry) in audit.recorded.sorted(by: { $0.key < $1.key }) {
                 guard let output = entry.output.flatMap(Digest.init(hex:)) else { continue }
                 let files = try Tree.walk(output, in: audit.cache.objects).files
@@ -54,13 +61,33 @@ enum AuditBundle {
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        guard let contents = try? decoder.decode(Contents.self, from: data), contents.format == format else {
+        guard let contents = try? decoder.decode(Contents.self, from: withLaterFields(data)), contents.format == format else {
             throw UsageError("\(directory)/bundle.json is not a `\(format)` bundle")
         }
         guard let text = FileManager.default.contents(atPath: directory + "/recipe.yaml"), Digest.of(text).hex == contents.run.recipeDigest else {
             throw UsageError("\(directory)/recipe.yaml is missing or does not have the digest bundle.json records (\(contents.run.recipeDigest.prefix(12)))")
         }
         try cache.objects.write(text)
+        if let experiment = ExperimentSource.decode(contents.run.source) {
+            guard let text = FileManager.default.contents(atPath: directory + "/experiment.yaml"), Digest.of(text).hex == experiment.digest else {
+                throw UsageError("\(directory)/experiment.yaml is missing or does not have the digest bundle.json records (\(experiment.digest.prefix(12)))")
+            }
+            try cache.objects.write(text)
+        }
         return contents
+    }
+
+    /// A bundle written before runs recorded their source and stages their node's environment,
+    /// with those fields empty.
+    static func withLaterFields(_ data: Data) -> Data {
+        guard var root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return data }
+        if var run = root["run"] as? [String: Any], run["source"] == nil {
+            run["source"] = ""
+            root["run"] = run
+        }
+        if let stages = root["stages"] as? [[String: Any]] {
+            root["stages"] = stages.map { stage in stage["environment"] == nil ? stage.merging(["environment": ""]) { a, _ in a } : stage }
+        }
+        return (try? JSONSerialization.data(withJSONObject: root)) ?? data
     }
 }

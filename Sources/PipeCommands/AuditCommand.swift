@@ -39,12 +39,9 @@ struct AuditCommand: ParsableCommand {
         var audit = try Audit.load(run: run, stages: stages, cache: runCache.cache)
         audit.checksRecipeFile = bundle == nil
         if export {
-            guard audit.experiment == nil else {
-                throw UsageError("run \(run.id!) is an ablation grid: a bundle holds one recipe's run; audit the grid in place (`pipe audit \(run.id!) --all`)")
-            }
             let directory = Project.absolute(arguments[1], from: FileManager.default.currentDirectoryPath)
             try AuditBundle.export(audit, stages: stages, text: audit.recipeText, to: directory)
-            print("wrote \(directory): bundle.json, recipe.yaml, outputs/ (\(audit.recorded.count) stages), metrics/\n"
+            print("wrote \(directory): bundle.json, recipe.yaml, \(audit.experiment == nil ? "" : "experiment.yaml, ")outputs/ (\(audit.recorded.count) stages), metrics/\n"
                   + "  check it against a cache with: pipe audit --bundle \(arguments[1]) [--stage S]... [--all]")
             return
         }

@@ -110,7 +110,15 @@ struct AuditCommandTests {
         #expect(audit.stdout.contains("grid-experiment.yaml changed since the run") && audit.stdout.contains("grid.yaml changed since the run"), "\(audit.stdout)")
         #expect(audit.stdout.contains("5 of 5 stages reproduced bit for bit"), "\(audit.stdout)")
         #expect(audit.stdout.contains("eval#2: reproduced bit for bit"), "\(audit.stdout)")
+        // A reviewer checks the grid from its bundle, with neither file at hand (command stages still
+        // run in the recipe's directory).
         let export = try project.pipe("audit", "--export", "latest", "bundle")
-        #expect(export.status == 2 && export.stderr.contains("is an ablation grid"), "\(export.stderr)")
+        #expect(export.status == 0 && export.stdout.contains("experiment.yaml"), "\(export.stdout)\(export.stderr)")
+        #expect(project.directory.read("bundle/metrics/eval#1.json")?.contains("accuracy") == true)
+        for file in ["grid-experiment.yaml", "grid.yaml"] { try FileManager.default.removeItem(atPath: project.path + "/ablate/" + file) }
+        try FileManager.default.removeItem(atPath: project.path + "/artifacts/ledger.sqlite")
+        let checked = try project.pipe("audit", "--bundle", "bundle", "--stage", "eval#2")
+        #expect(checked.status == 0 && checked.stdout.contains("provenance: ok (5 stages") && checked.stdout.contains("eval#2: reproduced bit for bit"),
+                "\(checked.stdout)\(checked.stderr)")
     }
 }
