@@ -330,9 +330,10 @@ public final class SlurmExecutor {
 
     // MARK: Helpers
 
-    /// A job name as a file name: `/` and other separators become `_`.
+    /// A job name as a file name. Stage names are letters, digits, `_` and `-`, and an ablation's
+    /// union graph adds `#k`, so they are file names already (and distinct); anything else becomes `_`.
     static func fileName(_ name: String) -> String {
-        String(name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
+        String(name.map { $0.isLetter || $0.isNumber || "-_.#".contains($0) ? $0 : "_" })
     }
 
     /// One shell word: single-quoted, with `'` written as `'\''`.

@@ -33,7 +33,9 @@ struct RunCommand: ParsableCommand {
         let runOptions = RunOptions(jobs: jobs, force: Set(force), only: only.isEmpty ? nil : Set(only), keepGoing: keepGoing)
         if dryRun {
             let previous = loaded.previousMaterial(ledger: { try? project.existingLedger() }, cache: cache)
-            DryRun.print(Planner.plan(loaded.pipeline, cache: cache, previous: previous, force: runOptions.force, only: runOptions.only))
+            let remote = try RemoteLookup(project: project, cache: cache)
+            DryRun.print(Planner.plan(loaded.pipeline, cache: cache, previous: previous, force: runOptions.force, only: runOptions.only,
+                                      remote: remote?.output(for:)))
             return
         }
         let ledger = try project.openLedger()
@@ -84,11 +86,17 @@ enum DryRun {
         let width = plan.map(\.job.count).max() ?? 0
         var count = 0
         for entry in plan {
-            guard case .stale(let reason) = entry.state else { continue }
-            count += 1
-            Swift.print("would run  \(entry.job.padding(toLength: width, withPad: " ", startingAt: 0))  \(reason)")
+            let name = entry.job.padding(toLength: width, withPad: " ", startingAt: 0)
+            switch entry.state {
+            case .cached: continue
+            case .remote(_, let output): Swift.print("would pull \(name)  \(output.short) from the remote")
+            case .stale(let reason):
+                count += 1
+                Swift.print("would run  \(name)  \(reason)")
+            }
         }
-        Swift.print(count == 0 ? "nothing to run: all \(plan.count) stages cached"
+        let pulls = plan.filter { if case .remote = $0.state { return true } else { return false } }.count
+        Swift.print(count == 0 ? "nothing to run: all \(plan.count) stages cached" + (pulls == 0 ? "" : " (\(pulls) on the remote)")
                     : "\(count) of \(plan.count) stages would run (stages after a re-run stage may still be cached if its output is unchanged)")
     }
 }

@@ -2,6 +2,8 @@
 public enum Planner {
     public enum State: Equatable, Sendable {
         case cached(key: Digest, output: Digest)
+        /// Not here, but the team's remote has it: a run fetches it instead of executing it.
+        case remote(key: Digest, output: Digest)
         case stale(RunReason)
     }
 
@@ -12,9 +14,10 @@ public enum Planner {
         public var key: Digest?
     }
 
-    /// Plans every job (or the `only` jobs and what they read) in topological order.
+    /// Plans every job (or the `only` jobs and what they read) in topological order. `remote`, when
+    /// given, answers a local miss with the output a remote has for the key (nil: none).
     public static func plan(_ pipeline: Pipeline, cache: Cache, previous: PreviousMaterial,
-                            force: Set<String> = [], only: Set<String>? = nil) -> [Entry] {
+                            force: Set<String> = [], only: Set<String>? = nil, remote: ((Digest) -> Digest?)? = nil) -> [Entry] {
         let selected = only.map { pipeline.closure(of: $0) }
         var outputs: [Int: Digest] = [:]
         var entries: [Entry] = []
@@ -40,6 +43,9 @@ public enum Planner {
             } else if let record = cache.hit(key) {
                 outputs[i] = record.output
                 entries.append(Entry(job: job.name, state: .cached(key: key, output: record.output), key: key))
+            } else if let output = remote?(key) {
+                outputs[i] = output
+                entries.append(Entry(job: job.name, state: .remote(key: key, output: output), key: key))
             } else {
                 entries.append(Entry(job: job.name, state: .stale(RunReason.explain(previous: previous(job.name), current: material)), key: key))
             }
