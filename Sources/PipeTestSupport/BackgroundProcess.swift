@@ -1,4 +1,5 @@
 import Foundation
+import PipeEngine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,9 +7,9 @@ import Glibc
 /// A server a test starts in the foreground of a child process, its output in a log file; ready
 /// when a check passes, stopped with a signal (and SIGKILL if it lingers).
 ///
-/// Spawned with `posix_spawn`, not Foundation's `Process`: daemons that close every inherited
-/// descriptor (slurmctld does) look exited to `Process`, whose monitor thread then blocks in
-/// `waitpid` on them and never reaps any other child again.
+/// Spawned with `Spawn` (posix_spawn, signals unblocked), not Foundation's `Process`: daemons that
+/// close every inherited descriptor (slurmctld does) look exited to `Process`, whose monitor thread
+/// then blocks in `waitpid` on them and never reaps any other child again.
 public final class BackgroundProcess {
     /// Why a test server could not be started (not installed, or it did not come up).
     public struct Unavailable: Error, CustomStringConvertible {
@@ -26,34 +27,14 @@ public final class BackgroundProcess {
                 environment: [String: String]? = nil) throws {
         name = URL(fileURLWithPath: binary).lastPathComponent
         self.logPath = logPath
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let variables = environment ?? ProcessInfo.processInfo.environment
         // In another directory: through `sh -c 'cd DIR && exec ...'` (exec keeps the pid).
         let command = directory.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0, binary] } ?? [binary]
-        let argv: [UnsafeMutablePointer<CChar>?] = (command + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
+        do {
+            pid = try Spawn.start(command + arguments, environment: variables, logPath: logPath, newProcessGroup: true)
+        } catch {
+            throw Unavailable("\(error)")
         }
-        // The calling thread may block signals (dispatch's workers do); the server must not inherit that.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t(), unblocked = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGQUIT, SIGPIPE] { sigaddset(&defaults, signal) }
-        sigemptyset(&unblocked)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setsigmask(&attributes, &unblocked)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        let spawned = posix_spawn(&pid, command[0], &actions, &attributes, argv, envp)
-        guard spawned == 0 else { throw Unavailable("cannot start \(binary): \(String(cString: strerror(spawned)))") }
     }
 
     deinit { stop() }
