@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeRemoteTests", dependencies: ["PipeRemote", "PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeStagesTests", dependencies: ["PipeStages", "PipeRecipe", "PipeEngine", "PipeTestSupport"]),
-        .testTarget(name: "PipeCommandsTests", dependencies: ["PipeCommands", "PipeLedger", "PipeTestSupport",
+        .testTarget(name: "PipeCommandsTests", dependencies: ["PipeCommands", "PipeLedger", "PipeTestSupport", "PipeCluster",
                                                              "PipeArchive", "PipeData", "PipeImaging"],
                     exclude: ["Recipes"]),
     ],

@@ -10,6 +10,11 @@ public struct SlurmClient: Sendable {
         /// Why it is in that state (`Dependency`, `NonZeroExitCode`, `DependencyNeverSatisfied`, ...).
         public var reason: String
 
+        public init(state: String, reason: String) {
+            self.state = state
+            self.reason = reason
+        }
+
         public var isPending: Bool { ["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SUSPENDED"].contains(state) }
         public var isRunning: Bool { ["RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"].contains(state) }
         public var isCompleted: Bool { state == "COMPLETED" }
