@@ -34,6 +34,18 @@ public struct NodeResult: Codable, Sendable, Equatable {
         logTail = result.logTail
     }
 
+    /// A stage that could not even be set up (its pipeline did not build, say): failed with `message`.
+    public init(job: String, failure message: String, host: String, environment: [String: String]) {
+        self.job = job
+        status = StageResult.Status.failed.rawValue
+        started = Date()
+        seconds = 0
+        self.host = host
+        self.message = message
+        logTail = []
+        self.environment = environment
+    }
+
     /// Writes the result atomically (a reader sees the whole file or none).
     public func write(to path: String) throws {
         let encoder = JSONEncoder()

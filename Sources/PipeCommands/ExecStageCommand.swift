@@ -47,7 +47,7 @@ struct ExecStageCommand: ParsableCommand {
             }
         } catch let error where !(error is ExitCode) {
             // The submitting run reads why from the result file, then from the job's log.
-            if let result, let job = try? failedResult(error) { try? NodeResult(job, host: host, environment: Provenance.stageEnvironment).write(to: result) }
+            if let result { try? NodeResult(job: job, failure: "\(error)", host: host, environment: Provenance.stageEnvironment).write(to: result) }
             throw error
         }
     }
@@ -81,37 +81,5 @@ struct ExecStageCommand: ParsableCommand {
         print("pipe: stage \(job) \(outcome.status.rawValue) on \(host) in \(Terminal.duration(outcome.seconds))\(key)")
         if let message = outcome.message { Terminal.error("pipe: \(message)") }
         for line in outcome.logTail { Terminal.error("  " + line) }
-    }
-
-    private func failedResult(_ error: Error) throws -> StageResult {
-        let placeholder = Job(name: job, kind: "unknown", inputs: [], material: .map([:]), action: NoAction())
-        var outcome = StageResult(job: placeholder, status: .failed)
-        outcome.message = "\(error)"
-        return outcome
-    }
-
-    private struct NoAction: JobAction {
-        func run(_ context: JobContext) throws {}
-    }
-}
-
-/// `--executor local|slurm` for `pipe run` and `pipe ablate`.
-struct ExecutorOption: ParsableArguments {
-    @Option(help: "Where stages execute: local or slurm (default: pipe.yaml's `executor:`, $PIPE_EXECUTOR, else local).")
-    var executor: String?
-
-    /// The execution the settings and this option choose; a usage error when Slurm is chosen but absent.
-    func execution(project: Project, source: PipelineSource) throws -> StageExecution {
-        var settings = try project.settings().executor
-        if let executor { settings.kind = try ExecutorSettings.kind(executor, origin: "--executor") }
-        switch settings.kind {
-        case .local:
-            return .local
-        case .slurm:
-            guard SlurmClient().locate("sbatch") != nil, SlurmClient().locate("squeue") != nil else {
-                throw UsageError("executor slurm: `sbatch` and `squeue` are not on PATH\n  hint: run pipe on the cluster's login node, or use --executor local")
-            }
-            return .slurm(settings.slurm, source: source)
-        }
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import PipeCluster
 import PipeRecipe
@@ -96,5 +97,26 @@ struct ExecutorSettings: Equatable {
         }
         settings.slurm.resources = try StageResources.parse(node["resources"], path: "executor.resources").fields
         return settings
+    }
+}
+
+/// `--executor local|slurm` for `pipe run` and `pipe ablate`.
+struct ExecutorOption: ParsableArguments {
+    @Option(help: "Where stages execute: local or slurm (default: pipe.yaml's `executor:`, $PIPE_EXECUTOR, else local).")
+    var executor: String?
+
+    /// The execution the settings and this option choose; a usage error when Slurm is chosen but absent.
+    func execution(project: Project, source: PipelineSource) throws -> StageExecution {
+        var settings = try project.settings().executor
+        if let executor { settings.kind = try ExecutorSettings.kind(executor, origin: "--executor") }
+        switch settings.kind {
+        case .local:
+            return .local
+        case .slurm:
+            guard SlurmClient().locate("sbatch") != nil, SlurmClient().locate("squeue") != nil else {
+                throw UsageError("executor slurm: `sbatch` and `squeue` are not on PATH\n  hint: run pipe on the cluster's login node, or use --executor local")
+            }
+            return .slurm(settings.slurm, source: source)
+        }
     }
 }
