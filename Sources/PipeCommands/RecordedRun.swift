@@ -1,6 +1,6 @@
 import Foundation
-import PipeEngine
 import PipeCluster
+import PipeEngine
 import PipeLedger
 
 /// Where a run's stages execute.
