@@ -134,14 +134,13 @@ public final class SlurmExecutor {
 
     private func follow(_ order: [Int]) {
         var warned = false
-        var cancelledJobs = false
-        while order.contains(where: { results[$0] == nil && submissions[$0] != nil }) {
-            if cancellation.isCancelled {
-                if !cancelledJobs { interrupt(order) }
-                cancelledJobs = true
-                break
-            }
+        while true {
             let waiting = order.filter { results[$0] == nil && submissions[$0] != nil }
+            if waiting.isEmpty { return }
+            if cancellation.isCancelled {
+                interrupt(order)
+                return
+            }
             let states: [String: SlurmClient.JobState]
             do {
                 states = try client.states(of: waiting.compactMap { submissions[$0]?.id })
@@ -165,7 +164,7 @@ public final class SlurmExecutor {
                     failed(i, submission, state)
                 }
             }
-            if !order.contains(where: { results[$0] == nil && submissions[$0] != nil }) { break }
+            if order.allSatisfy({ results[$0] != nil || submissions[$0] == nil }) { return }
             pause()
         }
     }

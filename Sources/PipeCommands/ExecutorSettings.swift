@@ -87,10 +87,7 @@ struct ExecutorSettings: Equatable {
             settings.slurm.poll = seconds
         }
         if let sbatch = node["sbatch"] {
-            let items: [Node]
-            if case .list(let list) = sbatch.content { items = list } else { items = [] }
-            let options = items.compactMap(\.string)
-            guard case .list = sbatch.content, options.count == items.count else {
+            guard case .list(let items) = sbatch.content, case let options = items.compactMap(\.string), options.count == items.count else {
                 throw RecipeError(sbatch.location, path: "executor.sbatch", "expected a list of sbatch options", hint: "e.g. sbatch: [--qos=normal]")
             }
             settings.slurm.sbatchOptions = options
@@ -113,7 +110,8 @@ struct ExecutorOption: ParsableArguments {
         case .local:
             return .local
         case .slurm:
-            guard SlurmClient().locate("sbatch") != nil, SlurmClient().locate("squeue") != nil else {
+            let client = SlurmClient()
+            guard client.locate("sbatch") != nil, client.locate("squeue") != nil else {
                 throw UsageError("executor slurm: `sbatch` and `squeue` are not on PATH\n  hint: run pipe on the cluster's login node, or use --executor local")
             }
             return .slurm(settings.slurm, source: source)
