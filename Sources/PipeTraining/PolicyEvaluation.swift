@@ -15,6 +15,24 @@ public struct AttackResult: Codable, Equatable, Sendable {
     public var formatRate: Double
     /// Clean accuracy on the same records minus this one.
     public var drop: Double
+    /// Accuracy under the attack by question type, and clean on the same records (absent in reports
+    /// written before they were measured).
+    public var byQuestionType: [String: Double]?
+    public var cleanByQuestionType: [String: Double]?
+
+    public init(method: String, eps: Double, alpha: Double, steps: Int, count: Int, accuracy: Double, formatRate: Double, drop: Double,
+                byQuestionType: [String: Double]? = nil, cleanByQuestionType: [String: Double]? = nil) {
+        self.method = method
+        self.eps = eps
+        self.alpha = alpha
+        self.steps = steps
+        self.count = count
+        self.accuracy = accuracy
+        self.formatRate = formatRate
+        self.drop = drop
+        self.byQuestionType = byQuestionType
+        self.cleanByQuestionType = cleanByQuestionType
+    }
 }
 
 /// What `evaluate` measures on one split: clean accuracy with its breakdowns, the modality x
@@ -104,6 +122,7 @@ public struct PolicyEvaluation: Sendable {
         let targets = SFTTrainer.spread(Array(examples.indices), limit: attackLimit)
         let attackedExamples = targets.map { examples[$0] }
         let cleanOnTargets = Double(targets.filter { predictions[$0].correct }.count) / Double(max(1, targets.count))
+        let cleanByType = Self.accuracyByQuestionType(targets.map { predictions[$0] })
         for settings in attacks {
             let attackStart = Date()
             let perturbed = Attacker.perturb(attackedExamples, attackers: attackers, parameters: checkpoint.model.parameters.values, dataset: dataset,
@@ -111,7 +130,8 @@ public struct PolicyEvaluation: Sendable {
             let attacked = evaluator.evaluate(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: perturbed)
             results.append(AttackResult(method: settings.method.rawValue, eps: settings.eps, alpha: settings.alpha, steps: settings.steps,
                                         count: attacked.count, accuracy: attacked.accuracy, formatRate: attacked.formatRate,
-                                        drop: cleanOnTargets - attacked.accuracy))
+                                        drop: cleanOnTargets - attacked.accuracy, byQuestionType: attacked.byQuestionType,
+                                        cleanByQuestionType: cleanByType))
             log(String(format: "%@ eps %.4g: accuracy %.3f (%.1f s)", settings.method.rawValue, settings.eps, attacked.accuracy,
                        Date().timeIntervalSince(attackStart)))
         }
@@ -143,6 +163,10 @@ public struct PolicyEvaluation: Sendable {
             counts[p.modality, default: [:]][p.questionType, default: (0, 0)].1 += 1
         }
         return counts.mapValues { $0.mapValues { Double($0.0) / Double($0.1) } }
+    }
+
+    static func accuracyByQuestionType(_ predictions: [Prediction]) -> [String: Double] {
+        Dictionary(grouping: predictions, by: \.questionType).mapValues { Double($0.filter(\.correct).count) / Double($0.count) }
     }
 
     /// The report as Markdown: clean accuracy, accuracy by modality and question type, the attacks.
@@ -182,8 +206,21 @@ public struct PolicyEvaluation: Sendable {
                 lines.append(String(format: "| %@ | %.4g | %.4g | %d | %d | %.3f | %.3f |", a.method, a.eps, a.alpha, a.steps, a.count,
                                     a.accuracy, a.drop))
             }
+            lines += attackTypeTable(report.attacks)
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Accuracy by question type on the attacked records: clean, then under each attack.
+    static func attackTypeTable(_ attacks: [AttackResult]) -> [String] {
+        guard let clean = attacks.first?.cleanByQuestionType else { return [] }
+        let types = clean.keys.sorted()
+        func row(_ name: String, _ values: [String: Double]?) -> String {
+            "| \(name) | " + types.map { values?[$0].map { String(format: "%.3f", $0) } ?? "" }.joined(separator: " | ") + " |"
+        }
+        return ["", "Accuracy by question type on the attacked records:", "",
+                "| attack | " + types.joined(separator: " | ") + " |", "|---|" + types.map { _ in "---|" }.joined(),
+                row("clean", clean)] + attacks.map { row(String(format: "%@ %.4g", $0.method, $0.eps), $0.byQuestionType) }
     }
 
     /// The attacks as CSV: method, eps, alpha, steps, records, accuracy, format rate, drop (the first

@@ -55,6 +55,11 @@ struct RobustnessCommandTests {
             let accuracy = try #require(attack["accuracy"] as? Double), drop = try #require(attack["drop"] as? Double)
             #expect(abs((clean["accuracy"] as? Double ?? -1) - accuracy - drop) < 1e-12)
             #expect(attack["count"] as? Int == clean["count"] as? Int)
+            // By question type: every attacked type, clean on the same records equal to the clean breakdown here.
+            let byType = try #require(attack["byQuestionType"] as? [String: Double])
+            let cleanByType = try #require(attack["cleanByQuestionType"] as? [String: Double])
+            #expect(Set(byType.keys) == Set(cleanByType.keys) && !byType.isEmpty)
+            #expect(cleanByType == clean["byQuestionType"] as? [String: Double])
         }
         // The same accuracies by method and eps, for comparisons such as `eval.pgd_linf@0.05`.
         let robust = try #require(metrics["robust_accuracy"] as? [String: [String: Double]])
@@ -69,7 +74,7 @@ struct RobustnessCommandTests {
         #expect(csv.count == 6 && csv[1].hasPrefix("none,0,"))
         let report = try String(contentsOfFile: project.path + "/eval/report.md", encoding: .utf8)
         #expect(report.contains("| pgd_linf | 0.05 |") && report.contains("Clean accuracy") && report.contains("| misleading hint |")
-                && report.contains("Stepwise consistency"))
+                && report.contains("Stepwise consistency") && report.contains("| pgd_linf 0.05 |"))
     }
 
     @Test(arguments: [
