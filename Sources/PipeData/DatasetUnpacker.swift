@@ -141,7 +141,9 @@ public struct DatasetUnpacker: Sendable {
                                      questionTypes: entries.map(\.record.questionType), seed: seed)
         for i in entries.indices { entries[i].split = assigned[i] }
         let assignedCount = entries.count, skippedRecords = filtered - entries.count
-        entries.removeAll { !splits.keeps(split: $0.split, modality: $0.record.modality, questionType: $0.record.questionType) }
+        if !splits.trainModalities.isEmpty || !splits.trainQuestionTypes.isEmpty {
+            entries.removeAll { !splits.keeps(split: $0.split, modality: $0.record.modality, questionType: $0.record.questionType) }
+        }
         if entries.count < assignedCount {
             log("\(assignedCount - entries.count) train/val records outside the train_modalities/train_question_types filters dropped")
         }
@@ -212,8 +214,10 @@ public struct DatasetIndex: Codable, Equatable, Sendable {
     /// most of a second on 50,000 records.
     public func write(to path: String) throws {
         var out = JSONText(capacity: 64 * images.count + 400 * records.count)
-        out.raw("{\"channels\":\(channels),\"format\":"); out.string(format)
-        out.raw(",\"imageSize\":\(imageSize),\"images\":[")
+        out.raw("{\"channels\":"); out.int(channels)
+        out.raw(",\"format\":"); out.string(format)
+        out.raw(",\"imageSize\":"); out.int(imageSize)
+        out.raw(",\"images\":[")
         for (i, image) in images.enumerated() {
             if i > 0 { out.raw(",") }
             out.string(image)
@@ -221,9 +225,10 @@ public struct DatasetIndex: Codable, Equatable, Sendable {
         out.raw("],\"records\":[")
         for (i, entry) in records.enumerated() {
             let r = entry.record
-            out.raw(i > 0 ? ",{\"image\":\(entry.image),\"record\":{\"answer\":\(r.answer)" : "{\"image\":\(entry.image),\"record\":{\"answer\":\(r.answer)")
+            out.raw(i > 0 ? ",{\"image\":" : "{\"image\":"); out.int(entry.image)
+            out.raw(",\"record\":{\"answer\":"); out.int(r.answer)
             if let chain = r.chainID { out.raw(",\"chainID\":"); out.string(chain) }
-            if let step = r.chainStep { out.raw(",\"chainStep\":\(step)") }
+            if let step = r.chainStep { out.raw(",\"chainStep\":"); out.int(step) }
             out.raw(",\"dataset\":"); out.string(r.dataset)
             out.raw(",\"imagePath\":"); out.string(r.imagePath)
             out.raw(",\"modality\":"); out.string(r.modality)
@@ -235,7 +240,11 @@ public struct DatasetIndex: Codable, Equatable, Sendable {
             out.raw("],\"question\":"); out.string(r.question)
             out.raw(",\"questionID\":"); out.string(r.questionID)
             out.raw(",\"questionType\":"); out.string(r.questionType)
-            out.raw("},\"split\":\"\(entry.split.rawValue)\"}")
+            switch entry.split {
+            case .train: out.raw("},\"split\":\"train\"}")
+            case .val: out.raw("},\"split\":\"val\"}")
+            case .test: out.raw("},\"split\":\"test\"}")
+            }
         }
         out.raw("]}")
         try out.write(to: path)

@@ -16,8 +16,13 @@ struct JSONText {
         try bytes.withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
     }
 
-    /// Appends JSON text as it is.
-    mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
+    /// Appends constant JSON text as it is.
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// Appends an integer in decimal (a small string: no allocation).
+    mutating func int(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }
 
     /// Appends `text` as a JSON string: quotes, backslashes and control characters escaped.
     mutating func string(_ text: String) {

@@ -193,16 +193,22 @@ struct QAJSON {
     private mutating func string(keeping: Bool = true) throws -> String {
         at += 1
         let start = at
-        // Fast path: no escapes.
+        // Fast path: no escapes; ASCII text needs no UTF-8 validation.
+        var ascii = true
         while at < bytes.count, bytes[at] != UInt8(ascii: "\""), bytes[at] != UInt8(ascii: "\\") {
             guard bytes[at] >= 0x20 else { throw fail("control character in a string") }
+            ascii = ascii && bytes[at] < 0x80
             at += 1
         }
         guard at < bytes.count else { throw fail("unterminated string") }
         if bytes[at] == UInt8(ascii: "\"") {
             at += 1
-            let text = try validated(bytes[start..<(at - 1)])
-            return keeping ? text : ""
+            let slice = bytes[start..<(at - 1)]
+            if !ascii {
+                let text = try validated(slice)
+                return keeping ? text : ""
+            }
+            return keeping ? String(decoding: slice, as: UTF8.self) : ""
         }
         var out = Array(bytes[start..<at])
         while true {

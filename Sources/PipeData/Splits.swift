@@ -44,33 +44,61 @@ public struct SplitPlan: Sendable, Equatable {
 
     /// `assign` for records given as their image paths, modalities and question types.
     public func assign(imagePaths: [String], modalities: [String], questionTypes: [String], seed: UInt64) -> [Split] {
-        // Images in order of first appearance, each with its records.
+        // Images in order of first appearance; records grouped by image (offsets into `byImage`).
         var imageIndex: [String: Int] = [:]
-        var members: [[Int]] = []
+        imageIndex.reserveCapacity(imagePaths.count)
+        var imageOf = [Int](repeating: 0, count: imagePaths.count)
+        var firstRecord: [Int] = []
         for (i, path) in imagePaths.enumerated() {
             if let image = imageIndex[path] {
-                members[image].append(i)
+                imageOf[i] = image
             } else {
-                imageIndex[path] = members.count
-                members.append([i])
+                imageOf[i] = firstRecord.count
+                imageIndex[path] = firstRecord.count
+                firstRecord.append(i)
             }
         }
+        var offsets = [Int](repeating: 0, count: firstRecord.count + 1)
+        for image in imageOf { offsets[image + 1] += 1 }
+        for image in firstRecord.indices { offsets[image + 1] += offsets[image] }
+        var byImage = [Int](repeating: 0, count: imagePaths.count), filled = offsets
+        for (i, image) in imageOf.enumerated() {
+            byImage[filled[image]] = i
+            filled[image] += 1
+        }
+        // Strata: the image's modality and the set of its question types, named
+        // `modality|type+type` (types sorted); the name is built once per distinct stratum.
+        var typeIDs: [String: Int] = [:], typeNames: [String] = []
+        let typeOf = questionTypes.map { type -> Int in
+            if let id = typeIDs[type] { return id }
+            typeIDs[type] = typeNames.count
+            typeNames.append(type)
+            return typeNames.count - 1
+        }
+        struct StratumID: Hashable { var modality: String; var types: [Int] }
+        var stratumNames: [StratumID: String] = [:]
         var strata: [String: [Int]] = [:]
-        for (image, indices) in members.enumerated() {
-            let types = Set(indices.map { questionTypes[$0] }).sorted().joined(separator: "+")
-            strata[modalities[indices[0]] + "|" + types, default: []].append(image)
+        for image in firstRecord.indices {
+            let types = Set(byImage[offsets[image]..<offsets[image + 1]].map { typeOf[$0] }).sorted()
+            let id = StratumID(modality: modalities[firstRecord[image]], types: types)
+            let name = stratumNames[id] ?? {
+                let name = id.modality + "|" + types.map { typeNames[$0] }.sorted().joined(separator: "+")
+                stratumNames[id] = name
+                return name
+            }()
+            strata[name, default: []].append(image)
         }
         var splits = [Split](repeating: .train, count: imagePaths.count)
         var random = SeededRandom(seed: seed)
         for key in strata.keys.sorted() {
             var images = strata[key]!
             images.shuffle(using: &random)
-            let heldOut = holdoutModalities.contains(modalities[members[images[0]][0]])
+            let heldOut = holdoutModalities.contains(modalities[firstRecord[images[0]]])
             let testCount = heldOut ? images.count : holdoutModalities.isEmpty ? Int((Double(images.count) * test).rounded()) : 0
             let valCount = heldOut ? 0 : Int((Double(images.count) * val).rounded())
             for (position, image) in images.enumerated() {
                 let split: Split = position < testCount ? .test : position < testCount + valCount ? .val : .train
-                for i in members[image] { splits[i] = split }
+                for k in offsets[image]..<offsets[image + 1] { splits[byImage[k]] = split }
             }
         }
         return splits
