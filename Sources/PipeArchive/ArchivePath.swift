@@ -17,7 +17,11 @@ public enum ArchivePath {
     /// Whether `raw` is already normal (the common case, checked on bytes): non-empty `/`-separated
     /// segments, none `.` or `..`, no NUL or backslash, no drive letter.
     static func isNormal(_ raw: String) -> Bool {
-        let bytes = raw.utf8
+        var raw = raw
+        return raw.withUTF8(isNormal)
+    }
+
+    private static func isNormal(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard !bytes.isEmpty else { return false }
         var segment = 0
         var dots = 0
