@@ -47,7 +47,9 @@ public struct DatasetUnpacker: Sendable {
             phaseStart = now
         }
         let pixels = try PixelFile(path: output + "/images.u8")
-        var records: [VQARecord] = []
+        // The kept records, built as index entries from the start (their image row is set after the
+        // passes, their split after that): copying 50,000 records later costs more than the splits.
+        var records: [DatasetIndex.Entry] = []
         /// The archive entry of each kept record's image.
         var entryOf: [String] = []
         var wanted = Set<String>()
@@ -89,7 +91,7 @@ public struct DatasetUnpacker: Sendable {
                     guard (modalities.isEmpty || modalities.contains(record.modality)),
                           (questionTypes.isEmpty || questionTypes.contains(record.questionType)) else { continue }
                     let path = qaRoot + Self.entryPath(record.imagePath)
-                    records.append(record)
+                    records.append(DatasetIndex.Entry(record: record, image: -1, split: .train))
                     entryOf.append(path)
                     wanted.insert(path)
                 }
@@ -111,7 +113,8 @@ public struct DatasetUnpacker: Sendable {
         let missing = records.indices.filter { !imageEntries.contains(entryOf[$0]) }
         if !missing.isEmpty && onBadImage == .error {
             throw DatasetError("\(missing.count) records name an image missing from the archive, e.g. "
-                               + missing.prefix(5).map { "\(records[$0].questionID) (\(records[$0].imagePath))" }.joined(separator: ", ")
+                               + missing.prefix(5).map { "\(records[$0].record.questionID) (\(records[$0].record.imagePath))" }
+                                 .joined(separator: ", ")
                                + "; set on_bad_image: skip to drop them")
         }
         skipped.formUnion(missing.map { entryOf[$0] })
@@ -130,14 +133,12 @@ public struct DatasetUnpacker: Sendable {
 
         // Records of skipped images are dropped; the rest get their row and split.
         let filtered = records.count
-        var entries: [DatasetIndex.Entry] = []
-        entries.reserveCapacity(records.count)
-        for (i, record) in records.enumerated() {
-            guard let row = rows[entryOf[i]] else { continue }
-            entries.append(DatasetIndex.Entry(record: record, image: row, split: .train))
-        }
+        for i in records.indices { records[i].image = rows[entryOf[i]] ?? -1 }
+        var entries = records
         records = []
-        let assigned = splits.assign(imagePaths: entries.map(\.record.imagePath), modalities: entries.map(\.record.modality),
+        entries.removeAll { $0.image < 0 }
+        // Rows stand for image paths one to one, so the assignment is the one `assign(imagePaths:...)` gives.
+        let assigned = splits.assign(images: entries.map(\.image), modalities: entries.map(\.record.modality),
                                      questionTypes: entries.map(\.record.questionType), seed: seed)
         for i in entries.indices { entries[i].split = assigned[i] }
         let assignedCount = entries.count, skippedRecords = filtered - entries.count
@@ -152,13 +153,17 @@ public struct DatasetUnpacker: Sendable {
                                + "\(splits.trainQuestionTypes.sorted()) match none of the train split's records; the dataset has modalities "
                                + allModalities.sorted().joined(separator: ", ") + " and question types " + allTypes.sorted().joined(separator: ", "))
         }
-        var bySplit: [String: Int] = [:], byModality: [String: Int] = [:], byType: [String: Int] = [:], byLetter: [String: Int] = [:]
+        var byModality: [String: Int] = [:], byType: [String: Int] = [:]
+        var splitCounts = [Int](repeating: 0, count: Split.allCases.count), letterCounts = [Int](repeating: 0, count: 26)
         for i in entries.indices {
-            bySplit[entries[i].split.rawValue, default: 0] += 1
+            splitCounts[Split.allCases.firstIndex(of: entries[i].split) ?? 0] += 1
             byModality[entries[i].record.modality, default: 0] += 1
             byType[entries[i].record.questionType, default: 0] += 1
-            byLetter[entries[i].record.answerLetter, default: 0] += 1
+            letterCounts[min(max(entries[i].record.answer, 0), 25)] += 1
         }
+        var bySplit: [String: Int] = [:], byLetter: [String: Int] = [:]
+        for (split, count) in zip(Split.allCases, splitCounts) where count > 0 { bySplit[split.rawValue] = count }
+        for (k, count) in letterCounts.enumerated() where count > 0 { byLetter[String(UnicodeScalar(UInt8(65 + k)))] = count }
         phase("splits")
         var images = [String](repeating: "", count: rows.count)
         for (path, row) in rows { images[row] = path }
@@ -223,24 +228,24 @@ public struct DatasetIndex: Codable, Equatable, Sendable {
             out.string(image)
         }
         out.raw("],\"records\":[")
-        for (i, entry) in records.enumerated() {
-            let r = entry.record
-            out.raw(i > 0 ? ",{\"image\":" : "{\"image\":"); out.int(entry.image)
-            out.raw(",\"record\":{\"answer\":"); out.int(r.answer)
-            if let chain = r.chainID { out.raw(",\"chainID\":"); out.string(chain) }
-            if let step = r.chainStep { out.raw(",\"chainStep\":"); out.int(step) }
-            out.raw(",\"dataset\":"); out.string(r.dataset)
-            out.raw(",\"imagePath\":"); out.string(r.imagePath)
-            out.raw(",\"modality\":"); out.string(r.modality)
+        for i in records.indices {
+            // Read in place: copying an entry would retain and release each of its strings.
+            out.raw(i > 0 ? ",{\"image\":" : "{\"image\":"); out.int(records[i].image)
+            out.raw(",\"record\":{\"answer\":"); out.int(records[i].record.answer)
+            if let chain = records[i].record.chainID { out.raw(",\"chainID\":"); out.string(chain) }
+            if let step = records[i].record.chainStep { out.raw(",\"chainStep\":"); out.int(step) }
+            out.raw(",\"dataset\":"); out.string(records[i].record.dataset)
+            out.raw(",\"imagePath\":"); out.string(records[i].record.imagePath)
+            out.raw(",\"modality\":"); out.string(records[i].record.modality)
             out.raw(",\"options\":[")
-            for (k, option) in r.options.enumerated() {
+            for (k, option) in records[i].record.options.enumerated() {
                 if k > 0 { out.raw(",") }
                 out.string(option)
             }
-            out.raw("],\"question\":"); out.string(r.question)
-            out.raw(",\"questionID\":"); out.string(r.questionID)
-            out.raw(",\"questionType\":"); out.string(r.questionType)
-            switch entry.split {
+            out.raw("],\"question\":"); out.string(records[i].record.question)
+            out.raw(",\"questionID\":"); out.string(records[i].record.questionID)
+            out.raw(",\"questionType\":"); out.string(records[i].record.questionType)
+            switch records[i].split {
             case .train: out.raw("},\"split\":\"train\"}")
             case .val: out.raw("},\"split\":\"val\"}")
             case .test: out.raw("},\"split\":\"test\"}")

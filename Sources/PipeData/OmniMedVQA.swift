@@ -46,8 +46,10 @@ public enum OmniMedVQA {
             if let d = text(.optionD) { options.append(d) }
         }
         let answerText = try required(.answer)
-        let trimmedAnswer = Self.trimmed(answerText)
-        guard let answer = options.firstIndex(of: answerText) ?? options.firstIndex(where: { Self.trimmed($0) == trimmedAnswer }) else {
+        guard let answer = options.firstIndex(of: answerText) ?? {
+            let trimmedAnswer = Self.trimmed(answerText)
+            return options.firstIndex(where: { Self.trimmed($0) == trimmedAnswer })
+        }() else {
             throw DatasetError("\(file): record \(id): gt_answer \"\(answerText)\" matches none of its options "
                                + options.map { "\"\($0)\"" }.joined(separator: ", "))
         }

@@ -44,24 +44,37 @@ public struct SplitPlan: Sendable, Equatable {
 
     /// `assign` for records given as their image paths, modalities and question types.
     public func assign(imagePaths: [String], modalities: [String], questionTypes: [String], seed: UInt64) -> [Split] {
-        // Images in order of first appearance; records grouped by image (offsets into `byImage`).
         var imageIndex: [String: Int] = [:]
         imageIndex.reserveCapacity(imagePaths.count)
-        var imageOf = [Int](repeating: 0, count: imagePaths.count)
+        let images = imagePaths.map { path in
+            imageIndex[path] ?? {
+                imageIndex[path] = imageIndex.count
+                return imageIndex.count - 1
+            }()
+        }
+        return assign(images: images, modalities: modalities, questionTypes: questionTypes, seed: seed)
+    }
+
+    /// `assign` for records given as the number of their image (any non-negative numbering with one
+    /// number per image), modalities and question types.
+    func assign(images imageNumbers: [Int], modalities: [String], questionTypes: [String], seed: UInt64) -> [Split] {
+        // Images in order of first appearance; records grouped by image (offsets into `byImage`).
+        var imageIndex = [Int](repeating: -1, count: (imageNumbers.max() ?? -1) + 1)
+        var imageOf = [Int](repeating: 0, count: imageNumbers.count)
         var firstRecord: [Int] = []
-        for (i, path) in imagePaths.enumerated() {
-            if let image = imageIndex[path] {
-                imageOf[i] = image
+        for (i, number) in imageNumbers.enumerated() {
+            if imageIndex[number] >= 0 {
+                imageOf[i] = imageIndex[number]
             } else {
                 imageOf[i] = firstRecord.count
-                imageIndex[path] = firstRecord.count
+                imageIndex[number] = firstRecord.count
                 firstRecord.append(i)
             }
         }
         var offsets = [Int](repeating: 0, count: firstRecord.count + 1)
         for image in imageOf { offsets[image + 1] += 1 }
         for image in firstRecord.indices { offsets[image + 1] += offsets[image] }
-        var byImage = [Int](repeating: 0, count: imagePaths.count), filled = offsets
+        var byImage = [Int](repeating: 0, count: imageNumbers.count), filled = offsets
         for (i, image) in imageOf.enumerated() {
             byImage[filled[image]] = i
             filled[image] += 1
@@ -88,7 +101,7 @@ public struct SplitPlan: Sendable, Equatable {
             }()
             strata[name, default: []].append(image)
         }
-        var splits = [Split](repeating: .train, count: imagePaths.count)
+        var splits = [Split](repeating: .train, count: imageNumbers.count)
         var random = SeededRandom(seed: seed)
         for key in strata.keys.sorted() {
             var images = strata[key]!
