@@ -72,9 +72,13 @@ int pipe_jpeg_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *wi
         snprintf(jerr.message, sizeof jerr.message, "out of memory");
         longjmp(jerr.jump, 1);
     }
+    // Up to 16 rows per call: libjpeg decodes a whole MCU row at a time.
     while (info.output_scanline < info.output_height) {
-        JSAMPROW row = buffer + (size_t)info.output_scanline * stride;
-        jpeg_read_scanlines(&info, &row, 1);
+        JSAMPROW rows[16];
+        JDIMENSION count = info.output_height - info.output_scanline;
+        if (count > 16) count = 16;
+        for (JDIMENSION k = 0; k < count; k++) rows[k] = buffer + (size_t)(info.output_scanline + k) * stride;
+        jpeg_read_scanlines(&info, rows, count);
     }
     jpeg_finish_decompress(&info);
     if (jerr.manager.num_warnings > 0) {
