@@ -40,11 +40,15 @@ extension Report {
             .sorted { (Double($0) ?? 0) < (Double($1) ?? 0) }
         let smoothed = evaluations.contains { $0.report.smoothing != nil }
         var header = ["model", "clean", "format"]
+        // Clean accuracy on the attacked records (the same records for every attack of an
+        // evaluation), which each attack's accuracy compares with.
+        if !attackColumns.isEmpty { header.append("clean (attacked records)") }
         header += attackColumns.map { "\($0.method) \($0.method == "pgd_l2" ? SVG.number($0.eps) : Self.per255($0.eps))" }
         if smoothed { header += ["smoothed (sigma)"] + radii.map { "certified @\($0)" } }
         header += ["hint drop", "shuffle drop", "chains fully correct"]
         let rows = evaluations.map { label, report -> [String] in
             var row = [label, Self.format(report.clean.accuracy), Self.format(report.clean.formatRate)]
+            if !attackColumns.isEmpty { row.append(Self.format(report.attacks.first.map { $0.accuracy + $0.drop })) }
             row += attackColumns.map { column in
                 Self.format(report.attacks.first { $0.method == column.method && $0.eps == column.eps }?.accuracy)
             }

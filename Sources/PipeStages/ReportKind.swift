@@ -8,7 +8,7 @@ import PipeReport
 /// charts) and `report.md`, plus `summary.md`, the side-by-side results table `pipe run` prints.
 public struct ReportKind: StageKind {
     public let name = "report"
-    public let version = 1
+    public let version = 2
 
     public init() {}
 

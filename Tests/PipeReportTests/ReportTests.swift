@@ -123,10 +123,10 @@ struct ReportTests {
     @Test func theSummaryTableSetsTheEvaluationsSideBySide() throws {
         let report = Report(title: "t", sources: try Self.sources())
         let table = report.summary
-        #expect(table.header == ["model", "clean", "format", "pgd_linf 1/255", "pgd_linf 4/255", "smoothed (sigma)", "certified @0", "certified @0.25",
+        #expect(table.header == ["model", "clean", "format", "clean (attacked records)", "pgd_linf 1/255", "pgd_linf 4/255", "smoothed (sigma)", "certified @0", "certified @0.25",
                                  "hint drop", "shuffle drop", "chains fully correct"])
-        #expect(table.rows == [["eval-grpo", "0.500", "1.000", "0.450", "0.300", "0.450 (0.25)", "0.400", "0.200", "0.030", "", "0.200"],
-                               ["eval-at-grpo", "0.520", "1.000", "0.500", "0.420", "0.470 (0.25)", "0.420", "0.300", "0.030", "", "0.200"]])
+        #expect(table.rows == [["eval-grpo", "0.500", "1.000", "0.500", "0.450", "0.300", "0.450 (0.25)", "0.400", "0.200", "0.030", "", "0.200"],
+                               ["eval-at-grpo", "0.520", "1.000", "0.520", "0.500", "0.420", "0.470 (0.25)", "0.420", "0.300", "0.030", "", "0.200"]])
         let markdown = report.markdown
         #expect(markdown.contains("| eval-at-grpo | 0.520 |") && markdown.contains("| 0.25 (chosen) | 0.450 | 0.300 |")
                 && markdown.contains("- Certified accuracy (randomized smoothing)"))
