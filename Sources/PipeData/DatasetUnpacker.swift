@@ -49,7 +49,7 @@ public struct DatasetUnpacker: Sendable {
         let pixels = try PixelFile(path: output + "/images.u8")
         // The kept records, built as index entries from the start (their image row is set after the
         // passes, their split after that): copying 50,000 records later costs more than the splits.
-        var records: [DatasetIndex.Entry] = []
+        var entries: [DatasetIndex.Entry] = []
         /// The archive entry of each kept record's image.
         var entryOf: [String] = []
         var wanted = Set<String>()
@@ -91,7 +91,7 @@ public struct DatasetUnpacker: Sendable {
                     guard (modalities.isEmpty || modalities.contains(record.modality)),
                           (questionTypes.isEmpty || questionTypes.contains(record.questionType)) else { continue }
                     let path = qaRoot + Self.entryPath(record.imagePath)
-                    records.append(DatasetIndex.Entry(record: record, image: -1, split: .train))
+                    entries.append(DatasetIndex.Entry(record: record, image: -1, split: .train))
                     entryOf.append(path)
                     wanted.insert(path)
                 }
@@ -106,19 +106,19 @@ public struct DatasetUnpacker: Sendable {
         guard total > 0 else {
             throw DatasetError("\(archive): no records in \(OmniMedVQA.qaDirectory)/*.json; is this an OmniMedVQA-layout archive?")
         }
-        guard !records.isEmpty else {
+        guard !entries.isEmpty else {
             throw DatasetError("no records left after the modality/question-type filters (\(total) before); the archive has modalities "
                                + allModalities.sorted().joined(separator: ", ") + " and question types " + allTypes.sorted().joined(separator: ", "))
         }
-        let missing = records.indices.filter { !imageEntries.contains(entryOf[$0]) }
+        let missing = entries.indices.filter { !imageEntries.contains(entryOf[$0]) }
         if !missing.isEmpty && onBadImage == .error {
             throw DatasetError("\(missing.count) records name an image missing from the archive, e.g. "
-                               + missing.prefix(5).map { "\(records[$0].record.questionID) (\(records[$0].record.imagePath))" }
+                               + missing.prefix(5).map { "\(entries[$0].record.questionID) (\(entries[$0].record.imagePath))" }
                                  .joined(separator: ", ")
                                + "; set on_bad_image: skip to drop them")
         }
         skipped.formUnion(missing.map { entryOf[$0] })
-        log("\(records.count) records (\(total) in the archive), \(wanted.count) images")
+        log("\(entries.count) records (\(total) in the archive), \(wanted.count) images")
 
         // Images listed before the QA file that needs them.
         let remaining = wanted.subtracting(rows.keys).subtracting(skipped)
@@ -132,10 +132,8 @@ public struct DatasetUnpacker: Sendable {
         try pixels.close()
 
         // Records of skipped images are dropped; the rest get their row and split.
-        let filtered = records.count
-        for i in records.indices { records[i].image = rows[entryOf[i]] ?? -1 }
-        var entries = records
-        records = []
+        let filtered = entries.count
+        for i in entries.indices { entries[i].image = rows[entryOf[i]] ?? -1 }
         entries.removeAll { $0.image < 0 }
         // Rows stand for image paths one to one, so the assignment is the one `assign(imagePaths:...)` gives.
         let assigned = splits.assign(images: entries.map(\.image), modalities: entries.map(\.record.modality),

@@ -1,5 +1,5 @@
 import Foundation
-import PipeData
+@testable import PipeData
 import PipeRandom
 import Testing
 
@@ -81,6 +81,19 @@ struct OmniMedVQATests {
         var byImage: [String: Set<Split>] = [:]
         for (record, split) in zip(records, splits) { byImage[record.imagePath, default: []].insert(split) }
         #expect(byImage.values.allSatisfy { $0.count == 1 })
+    }
+
+    @Test func splitsByImageNumberEqualSplitsByPath() {
+        let records = Self.dataset(images: 120, modalities: ["CT", "MRI", "OCT"], chain: true)
+        let plan = SplitPlan(test: 0.2, val: 0.1)
+        // Any one-to-one numbering of the images (here: reversed order of first appearance, as pixel
+        // rows are when images precede their QA file) gives the assignment by path.
+        var numbers: [String: Int] = [:]
+        for record in records.reversed() where numbers[record.imagePath] == nil { numbers[record.imagePath] = numbers.count }
+        let byNumber = plan.assign(images: records.map { numbers[$0.imagePath]! }, modalities: records.map(\.modality),
+                                   questionTypes: records.map(\.questionType), seed: 3)
+        #expect(byNumber == plan.assign(records, seed: 3))
+        #expect(Set(byNumber) == [.train, .val, .test])
     }
 
     @Test func holdoutModalityIsTheWholeTestSet() {
