@@ -38,8 +38,10 @@ static void set_error(char *error, size_t error_size, const char *prefix, const 
     if (error_size > 0) snprintf(error, error_size, "%s%s", prefix, message);
 }
 
-int pipe_jpeg_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *width, int *height, int *channels,
-                     char *error, size_t error_size) {
+// Decodes into `into` when it is given and the image is want_width x want_height RGB (returns 1,
+// writing nothing, for any other shape); otherwise into a new buffer returned in `*pixels`.
+static int jpeg_decode(const uint8_t *data, size_t size, uint8_t *into, int want_width, int want_height,
+                       uint8_t **pixels, int *width, int *height, int *channels, char *error, size_t error_size) {
     struct jpeg_decompress_struct info;
     struct pipe_jpeg_error jerr;
     // volatile: modified between setjmp and a possible longjmp.
@@ -52,7 +54,7 @@ int pipe_jpeg_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *wi
     info.err = pipe_jpeg_errors(&jerr);
     if (setjmp(jerr.jump)) {
         jpeg_destroy_decompress(&info);
-        free(buffer);
+        if (buffer != into) free(buffer);
         set_error(error, error_size, "corrupt JPEG: ", jerr.message);
         return -1;
     }
@@ -64,10 +66,14 @@ int pipe_jpeg_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *wi
         snprintf(jerr.message, sizeof jerr.message, "unsupported size %ux%u", info.image_width, info.image_height);
         longjmp(jerr.jump, 1);
     }
+    if (into != NULL && (info.num_components != 3 || (int)info.image_width != want_width || (int)info.image_height != want_height)) {
+        jpeg_destroy_decompress(&info);
+        return 1;
+    }
     info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&info);
     int stride = (int)(info.output_width * info.output_components);
-    buffer = malloc((size_t)stride * info.output_height);
+    buffer = into != NULL ? into : malloc((size_t)stride * info.output_height);
     if (buffer == NULL) {
         snprintf(jerr.message, sizeof jerr.message, "out of memory");
         longjmp(jerr.jump, 1);
@@ -85,16 +91,28 @@ int pipe_jpeg_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *wi
         char message[JMSG_LENGTH_MAX + 64];
         snprintf(message, sizeof message, "%s (%ld warnings)", jerr.message, jerr.manager.num_warnings);
         jpeg_destroy_decompress(&info);
-        free(buffer);
+        if (buffer != into) free(buffer);
         set_error(error, error_size, "corrupt or truncated JPEG: ", message);
         return -1;
     }
     *width = (int)info.output_width;
     *height = (int)info.output_height;
     *channels = info.output_components;
-    *pixels = buffer;
+    if (buffer != into) *pixels = buffer;
     jpeg_destroy_decompress(&info);
     return 0;
+}
+
+int pipe_jpeg_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *width, int *height, int *channels,
+                     char *error, size_t error_size) {
+    return jpeg_decode(data, size, NULL, 0, 0, pixels, width, height, channels, error, error_size);
+}
+
+int pipe_jpeg_decode_into(const uint8_t *data, size_t size, uint8_t *pixels, int width, int height,
+                          char *error, size_t error_size) {
+    uint8_t *allocated = NULL;
+    int w = 0, h = 0, c = 0;
+    return jpeg_decode(data, size, pixels, width, height, &allocated, &w, &h, &c, error, error_size);
 }
 
 int pipe_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,

@@ -61,9 +61,15 @@ public struct DatasetUnpacker: Sendable {
         var skipped = Set<String>()
 
         func decode(_ path: String, _ read: () throws -> Data) throws {
+            let data = try read()
             let image: Image
             do {
-                image = try Image(decoding: try read())
+                // An RGB JPEG of the target size (the synthetic benchmark's) decodes straight into the pixel file.
+                if try pixels.appendJPEG(data, side: size) {
+                    rows[path] = rows.count
+                    return
+                }
+                image = try Image(decoding: data)
             } catch let error as ImageError {
                 guard onBadImage == .skip else {
                     throw DatasetError("image \(path): \(error); set on_bad_image: skip to drop it and its records")
@@ -281,6 +287,27 @@ final class PixelFile {
     func append(_ pixels: [UInt8]) throws {
         buffer.append(contentsOf: pixels)
         if buffer.count >= 4 << 20 { try flush() }
+    }
+
+    /// Appends `data` decoded, when it is an RGB JPEG of `side` x `side`; false, appending nothing, otherwise.
+    func appendJPEG(_ data: Data, side: Int) throws -> Bool {
+        let start = buffer.count, count = side * side * 3
+        buffer.append(contentsOf: repeatElement(0, count: count))
+        let decoded: Bool
+        do {
+            decoded = try buffer.withUnsafeMutableBytes {
+                try Image.decodeJPEG(data, into: UnsafeMutableRawBufferPointer(rebasing: $0[start...]), width: side, height: side)
+            }
+        } catch {
+            buffer.removeLast(count)
+            throw error
+        }
+        guard decoded else {
+            buffer.removeLast(count)
+            return false
+        }
+        if buffer.count >= 4 << 20 { try flush() }
+        return true
     }
 
     private func flush() throws {

@@ -13,6 +13,22 @@ extension Image {
         }
     }
 
+    /// Decodes `data` straight into `pixels` (`width * height * 3` bytes) when it is an RGB JPEG of
+    /// that size, and returns true; returns false, writing nothing, for anything else (decode that
+    /// with `init(decoding:)`). After an error `pixels` may be partly written.
+    public static func decodeJPEG(_ data: Data, into pixels: UnsafeMutableRawBufferPointer, width: Int, height: Int) throws -> Bool {
+        guard data.starts(with: [0xff, 0xd8]), pixels.count == width * height * 3, let base = pixels.baseAddress else { return false }
+        var message = [CChar](repeating: 0, count: 512)
+        let status = data.withUnsafeBytes { buffer in
+            pipe_jpeg_decode_into(buffer.bindMemory(to: UInt8.self).baseAddress, buffer.count, base.assumingMemoryBound(to: UInt8.self),
+                                  Int32(width), Int32(height), &message, message.count)
+        }
+        guard status >= 0 else {
+            throw ImageError.corrupt(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return status == 0
+    }
+
     /// The image as a baseline JPEG; the same image and quality always give the same bytes.
     public func jpegData(quality: Int = 90) throws -> Data {
         try encode { pixels, output, size, error, errorSize in

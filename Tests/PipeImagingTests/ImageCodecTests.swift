@@ -85,6 +85,25 @@ struct ImageCodecTests {
         }
     }
 
+    @Test func jpegDecodedInPlaceEqualsTheDecodedImage() throws {
+        let data = try Self.pattern(width: 32, height: 24, channels: 3).jpegData()
+        var buffer = [UInt8](repeating: 7, count: 32 * 24 * 3)
+        #expect(try buffer.withUnsafeMutableBytes { try Image.decodeJPEG(data, into: $0, width: 32, height: 24) })
+        #expect(buffer == (try Image(decoding: data)).pixels)
+        // Another size, a gray JPEG or a PNG: false, nothing written.
+        var untouched = [UInt8](repeating: 7, count: 16 * 24 * 3)
+        #expect(try !untouched.withUnsafeMutableBytes { try Image.decodeJPEG(data, into: $0, width: 16, height: 24) })
+        let gray = try Self.pattern(width: 16, height: 24, channels: 1).jpegData()
+        #expect(try !untouched.withUnsafeMutableBytes { try Image.decodeJPEG(gray, into: $0, width: 16, height: 24) })
+        let png = try Self.pattern(width: 16, height: 24, channels: 3).pngData()
+        #expect(try !untouched.withUnsafeMutableBytes { try Image.decodeJPEG(png, into: $0, width: 16, height: 24) })
+        #expect(untouched.allSatisfy { $0 == 7 })
+        // A truncated JPEG of the right size is an error, as when decoding it into a new image.
+        #expect(throws: ImageError.self) {
+            try buffer.withUnsafeMutableBytes { try Image.decodeJPEG(data.prefix(data.count - 40), into: $0, width: 32, height: 24) }
+        }
+    }
+
     @Test func areaResizeAveragesExactly() throws {
         // 4x2 gray -> 2x1: each output pixel is the mean of a 2x2 block.
         let image = try Image(width: 4, height: 2, channels: 1, pixels: [0, 10, 20, 30, 40, 50, 60, 70])

@@ -13,6 +13,12 @@
 int pipe_jpeg_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *width, int *height, int *channels,
                      char *error, size_t error_size);
 
+/// Decodes a JPEG straight into `pixels` (width * height * 3 bytes) when it is an RGB image of that
+/// size; returns 1, writing nothing, for any other shape (decode it with pipe_jpeg_decode then).
+/// On an error `pixels` may be partly written.
+int pipe_jpeg_decode_into(const uint8_t *data, size_t size, uint8_t *pixels, int width, int height,
+                          char *error, size_t error_size);
+
 /// Encodes 8-bit pixels (1 or 3 channels) as a baseline JPEG of `quality` (1-100). The same input
 /// gives the same bytes. Free `*output` with pipe_image_free.
 int pipe_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,
