@@ -24,7 +24,7 @@ extension Image {
                                   Int32(width), Int32(height), &message, message.count)
         }
         guard status >= 0 else {
-            throw ImageError.corrupt(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw ImageError.corrupt(Self.text(message))
         }
         return status == 0
     }
@@ -56,7 +56,7 @@ extension Image {
                     &message, message.count)
         }
         guard status == 0, let pixels else {
-            throw ImageError.corrupt(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw ImageError.corrupt(Self.text(message))
         }
         defer { pipe_image_free(pixels) }
         let count = Int(width) * Int(height) * Int(channels)
@@ -71,9 +71,14 @@ extension Image {
         var message = [CChar](repeating: 0, count: 512)
         let status = pixels.withUnsafeBufferPointer { encoder($0.baseAddress, &output, &size, &message, message.count) }
         guard status == 0, let output else {
-            throw ImageError.invalid(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw ImageError.invalid(Self.text(message))
         }
         defer { pipe_image_free(output) }
         return Data(bytes: output, count: size)
+    }
+
+    /// A shim's NUL-terminated error message.
+    private static func text(_ message: [CChar]) -> String {
+        String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
