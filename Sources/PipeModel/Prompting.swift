@@ -38,9 +38,11 @@ public enum Prompting {
     }
 
     /// A rationale from what is known of the image (modality, region, finding and grade when the
-    /// dataset holds them), the answer's text, then each option checked against it, so that the
+    /// dataset holds them), the answer's text, then each option set beside it and checked, so that the
     /// letter follows from the steps before it:
-    /// `a CT image of the chest. finding: cyst, mild. so the answer is chest. A: brain no. B: chest yes.`
+    /// `a CT image of the chest. finding: cyst, mild. so the answer is chest. A: brain vs chest no. B: chest vs chest yes.`
+    /// Writing the answer again beside each option makes the check a comparison of neighbouring
+    /// words; without it the small policy learned the check only with twice the training steps.
     public static func rationale(modality: String, anatomy: String?, finding: String?, grade: String?, answer: String,
                                  options: [String]) -> String {
         var parts = ["a \(modality) image"]
@@ -48,7 +50,7 @@ public enum Prompting {
         var text = parts.joined(separator: " ") + "."
         if let finding { text += " finding: \(finding)" + (grade.map { ", \($0)" } ?? "") + "." } else if let grade { text += " grade: \(grade)." }
         text += " so the answer is \(answer)."
-        for (letter, option) in zip(["A", "B", "C", "D"], options) { text += " \(letter): \(option) \(option == answer ? "yes" : "no")." }
+        for (letter, option) in zip(["A", "B", "C", "D"], options) { text += " \(letter): \(option) vs \(answer) \(option == answer ? "yes" : "no")." }
         return text
     }
 

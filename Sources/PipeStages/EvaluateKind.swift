@@ -15,7 +15,7 @@ import PipeTraining
 /// each radius and the smoothed policy's accuracy, and `certificates.csv`.
 public struct EvaluateKind: StageKind {
     public let name = "evaluate"
-    public let version = 5
+    public let version = 6
 
     public init() {}
 
@@ -48,7 +48,7 @@ public struct EvaluateKind: StageKind {
             .init("split", .text(["train", "val", "test"]), default: .string("test"), help: "the split to score"),
             .init("limit", .int(0...10_000_000), default: .int(0), help: "records to score, drawn from the split with a fixed seed (0: all)"),
             TrainingKindSupport.reasoningOption,
-            .init("max_new_tokens", .int(1...4096), default: .int(64), help: "tokens to generate per answer"),
+            .init("max_new_tokens", .int(1...4096), default: .int(96), help: "tokens to generate per answer"),
             .init("attack", .group(Self.attackOptions), default: nil, help: "adversarial evaluation"),
             .init("certify", .group(Self.certifyOptions), default: nil,
                   help: "randomized smoothing: certified accuracy (on with a `smoothing` input or a sigma)"),
@@ -69,7 +69,7 @@ public struct EvaluateKind: StageKind {
         }
         let certify = o["certify"]
         return EvaluateAction(split: o["split"]?.text ?? "test", limit: o["limit"]?.integer ?? 0, reasoning: o["reasoning"]?.text ?? "auto",
-                              maxNewTokens: o["max_new_tokens"]?.integer ?? 64, attacks: attacks,
+                              maxNewTokens: o["max_new_tokens"]?.integer ?? 96, attacks: attacks,
                               attackLimit: attack?["limit"]?.integer ?? 0, seed: UInt64(stage.seed),
                               certify: CertifyRequest(sigma: certify?["sigma"]?.number, n0: certify?["n0"]?.integer, n: certify?["n"]?.integer,
                                                       alpha: certify?["alpha"]?.number, predictN: certify?["predict_n"]?.integer ?? 0,

@@ -14,7 +14,7 @@ import PipeTraining
 /// curves add clean and adversarial reward and accuracy per step.
 public struct GRPOKind: StageKind {
     public let name: String
-    public let version = 2
+    public let version = 3
     /// AT-GRPO rather than GRPO.
     public let adversarial: Bool
 
@@ -43,7 +43,7 @@ public struct GRPOKind: StageKind {
             .init("prompts_per_step", .int(1...4096), default: .int(8), help: "prompts per step"),
             .init("group_size", .int(2...64), default: .int(4), help: "completions sampled per prompt (G)"),
             .init("temperature", .number(0.01...10), default: .double(1), help: "sampling temperature"),
-            .init("max_new_tokens", .int(1...4096), default: .int(64), help: "completion length limit"),
+            .init("max_new_tokens", .int(1...4096), default: .int(96), help: "completion length limit"),
             .init("num_iterations", .int(1...64), default: .int(1), help: "updates per batch of rollouts"),
             .init("lr", .number(0...10), default: .double(1e-4), help: "AdamW learning rate"),
             .init("warmup_steps", .int(0...1_000_000), default: .int(0), help: "linear warm-up steps"),
@@ -54,7 +54,7 @@ public struct GRPOKind: StageKind {
             .init("scale_rewards", .text(RewardScaling.allCases.map(\.rawValue)), default: .string("group"), help: "advantage scaling"),
             .init("grad_clip", .number(0...1e6), default: .double(1), help: "global gradient-norm clip (0: off)"),
             .init("micro_batch", .int(1...4096), default: .int(8), help: "completions per forward/backward pass"),
-            TrainingKindSupport.evalOptions(maxNewTokens: 64),
+            TrainingKindSupport.evalOptions(maxNewTokens: 96),
         ])
     }
 
@@ -79,7 +79,7 @@ public struct GRPOKind: StageKind {
         config.promptsPerStep = o["prompts_per_step"]?.integer ?? 8
         config.groupSize = o["group_size"]?.integer ?? 4
         config.temperature = Float(o["temperature"]?.number ?? 1)
-        config.maxNewTokens = o["max_new_tokens"]?.integer ?? 64
+        config.maxNewTokens = o["max_new_tokens"]?.integer ?? 96
         config.iterations = o["num_iterations"]?.integer ?? 1
         config.learningRate = Float(o["lr"]?.number ?? 1e-4)
         config.warmupSteps = o["warmup_steps"]?.integer ?? 0
@@ -92,7 +92,7 @@ public struct GRPOKind: StageKind {
         config.gradClip = Float(o["grad_clip"]?.number ?? 1)
         config.microBatch = o["micro_batch"]?.integer ?? 8
         config.evalLimit = o["eval"]?["limit"]?.integer ?? 0
-        config.evalMaxNewTokens = o["eval"]?["max_new_tokens"]?.integer ?? 64
+        config.evalMaxNewTokens = o["eval"]?["max_new_tokens"]?.integer ?? 96
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count
         if adversarial { config.adversary = Self.adversary(o) }

@@ -11,7 +11,7 @@ import PipeTraining
 /// answer: question id, modality, question type, true and predicted letters, the completion).
 public struct SFTKind: StageKind {
     public let name = "sft"
-    public let version = 2
+    public let version = 3
 
     public init() {}
 
@@ -41,7 +41,7 @@ public struct SFTKind: StageKind {
             .init("grad_clip", .number(0...1e6), default: .double(1), help: "clip the global gradient norm to this (0: off)"),
             .init("shuffle_options", .bool, default: .bool(true),
                   help: "reorder each question's options at random every epoch after the first (the answer letter moves with its text)"),
-            TrainingKindSupport.evalOptions(maxNewTokens: 48),
+            TrainingKindSupport.evalOptions(maxNewTokens: 96),
         ])
     }
 
@@ -60,7 +60,7 @@ public struct SFTKind: StageKind {
         config.gradClip = Float(options["grad_clip"]?.number ?? 1)
         config.shuffleOptions = options["shuffle_options"]?.flag ?? true
         config.evalLimit = options["eval"]?["limit"]?.integer ?? 0
-        config.evalMaxNewTokens = options["eval"]?["max_new_tokens"]?.integer ?? 48
+        config.evalMaxNewTokens = options["eval"]?["max_new_tokens"]?.integer ?? 96
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count
         // The image size comes from the dataset at run time; here only the rest of the shape is checked.

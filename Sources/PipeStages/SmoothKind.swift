@@ -14,7 +14,7 @@ import PipeTraining
 /// candidate's certificates), `timing.csv` (noisy samples per second per candidate).
 public struct SmoothKind: StageKind {
     public let name = "smooth"
-    public let version = 1
+    public let version = 2
 
     public init() {}
 
@@ -35,7 +35,7 @@ public struct SmoothKind: StageKind {
             .init("split", .text(["train", "val", "test"]), default: .string("val"), help: "the split to calibrate on"),
             .init("limit", .int(0...10_000_000), default: .int(0), help: "records to certify, drawn from the split with a fixed seed (0: all)"),
             TrainingKindSupport.reasoningOption,
-            .init("max_new_tokens", .int(1...4096), default: .int(64), help: "tokens decoded per noisy sample"),
+            .init("max_new_tokens", .int(1...4096), default: .int(96), help: "tokens decoded per noisy sample"),
             .init("batch_size", .int(1...4096), default: .int(32), help: "noisy samples decoded together"),
             .init("finetune", .group(OptionSchema([
                 .init("epochs", .int(0...10_000), default: .int(0), help: "epochs of SFT on noisy images per candidate (0: none)"),
@@ -62,7 +62,7 @@ public struct SmoothKind: StageKind {
         return SmoothAction(sigmas: o["sigmas"]?.numbers ?? [], criterion: criterion, n0: o["n0"]?.integer ?? 100, n: o["n"]?.integer ?? 100_000,
                             alpha: o["alpha"]?.number ?? 0.001, radii: o["radii"]?.numbers ?? [], split: o["split"]?.text ?? "val",
                             limit: o["limit"]?.integer ?? 0, reasoning: o["reasoning"]?.text ?? "auto",
-                            maxNewTokens: o["max_new_tokens"]?.integer ?? 64, batchSize: o["batch_size"]?.integer ?? 32,
+                            maxNewTokens: o["max_new_tokens"]?.integer ?? 96, batchSize: o["batch_size"]?.integer ?? 32,
                             finetune: finetune, seed: UInt64(stage.seed))
     }
 }

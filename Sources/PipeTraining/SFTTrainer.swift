@@ -27,7 +27,7 @@ public struct SFTConfig: Sendable {
     public var seed: UInt64 = 0
     /// Validation records scored after training (0: all).
     public var evalLimit = 0
-    public var evalMaxNewTokens = 48
+    public var evalMaxNewTokens = 96
     /// Score the validation split after training.
     public var validate = true
     /// Continue from this policy (its weights, tokenizer and shape) instead of a fresh model.

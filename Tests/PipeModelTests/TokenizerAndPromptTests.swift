@@ -29,7 +29,7 @@ struct TokenizerAndPromptTests {
         let rationale = Prompting.rationale(modality: "CT", anatomy: "chest", finding: "tumor", grade: "mild", answer: "tumor",
                                             options: ["cyst", "tumor"])
         let target = Prompting.target(letter: "B", rationale: rationale, mode: .cot)
-        #expect(target == "<think> a CT image of the chest. finding: tumor, mild. so the answer is tumor. A: cyst no. B: tumor yes. </think> <answer> B </answer>")
+        #expect(target == "<think> a CT image of the chest. finding: tumor, mild. so the answer is tumor. A: cyst vs tumor no. B: tumor vs tumor yes. </think> <answer> B </answer>")
         #expect(Prompting.isWellFormed(target, mode: .cot))
     }
 

@@ -75,8 +75,8 @@ struct SFTTrainerTests {
         let rationale = builder.rationale(for: entry.record)
         #expect(rationale.contains("a \(entry.record.modality) image of the \(anatomy.options[anatomy.answer])."))
         #expect(rationale.contains("so the answer is \(entry.record.options[entry.record.answer])."))
-        #expect(rationale.hasSuffix("\(VQARecord.letters[entry.record.options.count - 1]): \(entry.record.options.last!) "
-                                    + (entry.record.answer == entry.record.options.count - 1 ? "yes." : "no.")))
+        #expect(rationale.hasSuffix("\(VQARecord.letters[entry.record.options.count - 1]): \(entry.record.options.last!) vs "
+                                    + "\(entry.record.options[entry.record.answer]) " + (entry.record.answer == entry.record.options.count - 1 ? "yes." : "no.")))
         let example = builder.example(entry)
         #expect(tokenizer.decode(example.target).hasSuffix("<answer> \(entry.record.answerLetter) </answer>"))
         #expect(!example.target.contains(Tokenizer.unk) && !example.prompt.contains(Tokenizer.unk))

@@ -14,7 +14,7 @@ public struct GRPOConfig: Sendable {
     public var promptsPerStep = 8
     public var steps = 100
     public var temperature: Float = 1
-    public var maxNewTokens = 64
+    public var maxNewTokens = 96
     /// Updates per batch of rollouts (the ratio differs from 1 after the first).
     public var iterations = 1
     public var learningRate: Float = 1e-4
@@ -27,7 +27,7 @@ public struct GRPOConfig: Sendable {
     public var threads = 1
     public var seed: UInt64 = 0
     public var evalLimit = 0
-    public var evalMaxNewTokens = 64
+    public var evalMaxNewTokens = 96
     /// AT-GRPO: rollouts on adversarial images for part of each step; nil for plain GRPO.
     public var adversary: AdversarialTraining? = nil
 
