@@ -34,6 +34,8 @@ public struct GRPOKind: StageKind {
         ])), default: nil, help: "the attack crafted against the current policy each step"),
         .init("adversarial_fraction", .number(0...1), default: .double(0.5), help: "share of each step's prompts whose image is attacked"),
         .init("eps_warmup_steps", .int(0...1_000_000), default: .int(0), help: "steps over which eps and alpha ramp up linearly (0: none)"),
+        .init("adversarial_nll", .number(0...1000), default: .double(0),
+              help: "weight of the reference response's NLL on the attacked images, added to the GRPO loss (0: none)"),
     ]
 
     public var schema: OptionSchema? {
@@ -68,7 +70,7 @@ public struct GRPOKind: StageKind {
         settings.steps = attack?["steps"]?.integer ?? settings.steps
         settings.randomStart = attack?["random_start"]?.flag ?? true
         return AdversarialTraining(attack: settings, fraction: o["adversarial_fraction"]?.number ?? 0.5,
-                                   epsWarmupSteps: o["eps_warmup_steps"]?.integer ?? 0)
+                                   epsWarmupSteps: o["eps_warmup_steps"]?.integer ?? 0, nllWeight: o["adversarial_nll"]?.number ?? 0)
     }
 
     public func action(for stage: ResolvedStage) throws -> JobAction {

@@ -38,9 +38,10 @@ struct RobustnessCommandTests {
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         try project.pipe("get", "latest", "robust", "--out", "robust")
         let curve = try String(contentsOfFile: project.path + "/robust/curves.csv", encoding: .utf8).split(separator: "\n")
-        #expect(curve.first?.hasSuffix(",clean_reward,clean_accuracy,adv_reward,adv_accuracy,eps") == true)
-        // eps ramps over the first two steps, then stays at its value.
-        #expect(curve.dropFirst().map { $0.split(separator: ",").last.map(String.init) } == ["0.015", "0.03", "0.03"])
+        #expect(curve.first?.hasSuffix(",clean_reward,clean_accuracy,adv_reward,adv_accuracy,eps,adv_nll") == true)
+        // eps ramps over the first two steps, then stays at its value; adv_nll is empty without `adversarial_nll`.
+        #expect(curve.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).suffix(2).joined(separator: ",") }
+                == ["0.015,", "0.03,", "0.03,"])
 
         try project.pipe("get", "latest", "eval", "--out", "eval")
         let files = try FileManager.default.contentsOfDirectory(atPath: project.path + "/eval").sorted()

@@ -88,5 +88,28 @@ struct ATGRPOTrainerTests {
             #expect(abs((adversarial.cleanAccuracy + adversarial.adversarialAccuracy) / 2 - step.accuracy) < 1e-9)
         }
         #expect(one.curve[0].kl == 0)
+        #expect(steps.allSatisfy { $0.nll == nil }, "no NLL term without adversarial_nll")
+    }
+
+    @Test func theAdversarialNLLTermIsLoggedAndPullsTowardTheReference() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset(images: 24)
+        let start = try SFTTrainer(SFTTrainerTests.config()).train(on: dataset).checkpoint
+        func run(weight: Double, threads: Int = 1) throws -> GRPOResult {
+            var config = GRPOTrainerTests.config(threads: threads)
+            config.promptsPerStep = 4
+            config.steps = 4
+            config.adversary = AdversarialTraining(attack: AttackSettings(method: .pgdLinf, eps: 0.06, alpha: 0.02, steps: 2),
+                                                   fraction: 0.5, nllWeight: weight)
+            return try GRPOTrainer(config).train(from: start, on: dataset)
+        }
+        let plain = try run(weight: 0), weighted = try run(weight: 5), weightedTwo = try run(weight: 5, threads: 2)
+        #expect(try weighted.checkpoint.encoded() == (try weightedTwo.checkpoint.encoded()), "the same for any thread count")
+        let nll = weighted.curve.compactMap { $0.adversarial?.nll }
+        #expect(nll.count == 4 && nll.allSatisfy { $0.isFinite && $0 > 0 })
+        #expect(weighted.curve.last?.csv.split(separator: ",", omittingEmptySubsequences: false).last.flatMap { Double($0) } == nll.last.map {
+            Double(String(format: "%.6f", $0)) })
+        // The term descends the reference response's NLL on the attacked images, and changes the policy.
+        #expect(nll.last! < nll.first!, "the weighted NLL falls over the run: \(nll)")
+        #expect(plain.checkpoint.model.parameters.values != weighted.checkpoint.model.parameters.values)
     }
 }

@@ -13,11 +13,16 @@ public struct AdversarialTraining: Sendable, Equatable {
     public var fraction: Double
     /// Steps over which eps and alpha ramp linearly from eps/warmup to their full value (0: none).
     public var epsWarmupSteps: Int
+    /// Weight of the attack's own loss, the reference response's mean token NLL on the attacked
+    /// images, added to the GRPO loss: Madry's outer minimization beside the policy gradient (0: none,
+    /// the rollouts' rewards are the only adversarial signal).
+    public var nllWeight: Double
 
-    public init(attack: AttackSettings, fraction: Double = 0.5, epsWarmupSteps: Int = 0) {
+    public init(attack: AttackSettings, fraction: Double = 0.5, epsWarmupSteps: Int = 0, nllWeight: Double = 0) {
         self.attack = attack
         self.fraction = fraction
         self.epsWarmupSteps = epsWarmupSteps
+        self.nllWeight = nllWeight
     }
 
     /// The attack at `step` (0-based), eps and alpha scaled by the warm-up.

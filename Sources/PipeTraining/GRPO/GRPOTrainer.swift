@@ -60,17 +60,19 @@ public struct GRPOStep: Sendable {
         public var cleanReward: Double, cleanAccuracy: Double
         public var adversarialReward: Double, adversarialAccuracy: Double
         public var eps: Double
+        /// The reference response's mean token NLL on the attacked images (with `adversarial_nll`; else nil).
+        public var nll: Double? = nil
     }
 
     public static let csvHeader = "step,reward_mean,reward_std,format_rate,accuracy,kl,clip_fraction,completion_length,grad_norm,lr"
     /// The header of AT-GRPO's curves: GRPO's columns, then the clean/adversarial split.
-    public static let adversarialCSVHeader = csvHeader + ",clean_reward,clean_accuracy,adv_reward,adv_accuracy,eps"
+    public static let adversarialCSVHeader = csvHeader + ",clean_reward,clean_accuracy,adv_reward,adv_accuracy,eps,adv_nll"
     public var csv: String {
         let base = String(format: "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6f,%.3f,%.6f,%.6g", step, rewardMean, rewardStd, formatRate, accuracy, kl,
                           clipFraction, completionLength, gradNorm, learningRate)
         guard let a = adversarial else { return base }
-        return base + String(format: ",%.6f,%.6f,%.6f,%.6f,%.6g", a.cleanReward, a.cleanAccuracy, a.adversarialReward,
-                             a.adversarialAccuracy, a.eps)
+        return base + String(format: ",%.6f,%.6f,%.6f,%.6f,%.6g,", a.cleanReward, a.cleanAccuracy, a.adversarialReward,
+                             a.adversarialAccuracy, a.eps) + (a.nll.map { String(format: "%.6f", $0) } ?? "")
     }
 }
 
@@ -167,8 +169,14 @@ public struct GRPOTrainer: Sendable {
                 ? Self.completionLogProbs(parallel.tokenLogProbs(parameters: reference, batches: batches), batches) : nil
             // Logged: the KL of the policy that sampled the rollouts (first iteration, before this
             // step's updates; exactly 0 at step 0) and the clip fraction over all iterations.
-            var kl = 0.0, clipped = 0.0
+            var kl = 0.0, clipped = 0.0, adversarialNLL: Double?
             var norm: Float = 0
+            // With `adversarial_nll`, the attacked prompts teacher-forced on their reference responses.
+            let nllWeight = cfg.adversary?.nllWeight ?? 0
+            let referenceBatches = nllWeight > 0 && attacked > 0
+                ? stride(from: 0, to: attacked, by: cfg.microBatch).map {
+                    TokenBatch(Array(prompts[$0..<min(attacked, $0 + cfg.microBatch)]), dataset: dataset)
+                } : []
             let lr = schedule.rate(at: step)
             phases.logProbs = Date().timeIntervalSince(mark)
             mark = Date()
@@ -184,6 +192,14 @@ public struct GRPOTrainer: Sendable {
                 guard stats.loss.isFinite else { throw TrainingError("the GRPO loss became \(stats.loss) at step \(step); lower `lr`") }
                 let dlogp = Self.scatter(stats.dlogp, into: batches)
                 parallel.gradients(parameters: model.parameters.values, batches: batches, dlogp: dlogp, gradients: &gradients)
+                if !referenceBatches.isEmpty {
+                    var nllGradients = [Float](repeating: 0, count: gradients.count)
+                    let nll = parallel.crossEntropy(parameters: model.parameters.values, batches: referenceBatches, gradients: &nllGradients)
+                    guard nll.isFinite else { throw TrainingError("the adversarial NLL became \(nll) at step \(step); lower `lr` or `adversarial_nll`") }
+                    if iteration == 0 { adversarialNLL = nll }
+                    let weight = Float(nllWeight)
+                    for i in gradients.indices { gradients[i] += weight * nllGradients[i] }
+                }
                 norm = GradientClipping.clip(&gradients, maxNorm: cfg.gradClip)
                 optimizer.update(&model.parameters.values, gradients: gradients, lr: lr)
             }
@@ -196,7 +212,10 @@ public struct GRPOTrainer: Sendable {
                                   kl: kl, clipFraction: clipped, completionLength: lengths / count,
                                   gradNorm: norm, learningRate: lr, seconds: Date().timeIntervalSince(stepStart), phases: phases,
                                   adversarial: cfg.adversary.map { adversary in
-                                      Self.split(rewards: rewards, correct: promptCorrect, attacked: attacked, eps: adversary.attack(at: step).eps)
+                                      var split = Self.split(rewards: rewards, correct: promptCorrect, attacked: attacked,
+                                                             eps: adversary.attack(at: step).eps)
+                                      split.nll = adversarialNLL
+                                      return split
                                   }))
             if step % 10 == 0 || step == cfg.steps - 1 {
                 log(String(format: "step %d/%d reward %.3f (format %.2f, accuracy %.2f) kl %.4f clip %.3f length %.1f grad norm %.3f",
