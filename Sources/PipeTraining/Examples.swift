@@ -16,6 +16,14 @@ public struct Example: Sendable {
     /// for the image itself.
     public var pixels: [Float]? = nil
 
+    /// Throws, naming the first record, when a prompt leaves no room to generate within `maxLen`
+    /// (the policy's position table): generation needs at least one free position.
+    public static func requireRoomToGenerate(_ examples: [Example], maxLen: Int) throws {
+        guard let long = examples.first(where: { $0.prompt.count >= maxLen }) else { return }
+        throw TrainingError("record \(long.record.questionID): its prompt has \(long.prompt.count) tokens, and the policy's max_len is "
+                            + "\(maxLen); warm the policy up with a larger model.max_len")
+    }
+
     /// The example's image: `pixels` when set, else its row of the dataset.
     public func image(in dataset: VQADataset) -> ArraySlice<Float> {
         if let pixels { return pixels[...] }

@@ -101,6 +101,7 @@ public struct PolicyEvaluation: Sendable {
         }
         let builder = ExampleBuilder(tokenizer: checkpoint.tokenizer, mode: mode, records: dataset.index.records.map(\.record))
         let examples = entries.map(builder.example)
+        try Example.requireRoomToGenerate(examples, maxLen: checkpoint.model.config.maxLen)
         let evaluator = Evaluator(mode: mode, maxNewTokens: maxNewTokens, threads: threads)
         let start = Date()
         let (clean, predictions) = evaluator.score(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: examples)
@@ -112,6 +113,7 @@ public struct PolicyEvaluation: Sendable {
             let changed = zip(entries, examples).map { entry, example in
                 builder.example(variant(example.record, &random), image: entry.image)
             }
+            try Example.requireRoomToGenerate(changed, maxLen: checkpoint.model.config.maxLen)
             let result = evaluator.evaluate(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: changed)
             cues[name] = CueResult(accuracy: result.accuracy, drop: clean.accuracy - result.accuracy)
             log(String(format: "%@: accuracy %.3f", name, result.accuracy))

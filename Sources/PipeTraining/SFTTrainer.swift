@@ -112,6 +112,8 @@ public struct SFTTrainer: Sendable {
         if let long = examples.first(where: { $0.prompt.count + $0.target.count - 1 > modelConfig.maxLen }) {
             throw TrainingError("record \(long.record.questionID) needs \(long.prompt.count + long.target.count - 1) tokens; max_len is \(modelConfig.maxLen): raise model.max_len")
         }
+        let validation = cfg.validate ? Self.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example) : []
+        try Example.requireRoomToGenerate(validation, maxLen: modelConfig.maxLen)
         var model = try cfg.initial?.model ?? VisionLanguageModel(config: modelConfig, seed: cfg.seed)
         log("model: \(model.parameters.count) parameters, vocabulary \(tokenizer.count), \(examples.count) training examples")
 
@@ -165,10 +167,9 @@ public struct SFTTrainer: Sendable {
             }
         }
         let trainSeconds = Date().timeIntervalSince(start)
-        let validation = cfg.validate ? Self.spread(dataset.records(.val), limit: cfg.evalLimit) : []
         let evalStart = Date()
         let (result, predictions) = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
-            .score(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation.map(builder.example))
+            .score(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation)
         let evalSeconds = Date().timeIntervalSince(evalStart)
         if cfg.validate { log(String(format: "validation: accuracy %.3f, format %.3f on %d records (%.1f s)", result.accuracy, result.formatRate, result.count, evalSeconds)) }
         var info = cfg.initial?.info ?? [:]

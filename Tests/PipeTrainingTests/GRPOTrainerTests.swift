@@ -52,6 +52,18 @@ struct GRPOTrainerTests {
         #expect(zip(back, fake).filter { $0.0 != 0 }.allSatisfy { $0.0 == $0.1 })
     }
 
+    @Test func aPromptWithNoRoomToGenerateIsRefusedNamingItsRecord() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset(images: 8)
+        let tokenizer = Tokenizer(texts: dataset.vocabularyTexts())
+        let builder = ExampleBuilder(tokenizer: tokenizer, mode: .cot, records: dataset.index.records.map(\.record))
+        let examples = dataset.index.records.map(builder.example)
+        let longest = try #require(examples.max { $0.prompt.count < $1.prompt.count })
+        try Example.requireRoomToGenerate(examples, maxLen: longest.prompt.count + 1)
+        #expect { try Example.requireRoomToGenerate(examples, maxLen: longest.prompt.count) } throws: {
+            "\($0)".contains("record \(longest.record.questionID)") && "\($0)".contains("model.max_len")
+        }
+    }
+
     @Test func badSettingsAreRefused() throws {
         let (dataset, _) = try SFTTrainerTests.dataset(images: 8)
         var sft = SFTTrainerTests.config()

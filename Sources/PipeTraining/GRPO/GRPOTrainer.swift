@@ -103,6 +103,8 @@ public struct GRPOTrainer: Sendable {
         let builder = ExampleBuilder(tokenizer: start.tokenizer, mode: cfg.mode, records: dataset.index.records.map(\.record))
         let train = dataset.records(.train).map(builder.example)
         guard !train.isEmpty else { throw TrainingError("the dataset has no training records") }
+        let validation = SFTTrainer.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example)
+        try Example.requireRoomToGenerate(train + validation, maxLen: start.model.config.maxLen)
         var model = start.model
         let reference = start.model.parameters.values
         let tokenizer = start.tokenizer
@@ -222,7 +224,6 @@ public struct GRPOTrainer: Sendable {
                            step + 1, cfg.steps, mean, formats / count, correct / count, kl, clipped, lengths / count, norm))
             }
         }
-        let validation = SFTTrainer.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example)
         let (result, predictions) = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
             .score(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation)
         log(String(format: "validation: accuracy %.3f, format %.3f on %d records", result.accuracy, result.formatRate, result.count))

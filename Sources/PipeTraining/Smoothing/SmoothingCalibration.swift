@@ -168,7 +168,9 @@ public struct SmoothingCalibration: Sendable {
             let classifier = SmoothedClassifier(model: policy.model, tokenizer: policy.tokenizer, sigma: sigma, maxNewTokens: maxNewTokens,
                                                 batchSize: batchSize, threads: threads, seed: seed)
             let start = Date()
-            let certified = classifier.certify(entries.map(builder.example), dataset: dataset, n0: n0, n: n, alpha: alpha)
+            let examples = entries.map(builder.example)
+            try Example.requireRoomToGenerate(examples, maxLen: policy.model.config.maxLen)
+            let certified = classifier.certify(examples, dataset: dataset, n0: n0, n: n, alpha: alpha)
             let speed = Double(entries.count * (n0 + n)) / max(Date().timeIntervalSince(start), 1e-9)
             let summary = SmoothingSummary(sigma: sigma, certificates: certified, radii: radii)
             scores.append(criterion.score(certified))
