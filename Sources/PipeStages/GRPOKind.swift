@@ -25,13 +25,7 @@ public struct GRPOKind: StageKind {
 
     /// AT-GRPO's options on top of GRPO's.
     static let adversarialOptions: [OptionSchema.Option] = [
-        .init("attack", .group(OptionSchema([
-            .init("norm", .text(["linf", "l2"]), default: .string("linf"), help: "PGD in the L-infinity or the L2 ball"),
-            .init("eps", .number(0...1000), default: .null, help: "the ball's radius on [0, 1] pixels (default 8/255 for linf, 1 for l2)"),
-            .init("alpha", .number(0...1000), default: .null, help: "step size (default 2/255 for linf, 0.2 for l2)"),
-            .init("steps", .int(1...1000), default: .int(10), help: "PGD steps"),
-            .init("random_start", .bool, default: .bool(true), help: "start at a random point of the ball"),
-        ])), default: nil, help: "the attack crafted against the current policy each step"),
+        .init("attack", .group(OptionSchema(attackOptions)), default: nil, help: "the attack crafted against the current policy each step"),
         .init("adversarial_fraction", .number(0...1), default: .double(0.5), help: "share of each step's prompts whose image is attacked"),
         .init("eps_warmup_steps", .int(0...1_000_000), default: .int(0), help: "steps over which eps and alpha ramp up linearly (0: none)"),
         .init("adversarial_nll", .number(0...1000), default: .double(0),
@@ -61,15 +55,28 @@ public struct GRPOKind: StageKind {
     }
 
     /// The `at-grpo` options as settings.
-    static func adversary(_ o: Value) -> AdversarialTraining {
-        let attack = o["attack"]
+    /// The PGD attack a training kind crafts against its current weights.
+    static let attackOptions: [OptionSchema.Option] = [
+        .init("norm", .text(["linf", "l2"]), default: .string("linf"), help: "PGD in the L-infinity or the L2 ball"),
+        .init("eps", .number(0...1000), default: .null, help: "the ball's radius on [0, 1] pixels (default 8/255 for linf, 1 for l2)"),
+        .init("alpha", .number(0...1000), default: .null, help: "step size (default 2/255 for linf, 0.2 for l2)"),
+        .init("steps", .int(1...1000), default: .int(10), help: "PGD steps"),
+        .init("random_start", .bool, default: .bool(true), help: "start at a random point of the ball"),
+    ]
+
+    /// The attack options (`attackOptions`) as settings.
+    static func attack(_ attack: Value?) -> AttackSettings {
         let method: AttackSettings.Method = attack?["norm"]?.text == "l2" ? .pgdL2 : .pgdLinf
         var settings = AttackSettings.defaults(method)
         settings.eps = attack?["eps"]?.number ?? settings.eps
         settings.alpha = attack?["alpha"]?.number ?? settings.alpha
         settings.steps = attack?["steps"]?.integer ?? settings.steps
         settings.randomStart = attack?["random_start"]?.flag ?? true
-        return AdversarialTraining(attack: settings, fraction: o["adversarial_fraction"]?.number ?? 0.5,
+        return settings
+    }
+
+    static func adversary(_ o: Value) -> AdversarialTraining {
+        AdversarialTraining(attack: attack(o["attack"]), fraction: o["adversarial_fraction"]?.number ?? 0.5,
                                    epsWarmupSteps: o["eps_warmup_steps"]?.integer ?? 0, nllWeight: o["adversarial_nll"]?.number ?? 0)
     }
 

@@ -9,6 +9,8 @@ import PipeTraining
 /// artifact). Output: `model.safetensors`, `curves.csv` (loss, lr, grad norm per step), `timing.csv`
 /// (seconds, tokens/s, examples/s per step: the one file a rerun does not reproduce), `metrics.json`, `predictions.jsonl` (each validation
 /// answer: question id, modality, question type, true and predicted letters, the completion).
+/// An optional `policy` input (an sft, grpo or at-grpo stage) is continued instead of a fresh model;
+/// `adversarial:` trains on PGD images crafted against the current weights (Madry et al.).
 public struct SFTKind: StageKind {
     public let name = "sft"
     public let version = 3
@@ -41,6 +43,10 @@ public struct SFTKind: StageKind {
             .init("grad_clip", .number(0...1e6), default: .double(1), help: "clip the global gradient norm to this (0: off)"),
             .init("shuffle_options", .bool, default: .bool(true),
                   help: "reorder each question's options at random every epoch after the first (the answer letter moves with its text)"),
+            .init("adversarial", .group(OptionSchema(GRPOKind.attackOptions + [
+                .init("fraction", .number(0...1), default: .double(1), help: "share of each batch whose image is attacked"),
+                .init("eps_warmup_steps", .int(0...1_000_000), default: .int(0), help: "steps over which eps and alpha ramp up linearly (0: none)"),
+            ])), default: nil, help: "adversarial training: PGD images crafted against the current weights each step"),
             TrainingKindSupport.evalOptions(maxNewTokens: 96),
         ])
     }
@@ -63,6 +69,10 @@ public struct SFTKind: StageKind {
         config.evalMaxNewTokens = options["eval"]?["max_new_tokens"]?.integer ?? 96
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count
+        if let adversarial = options["adversarial"] {
+            config.adversary = AdversarialTraining(attack: GRPOKind.attack(adversarial), fraction: adversarial["fraction"]?.number ?? 1,
+                                                   epsWarmupSteps: adversarial["eps_warmup_steps"]?.integer ?? 0)
+        }
         // The image size comes from the dataset at run time; here only the rest of the shape is checked.
         var shape = config.model
         shape.imageSize = shape.patch
@@ -103,6 +113,10 @@ struct SFTAction: JobAction {
         let datasetDirectory = context.inputDirectories["dataset"] ?? ""
         try TrainingKindSupport.reportingProblems {
             let dataset = try VQADataset(directory: datasetDirectory)
+            var config = config
+            if let policy = context.inputDirectories["policy"] {
+                config.initial = try Checkpoint.read(from: policy + "/" + Checkpoint.fileName)
+            }
             let result = try SFTTrainer(config).train(on: dataset, log: context.log, shouldStop: { context.cancellation.isCancelled })
             let out = context.outputDirectory
             try result.checkpoint.write(to: out + "/" + Checkpoint.fileName)

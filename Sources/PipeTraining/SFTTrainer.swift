@@ -35,6 +35,9 @@ public struct SFTConfig: Sendable {
     /// Train on images plus Gaussian noise N(0, sigma^2) on the [0, 1] pixels (Cohen et al. train
     /// with the noise they certify with); 0: clean images.
     public var noiseSigma: Double = 0
+    /// Adversarial training (Madry et al.): for a share of each batch the image is replaced by a PGD
+    /// example crafted against the current weights, then trained on with the same loss; nil: clean.
+    public var adversary: AdversarialTraining? = nil
 
     public init() {}
 }
@@ -122,6 +125,7 @@ public struct SFTTrainer: Sendable {
                                             totalSteps: stepsPerEpoch * cfg.epochs, minRatio: cfg.minLearningRateRatio)
         var optimizer = AdamW(parameters: model.parameters, weightDecay: cfg.weightDecay)
         let parallel = ParallelGradients(model: model, threads: cfg.threads)
+        let attackers = cfg.adversary == nil ? [] : (0..<cfg.threads).map { _ in Attacker(model) }
         var gradients = [Float](repeating: 0, count: model.parameters.count)
         var random = SeededRandom(seed: cfg.seed ^ 0x5f7)
         var curve: [CurvePoint] = []
@@ -144,6 +148,14 @@ public struct SFTTrainer: Sendable {
                 var batch = order[first..<min(order.count, first + cfg.batchSize)].map { examples[$0] }
                 if cfg.noiseSigma > 0 {
                     for k in batch.indices { batch[k].pixels = Self.noisy(batch[k].image(in: dataset), sigma: cfg.noiseSigma, seed: cfg.seed, step: step, position: k) }
+                }
+                if let adversary = cfg.adversary {
+                    // The batch is in random order, so its first examples are a random share of it.
+                    let attacked = adversary.attacked(of: batch.count)
+                    let perturbed = Attacker.perturb(Array(batch.prefix(attacked)), attackers: attackers, parameters: model.parameters.values,
+                                                     dataset: dataset, settings: adversary.attack(at: step),
+                                                     seed: cfg.seed ^ 0xad5f7 &+ UInt64(step) &* 7_919)
+                    batch.replaceSubrange(0..<attacked, with: perturbed)
                 }
                 let micro = stride(from: 0, to: batch.count, by: cfg.microBatch).map {
                     TokenBatch(Array(batch[$0..<min(batch.count, $0 + cfg.microBatch)]), dataset: dataset)
@@ -175,6 +187,7 @@ public struct SFTTrainer: Sendable {
         var info = cfg.initial?.info ?? [:]
         info.merge(["pipe.stage": "sft", "pipe.reasoning": cfg.mode.rawValue, "pipe.steps": "\(step)"]) { $1 }
         if cfg.noiseSigma > 0 { info["pipe.noise_sigma"] = "\(cfg.noiseSigma)" }
+        if let adversary = cfg.adversary { info["pipe.adversarial_eps"] = "\(adversary.attack.eps)" }
         let checkpoint = Checkpoint(model: model, tokenizer: tokenizer, info: info)
         return SFTResult(checkpoint: checkpoint, curve: curve, validation: result, predictions: predictions, trainSeconds: trainSeconds, evalSeconds: evalSeconds)
     }

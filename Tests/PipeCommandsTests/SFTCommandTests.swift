@@ -57,6 +57,46 @@ struct SFTCommandTests {
                 == FileManager.default.contents(atPath: project.path + "/out1/model.safetensors"))
     }
 
+    /// The recipe plus an adversarial fine-tune of its warm-up.
+    static let adversarialRecipe = recipe + """
+
+          robust:
+            kind: sft
+            inputs: {dataset: split, policy: warmup}
+            with:
+              reasoning: instruct
+              batch_size: 8
+              micro_batch: 4
+              lr: 0.001
+              eval: {max_new_tokens: 6}
+              adversarial: {eps: 0.0627, alpha: 0.0157, steps: 2}
+        """
+
+    @Test func anAdversarialFineTuneContinuesItsPolicyInput() throws {
+        let project = try CLIProject()
+        try project.directory.write("robust.yaml", Self.adversarialRecipe)
+        let run = try project.pipe("run", "robust.yaml")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        try project.pipe("get", "latest", "robust", "--out", "robust")
+        try project.pipe("get", "latest", "warmup", "--out", "warmup")
+        let robust = try String(contentsOfFile: project.path + "/robust/curves.csv", encoding: .utf8).split(separator: "\n")
+        let warmup = try String(contentsOfFile: project.path + "/warmup/curves.csv", encoding: .utf8).split(separator: "\n")
+        // Two epochs from the warm-up's weights: its first loss is below the fresh model's first loss.
+        let firstLoss = { (lines: [Substring]) in Double(lines[1].split(separator: ",")[2]) ?? .nan }
+        #expect(robust.count == 2 * (warmup.count - 1) + 1)
+        #expect(firstLoss(robust) < firstLoss(warmup), "\(robust[1]) vs \(warmup[1])")
+        let header = try Data(contentsOf: URL(fileURLWithPath: project.path + "/robust/model.safetensors"))
+        #expect(String(decoding: header.prefix(4096), as: UTF8.self).contains("pipe.adversarial_eps"))
+    }
+
+    @Test(arguments: [
+        ("stages.robust.with.adversarial.norm=l3", "`l3` is not one of linf, l2"),
+        ("stages.robust.with.adversarial.fraction=2", "stages.robust.with.adversarial.fraction: expected a number in 0.0...1.0, got an integer `2`"),
+    ])
+    func badAdversarialOptionsAreRefused(setting: String, message: String) throws {
+        try CLIProject().expectRefused(recipe: Self.adversarialRecipe, file: "robust.yaml", setting: setting, message: message)
+    }
+
     @Test func aPatchThatDoesNotDivideTheDatasetsImagesFailsTheStage() throws {
         let project = try CLIProject()
         try project.directory.write("warmup.yaml", Self.recipe)

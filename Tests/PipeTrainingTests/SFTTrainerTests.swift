@@ -103,6 +103,37 @@ struct SFTTrainerTests {
         #expect(try SFTTrainer(shuffled).train(on: dataset).checkpoint.encoded() == (try b.checkpoint.encoded()))
     }
 
+    @Test func adversarialTrainingAttacksEachBatchAgainstTheCurrentWeights() throws {
+        let (dataset, _) = try Self.dataset()
+        var clean = Self.config()
+        clean.epochs = 1
+        var zero = clean
+        zero.adversary = AdversarialTraining(attack: AttackSettings(method: .pgdLinf, eps: 0, alpha: 0, steps: 2), fraction: 1)
+        let plain = try SFTTrainer(clean).train(on: dataset)
+        #expect(try SFTTrainer(zero).train(on: dataset).checkpoint.model.parameters.values == plain.checkpoint.model.parameters.values,
+                "a zero-eps attack trains exactly as clean SFT")
+        var adversarial = clean
+        adversarial.adversary = AdversarialTraining(attack: AttackSettings(method: .pgdLinf, eps: 16.0 / 255, alpha: 4.0 / 255, steps: 3), fraction: 1)
+        let one = try SFTTrainer(adversarial).train(on: dataset)
+        adversarial.threads = 2
+        let two = try SFTTrainer(adversarial).train(on: dataset)
+        #expect(try one.checkpoint.encoded() == (try two.checkpoint.encoded()), "the checkpoint does not depend on the threads")
+        #expect(one.curve[0].loss > plain.curve[0].loss, "the same first weights lose more on attacked images")
+        #expect(one.checkpoint.info["pipe.adversarial_eps"] == "\(16.0 / 255)")
+        // Half the batch attacked lies between the two.
+        adversarial.adversary?.fraction = 0.5
+        let half = try SFTTrainer(adversarial).train(on: dataset)
+        #expect(half.curve[0].loss > plain.curve[0].loss && half.curve[0].loss < one.curve[0].loss)
+        // Continuing from a checkpoint keeps its tokenizer and starts from its weights.
+        var continued = adversarial
+        continued.initial = plain.checkpoint
+        continued.learningRate = 0
+        continued.warmupSteps = 0
+        let resumed = try SFTTrainer(continued).train(on: dataset)
+        #expect(resumed.checkpoint.tokenizer == plain.checkpoint.tokenizer)
+        #expect(resumed.checkpoint.model.parameters.values == plain.checkpoint.model.parameters.values, "lr 0 leaves the weights as they were")
+    }
+
     @Test func badSettingsStopWithAClearError() throws {
         let (dataset, _) = try Self.dataset(images: 12)
         var short = Self.config()
