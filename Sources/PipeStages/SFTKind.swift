@@ -69,7 +69,8 @@ public struct SFTKind: StageKind {
         config.evalMaxNewTokens = options["eval"]?["max_new_tokens"]?.integer ?? 96
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count
-        if let adversarial = options["adversarial"] {
+        // A group resolves with its defaults filled in, so only a written `adversarial:` turns it on.
+        if stage.stage.with["adversarial"] != nil, let adversarial = options["adversarial"] {
             config.adversary = AdversarialTraining(attack: GRPOKind.attack(adversarial), fraction: adversarial["fraction"]?.number ?? 1,
                                                    epsWarmupSteps: adversarial["eps_warmup_steps"]?.integer ?? 0)
         }

@@ -85,8 +85,11 @@ struct SFTCommandTests {
         let firstLoss = { (lines: [Substring]) in Double(lines[1].split(separator: ",")[2]) ?? .nan }
         #expect(robust.count == 2 * (warmup.count - 1) + 1)
         #expect(firstLoss(robust) < firstLoss(warmup), "\(robust[1]) vs \(warmup[1])")
-        let header = try Data(contentsOf: URL(fileURLWithPath: project.path + "/robust/model.safetensors"))
-        #expect(String(decoding: header.prefix(4096), as: UTF8.self).contains("pipe.adversarial_eps"))
+        let header = { (name: String) in
+            String(decoding: try Data(contentsOf: URL(fileURLWithPath: project.path + "/\(name)/model.safetensors")).prefix(4096), as: UTF8.self)
+        }
+        #expect(try header("robust").contains("pipe.adversarial_eps"))
+        #expect(try !header("warmup").contains("pipe.adversarial_eps"), "no `adversarial:`, no attack")
     }
 
     @Test(arguments: [
