@@ -120,8 +120,10 @@ public final class ModelWorkspace {
 
     /// Backpropagates dlogits (B, T, V) of the last forward pass: accumulates parameter gradients
     /// into `g` and, when given, writes the gradient with respect to the input pixels (B, H, W, 3).
+    /// With `parameterGradients` false the weight gradients are skipped (about a third of the work)
+    /// and `g` holds only scratch: for an attack, which needs the pixels' gradient alone.
     public func backward(parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>, dlogits: UnsafePointer<Float>,
-                         imageGradient: UnsafeMutablePointer<Float>? = nil) {
+                         imageGradient: UnsafeMutablePointer<Float>? = nil, parameterGradients: Bool = true) {
         guard let st = state else { preconditionFailure("backward before forward") }
         let cfg = config, c = cfg.dim, np = cfg.patches, b = st.b, t = st.t, s = st.s, hidden = cfg.hidden
         let scratch = backwardArena.arrange { arena in
@@ -134,8 +136,10 @@ public final class ModelWorkspace {
         // Head (tied to the embedding).
         BLAS.gemm(m: b * t, n: c, k: cfg.vocabSize, a: dlogits, lda: cfg.vocabSize, b: p + layout.tokenEmbedding, ldb: c,
                   c: scratch.dtext, ldc: c)
-        BLAS.gemm(transA: true, m: cfg.vocabSize, n: c, k: b * t, a: dlogits, lda: cfg.vocabSize, b: st.text, ldb: c, beta: 1,
-                  c: g + layout.tokenEmbedding, ldc: c)
+        if parameterGradients {
+            BLAS.gemm(transA: true, m: cfg.vocabSize, n: c, k: b * t, a: dlogits, lda: cfg.vocabSize, b: st.text, ldb: c, beta: 1,
+                      c: g + layout.tokenEmbedding, ldc: c)
+        }
         scratch.dnorm.update(repeating: 0, count: b * s * c)
         for seq in 0..<b { (scratch.dnorm + (seq * s + np) * c).update(from: scratch.dtext + seq * t * c, count: t * c) }
         let lastDecoder = st.decoder.last?.output ?? st.decoderInput
@@ -146,7 +150,8 @@ public final class ModelWorkspace {
         for l in stride(from: cfg.layers - 1, through: 0, by: -1) {
             let input = l == 0 ? st.decoderInput : st.decoder[l - 1].output
             TransformerBlock(w: layout.decoderBlocks[l], b: b, t: s, c: c, hidden: hidden, heads: cfg.heads, prefix: np, rotary: rotary)
-                .backward(p, g, input: input, acts: st.decoder[l], doutput: dout, dinput: din, scratch: scratch.decoderBlocks)
+                .backward(p, g, input: input, acts: st.decoder[l], doutput: dout, dinput: din, scratch: scratch.decoderBlocks,
+                          weights: parameterGradients)
             swap(&dout, &din)
         }
         // dout is now d(decoder input): text rows to the embeddings, image rows to the vision encoder.
@@ -169,13 +174,15 @@ public final class ModelWorkspace {
         for l in stride(from: cfg.visionLayers - 1, through: 0, by: -1) {
             let input = l == 0 ? st.visionInput : st.vision[l - 1].output
             TransformerBlock(w: layout.visionBlocks[l], b: b, t: np, c: c, hidden: hidden, heads: cfg.heads, prefix: np, rotary: rotary)
-                .backward(p, g, input: input, acts: st.vision[l], doutput: vout, dinput: vin, scratch: scratch.visionBlocks)
+                .backward(p, g, input: input, acts: st.vision[l], doutput: vout, dinput: vin, scratch: scratch.visionBlocks,
+                          weights: parameterGradients)
             swap(&vout, &vin)
         }
         for image in 0..<b { Elementwise.accumulate(g + layout.visionPosition, vout + image * np * c, count: np * c) }
         if let imageGradient {
             scratch.dpatches.update(repeating: 0, count: b * np * cfg.patchPixels)
-            Linear.backward(dinp: scratch.dpatches, dweight: g + layout.patchWeight, dbias: g + layout.patchBias, dout: vout,
+            Linear.backward(dinp: scratch.dpatches, dweight: parameterGradients ? g + layout.patchWeight : nil,
+                            dbias: parameterGradients ? g + layout.patchBias : nil, dout: vout,
                             inp: st.patches, weight: p + layout.patchWeight, n: b * np, c: cfg.patchPixels, oc: c)
             Patches.scatter(imageGradient, patches: scratch.dpatches, b: b, size: cfg.imageSize, patch: cfg.patch)
         } else {

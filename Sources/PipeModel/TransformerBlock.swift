@@ -68,33 +68,35 @@ struct TransformerBlock {
         Elementwise.accumulate(acts.output, acts.residual2, count: n * c)
     }
 
-    /// Writes dinput (N, C) from doutput; accumulates the block's parameter gradients into g.
+    /// Writes dinput (N, C) from doutput; accumulates the block's parameter gradients into g (with
+    /// `weights` false, only the norms': the linear layers' weight gradients are skipped).
     func backward(_ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, acts: BlockActivations,
-                  doutput: UnsafePointer<Float>, dinput: UnsafeMutablePointer<Float>, scratch s: BlockGradients) {
+                  doutput: UnsafePointer<Float>, dinput: UnsafeMutablePointer<Float>, scratch s: BlockGradients, weights: Bool = true) {
         let n = b * t
+        func dw(_ offset: Int) -> UnsafeMutablePointer<Float>? { weights ? g + offset : nil }
         // MLP branch; the residual passes doutput through to residual2.
         s.dresidual2.update(from: doutput, count: n * c)
         s.dgelu.update(repeating: 0, count: n * hidden)
-        Linear.backward(dinp: s.dgelu, dweight: g + w.fcProjWeight, dbias: g + w.fcProjBias, dout: doutput, inp: acts.fchGelu,
+        Linear.backward(dinp: s.dgelu, dweight: dw(w.fcProjWeight), dbias: dw(w.fcProjBias), dout: doutput, inp: acts.fchGelu,
                         weight: p + w.fcProjWeight, n: n, c: hidden, oc: c)
         s.dfch.update(repeating: 0, count: n * hidden)
         GELU.backward(dinp: s.dfch, inp: acts.fch, dout: s.dgelu, count: n * hidden)
         s.dln.update(repeating: 0, count: n * c)
-        Linear.backward(dinp: s.dln, dweight: g + w.fcWeight, dbias: g + w.fcBias, dout: s.dfch, inp: acts.ln2, weight: p + w.fcWeight,
+        Linear.backward(dinp: s.dln, dweight: dw(w.fcWeight), dbias: dw(w.fcBias), dout: s.dfch, inp: acts.ln2, weight: p + w.fcWeight,
                         n: n, c: c, oc: hidden)
         LayerNorm.backward(dinp: s.dresidual2, dweight: g + w.ln2Weight, dbias: g + w.ln2Bias, dout: s.dln, inp: acts.residual2,
                            weight: p + w.ln2Weight, mean: acts.ln2Mean, rstd: acts.ln2Rstd, n: n, c: c)
         // Attention branch; the residual passes dresidual2 through to the input.
         dinput.update(from: s.dresidual2, count: n * c)
         s.datty.update(repeating: 0, count: n * c)
-        Linear.backward(dinp: s.datty, dweight: g + w.projWeight, dbias: g + w.projBias, dout: s.dresidual2, inp: acts.atty,
+        Linear.backward(dinp: s.datty, dweight: dw(w.projWeight), dbias: dw(w.projBias), dout: s.dresidual2, inp: acts.atty,
                         weight: p + w.projWeight, n: n, c: c, oc: c)
         s.dqkv.update(repeating: 0, count: n * 3 * c)
         Attention.backward(dqkv: s.dqkv, dout: s.datty, qkv: acts.qkv, att: acts.att, scratch: s.attScratch, b: b, t: t, c: c,
                            heads: heads, prefix: prefix)
         rotary.apply(s.dqkv, b: b, t: t, c: c, inverse: true)
         s.dln.update(repeating: 0, count: n * c)
-        Linear.backward(dinp: s.dln, dweight: g + w.qkvWeight, dbias: g + w.qkvBias, dout: s.dqkv, inp: acts.ln1,
+        Linear.backward(dinp: s.dln, dweight: dw(w.qkvWeight), dbias: dw(w.qkvBias), dout: s.dqkv, inp: acts.ln1,
                         weight: p + w.qkvWeight, n: n, c: c, oc: 3 * c)
         LayerNorm.backward(dinp: dinput, dweight: g + w.ln1Weight, dbias: g + w.ln1Bias, dout: s.dln, inp: input,
                            weight: p + w.ln1Weight, mean: acts.ln1Mean, rstd: acts.ln1Rstd, n: n, c: c)

@@ -12,13 +12,15 @@ public enum Linear {
     }
 
     /// Accumulates: dinp (N, C) += dout . weight; dweight (OC, C) += dout^T . inp; dbias (OC) += sum over rows of dout.
-    /// `dinp` nil skips the input gradient (the first layer's input is data).
-    public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+    /// `dinp` nil skips the input gradient (the first layer's input is data); `dweight` nil skips the
+    /// weight and bias gradients (an attack needs only the input's).
+    public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 n: Int, c: Int, oc: Int) {
         if let dinp {
             BLAS.gemm(m: n, n: c, k: oc, a: dout, lda: oc, b: weight, ldb: c, beta: 1, c: dinp, ldc: c)
         }
+        guard let dweight else { return }
         BLAS.gemm(transA: true, m: oc, n: c, k: n, a: dout, lda: oc, b: inp, ldb: c, beta: 1, c: dweight, ldc: c)
         guard let dbias else { return }
         for row in 0..<n {

@@ -67,7 +67,8 @@ public final class Attacker {
         var dlogits = [Float](repeating: 0, count: n * v)
         CrossEntropy.tokenLogProbsBackward(dlogits: &dlogits, dlogp: dlogp, logits: logits, targets: batch.targets, n: n, v: v)
         var gradient = [Float](repeating: 0, count: images.count)
-        workspace.backward(parameters: parameters, gradients: &scratchGradients, dlogits: dlogits, imageGradient: &gradient)
+        workspace.backward(parameters: parameters, gradients: &scratchGradients, dlogits: dlogits, imageGradient: &gradient,
+                           parameterGradients: false)
         return (losses, gradient)
     }
 

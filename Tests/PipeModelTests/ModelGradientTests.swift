@@ -36,14 +36,15 @@ struct ModelGradientTests {
         }
 
         /// (parameter gradient, image gradient) by backpropagation.
-        func gradients(workspace: ModelWorkspace) -> ([Float], [Float]) {
+        func gradients(workspace: ModelWorkspace, parameterGradients: Bool = true) -> ([Float], [Float]) {
             let v = ModelGradientTests.config.vocabSize
             let logits = workspace.forward(parameters: model.parameters.values, images: images, tokens: tokens, segments: segments, b: b, t: t)
             var probs = [Float](repeating: 0, count: b * t * v), dlogits = probs
             _ = CrossEntropy.forward(probs: &probs, logits: logits, targets: targets, mask: mask, n: b * t, v: v)
             CrossEntropy.backward(dlogits: &dlogits, probs: probs, targets: targets, mask: mask, n: b * t, v: v)
             var g = [Float](repeating: 0, count: model.parameters.count), dimage = [Float](repeating: 0, count: images.count)
-            workspace.backward(parameters: model.parameters.values, gradients: &g, dlogits: dlogits, imageGradient: &dimage)
+            workspace.backward(parameters: model.parameters.values, gradients: &g, dlogits: dlogits, imageGradient: &dimage,
+                               parameterGradients: parameterGradients)
             return (g, dimage)
         }
     }
@@ -65,6 +66,18 @@ struct ModelGradientTests {
             fixture.loss(parameters: fixture.model.parameters.values, images: $0, workspace: workspace)
         }
         #expect(dimage.contains { $0 != 0 })
+    }
+
+    @Test func thePixelsGradientAloneSkipsTheWeights() throws {
+        let fixture = try Fixture()
+        let workspace = ModelWorkspace(fixture.model)
+        let (full, dimage) = fixture.gradients(workspace: workspace)
+        let (partial, alone) = fixture.gradients(workspace: workspace, parameterGradients: false)
+        #expect(alone == dimage, "the same pixel gradient, bit for bit")
+        for tensor in fixture.model.parameters.tensors where tensor.name.hasSuffix("weight") && !tensor.name.contains("ln") && !tensor.name.contains("norm") {
+            let range = tensor.offset..<(tensor.offset + tensor.count)
+            #expect(partial[range].allSatisfy { $0 == 0 } && full[range].contains { $0 != 0 }, "\(tensor.name) is skipped")
+        }
     }
 
     @Test func textDoesNotSeeTheFutureButSeesTheWholeImage() throws {
