@@ -166,5 +166,27 @@ let pgdTime = seconds {
 }
 print(String(format: "PGD-Linf, 10 steps, against the cot response (2 threads): %.1f examples/s", Double(attackExamples.count) / pgdTime))
 
+// (g) One attack step (forward, backward) on 8 sequences of 100 tokens, 1 thread: the pixels' gradient
+// alone, as attacks compute it, against every gradient, as training does, side by side.
+let attackModel = two.checkpoint.model
+let attackImages = [Float](repeating: 0.5, count: 8 * attackModel.config.imageSize * attackModel.config.imageSize * 3)
+let attackTokens = (0..<800).map { Int32($0 % attackModel.config.vocabSize) }
+let attackDlogits = [Float](repeating: 1e-4, count: 800 * attackModel.config.vocabSize)
+let attackWorkspace = ModelWorkspace(attackModel)
+var weightGradients = [Float](repeating: 0, count: attackModel.parameters.count)
+var pixelGradients = [Float](repeating: 0, count: attackImages.count)
+func attackStep(weights: Bool) -> Double {
+    median((0..<9).map { _ in
+        seconds {
+            _ = attackWorkspace.forward(parameters: attackModel.parameters.values, images: attackImages, tokens: attackTokens, b: 8, t: 100)
+            attackWorkspace.backward(parameters: attackModel.parameters.values, gradients: &weightGradients, dlogits: attackDlogits,
+                                     imageGradient: &pixelGradients, parameterGradients: weights)
+        }
+    })
+}
+let allGradients = attackStep(weights: true), pixelsAlone = attackStep(weights: false)
+print(String(format: "attack step (8 x 100 tokens, 1 thread): pixels' gradient alone %.1f ms, every gradient %.1f ms (%.2fx)",
+             1000 * pixelsAlone, 1000 * allGradients, allGradients / pixelsAlone))
+
 // (e) memory.
 print(String(format: "peak resident memory: %.0f MB", peakMemoryMB()))
