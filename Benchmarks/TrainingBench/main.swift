@@ -154,7 +154,7 @@ let grpoRun = try GRPOTrainer(grpo).train(from: two.checkpoint, on: dataset)
 let measured = grpoRun.curve.dropFirst()
 func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
 let stepTime = mean(measured.map(\.seconds)), rollout = mean(measured.map(\.phases.rollout))
-print(String(format: "GRPO step (4 prompts x G = 8, up to 64 new tokens, %.1f on average, 2 threads): %.2f s; rollout %.2f s (%.0f%%), rewards %.4f s, old and reference log-probs %.2f s, update (forward, backward, AdamW) %.2f s",
+print(String(format: "GRPO step (4 prompts x G = 8, up to 64 new tokens, %.1f on average, 2 threads): %.2f s; rollout %.2f s (%.0f%%), rewards %.4f s, reference log-probs %.2f s, update (one forward giving the sampling policy's log-probs, backward, AdamW) %.2f s",
              mean(measured.map(\.completionLength)), stepTime, rollout, 100 * rollout / stepTime, mean(measured.map(\.phases.reward)),
              mean(measured.map(\.phases.logProbs)), mean(measured.map(\.phases.update))))
 let builder = ExampleBuilder(tokenizer: two.checkpoint.tokenizer, mode: .cot, records: dataset.index.records.map(\.record))

@@ -95,16 +95,25 @@ final class ParallelGradients: @unchecked Sendable {
         return results.values.map { $0 ?? [] }
     }
 
-    /// The gradient of sum over tokens of dlogp * log p (dlogp per micro-batch, B * T, zero where
-    /// masked) into `gradients`, micro-batches summed in order.
-    func gradients(parameters: [Float], batches: [TokenBatch], dlogp: [[Float]], gradients: inout [Float]) {
+    /// The gradient of sum over tokens of dlogp * log p into `gradients`, where each micro-batch's
+    /// dlogp (B * T, zero where masked) is `objective` of its log p (B * T) from the same forward
+    /// pass; returns those log-probs. A policy-gradient step thus costs one forward pass, not two.
+    /// `objective` runs on the worker threads, once per micro-batch.
+    func gradients(parameters: [Float], batches: [TokenBatch], gradients: inout [Float],
+                   objective: @escaping @Sendable (Int, [Float]) -> [Float]) -> [[Float]] {
         let v = workspaces[0].config.vocabSize
+        let logProbs = ResultSlots<[Float]>(count: batches.count)
         _ = backpropagate(parameters: parameters, batches: batches, gradients: &gradients) { index, batch, logits in
             let n = batch.b * batch.t
+            var logp = [Float](repeating: 0, count: n)
+            CrossEntropy.tokenLogProbs(&logp, logits: logits, targets: batch.targets, n: n, v: v)
+            let dlogp = objective(index, logp)
+            logProbs[index] = logp
             var dlogits = [Float](repeating: 0, count: n * v)
-            CrossEntropy.tokenLogProbsBackward(dlogits: &dlogits, dlogp: dlogp[index], logits: logits, targets: batch.targets, n: n, v: v)
+            CrossEntropy.tokenLogProbsBackward(dlogits: &dlogits, dlogp: dlogp, logits: logits, targets: batch.targets, n: n, v: v)
             return (dlogits, 0)
         }
+        return logProbs.values.map { $0 ?? [] }
     }
 
     /// Runs forward, `loss` (micro-batch index, batch, logits -> dlogits and a loss) and backward for

@@ -83,6 +83,28 @@ struct GRPOObjectiveTests {
         }
     }
 
+    /// The trainer takes each micro-batch's gradient from its own forward pass: the parts, weighed
+    /// against the whole batch, must give the whole batch's loss and exactly its gradient.
+    @Test(arguments: GRPOLossType.allCases)
+    func partsWeighedAgainstTheWholeBatchAddUpToIt(type: GRPOLossType) {
+        var random = SeededRandom(seed: 9)
+        var settings = GRPOSettings()
+        settings.lossType = type
+        let completions = (0..<5).map { i in
+            let old = (0..<(1 + i % 3)).map { _ in -random.uniform() * 2 }
+            return CompletionTokens(logp: old.map { $0 + (random.uniform() - 0.5) * 0.6 }, oldLogp: old,
+                                    refLogp: old.map { $0 + (random.uniform() - 0.5) * 0.5 }, advantage: random.uniform() * 2 - 1)
+        }
+        let whole = GRPOObjective.loss(completions, settings: settings)
+        let size = GRPOBatchSize(completions)
+        #expect(size == GRPOBatchSize(completions: 5, activeTokens: 1 + 2 + 3 + 1 + 2))
+        let parts = [Array(completions[0..<2]), Array(completions[2..<5])].map { GRPOObjective.loss($0, settings: settings, batch: size) }
+        #expect(parts.flatMap(\.dlogp) == whole.dlogp, "\(type): the same per-token weights")
+        #expect(abs(parts.map(\.loss).reduce(0, +) - whole.loss) < 1e-12)
+        // Without the whole batch's size, a part is weighed as a batch of its own.
+        #expect(GRPOObjective.loss(Array(completions[0..<2]), settings: settings).dlogp != parts[0].dlogp, "\(type)")
+    }
+
     @Test(arguments: [
         ("<think> it is round </think> <answer> B </answer>", "cot", 1.0, 1.0),
         ("<think> x </think><answer>B</answer>", "cot", 1.0, 1.0),

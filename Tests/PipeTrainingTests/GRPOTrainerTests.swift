@@ -52,6 +52,26 @@ struct GRPOTrainerTests {
         #expect(zip(back, fake).filter { $0.0 != 0 }.allSatisfy { $0.0 == $0.1 })
     }
 
+    /// A policy-gradient update takes its log-probs from its own forward pass: they must be the
+    /// forward-only ones, and with dlogp = -1/N per response token the gradient must be the mean NLL's.
+    @Test func theUpdateGivesTheForwardOnlyLogProbsAndTheirGradient() throws {
+        let s = try AttackTests.setup()
+        var examples = s.examples + s.examples
+        for i in examples.indices { examples[i].target = s.answers[i % s.answers.count] }
+        let batches = [TokenBatch(Array(examples[0..<4]), dataset: s.dataset), TokenBatch(Array(examples[4...]), dataset: s.dataset)]
+        let parallel = ParallelGradients(model: s.model, threads: 2)
+        let parameters = s.model.parameters.values
+        let total = Float(batches.reduce(0) { $0 + $1.responseTokens })
+        var policy = [Float](repeating: 0, count: parameters.count), nll = policy
+        let logp = parallel.gradients(parameters: parameters, batches: batches, gradients: &policy) { k, _ in
+            batches[k].mask.map { -$0 / total }
+        }
+        #expect(logp == parallel.tokenLogProbs(parameters: parameters, batches: batches))
+        _ = parallel.crossEntropy(parameters: parameters, batches: batches, gradients: &nll)
+        let scale = nll.map(abs).max() ?? 0
+        #expect(scale > 0 && zip(policy, nll).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
+    }
+
     @Test func aPromptWithNoRoomToGenerateIsRefusedNamingItsRecord() throws {
         let (dataset, _) = try SFTTrainerTests.dataset(images: 8)
         let tokenizer = Tokenizer(texts: dataset.vocabularyTexts())

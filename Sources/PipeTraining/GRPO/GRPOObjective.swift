@@ -66,6 +66,23 @@ public struct GRPOLoss: Sendable {
     public var meanRatio: Double
 }
 
+/// The batch a part of it is weighed against: `GRPOObjective.loss` on one micro-batch of
+/// completions with the whole batch's size gives that micro-batch's share of the whole loss.
+public struct GRPOBatchSize: Sendable, Equatable {
+    public var completions: Int
+    /// Completion tokens in the batch.
+    public var activeTokens: Int
+
+    public init(completions: Int, activeTokens: Int) {
+        self.completions = completions
+        self.activeTokens = activeTokens
+    }
+
+    public init(_ completions: [CompletionTokens]) {
+        self.init(completions: completions.count, activeTokens: completions.reduce(0) { $0 + $1.logp.count })
+    }
+}
+
 /// GRPO as TRL implements it (`../shared/ML.md`). Groups are explicit: rewards come as one array
 /// per prompt, so advantages can never mix completions of different prompts.
 public enum GRPOObjective {
@@ -95,9 +112,15 @@ public enum GRPOObjective {
     }
 
     /// The loss over `completions`; `itemsInBatch` is the active-token count of the whole
-    /// accumulated batch (`dapo` only; defaults to these completions' own count).
-    public static func loss(_ completions: [CompletionTokens], settings: GRPOSettings, itemsInBatch: Int? = nil) -> GRPOLoss {
-        let active = completions.reduce(0) { $0 + $1.logp.count }
+    /// accumulated batch (`dapo` only; defaults to the batch's). With `batch`, `completions` are a
+    /// part of that batch and the result is their share: the per-token weights divide by the whole
+    /// batch's completions and tokens, so the parts' losses and gradients add up to the whole's
+    /// (`meanKL`, `clipFraction` and `meanRatio` stay means over the part's own tokens).
+    public static func loss(_ completions: [CompletionTokens], settings: GRPOSettings, itemsInBatch: Int? = nil,
+                            batch: GRPOBatchSize? = nil) -> GRPOLoss {
+        let own = GRPOBatchSize(completions)
+        let whole = batch ?? own
+        let active = whole.activeTokens
         var total = 0.0, kl = 0.0, clipped = 0, ratios = 0.0
         var dlogp: [[Double]] = []
         for completion in completions {
@@ -105,9 +128,9 @@ public enum GRPOObjective {
             // The weight of one token's loss in the aggregate.
             let weight: Double
             switch settings.lossType {
-            case .grpo: weight = 1 / Double(max(1, n)) / Double(max(1, completions.count))
+            case .grpo: weight = 1 / Double(max(1, n)) / Double(max(1, whole.completions))
             case .bnpo: weight = 1 / Double(max(1, active))
-            case .drGrpo: weight = 1 / Double(max(1, completions.count * settings.maxCompletionLength))
+            case .drGrpo: weight = 1 / Double(max(1, whole.completions * settings.maxCompletionLength))
             case .dapo: weight = 1 / Double(max(1, itemsInBatch ?? active))
             }
             let a = completion.advantage
@@ -133,7 +156,7 @@ public enum GRPOObjective {
             }
             dlogp.append(grads)
         }
-        let count = Double(max(1, active))
+        let count = Double(max(1, own.activeTokens))
         return GRPOLoss(loss: total, dlogp: dlogp, meanKL: kl / count, clipFraction: Double(clipped) / count, meanRatio: ratios / count)
     }
 }

@@ -49,7 +49,8 @@ public struct GRPOStep: Sendable {
     public var adversarial: AdversarialStep? = nil
 
     /// Seconds of a step by phase: crafting attacks (AT-GRPO), sampling rollouts, rewards and
-    /// advantages, old and reference log-probs, the updates (forward, backward, optimizer).
+    /// advantages, the reference's log-probs, the updates (forward, whose log-probs are also the
+    /// sampling policy's on the first update, backward, optimizer).
     public struct Phases: Sendable {
         public var attack = 0.0, rollout = 0.0, reward = 0.0, logProbs = 0.0, update = 0.0
         public static let csvHeader = "attack_s,rollout_s,reward_s,logprob_s,update_s"
@@ -166,7 +167,6 @@ public struct GRPOTrainer: Sendable {
             let batches = stride(from: 0, to: sequences.count, by: cfg.microBatch).map {
                 TokenBatch(Array(sequences[$0..<min(sequences.count, $0 + cfg.microBatch)]), dataset: dataset)
             }
-            let old = Self.completionLogProbs(parallel.tokenLogProbs(parameters: model.parameters.values, batches: batches), batches)
             let ref = cfg.objective.beta != 0
                 ? Self.completionLogProbs(parallel.tokenLogProbs(parameters: reference, batches: batches), batches) : nil
             // Logged: the KL of the policy that sampled the rollouts (first iteration, before this
@@ -182,18 +182,29 @@ public struct GRPOTrainer: Sendable {
             let lr = schedule.rate(at: step)
             phases.logProbs = Date().timeIntervalSince(mark)
             mark = Date()
+            // The log-probs of the policy that sampled the rollouts come from the first update's own
+            // forward pass (its ratio is 1 by definition), as TRL takes them when num_iterations is 1.
+            var old: [[Double]]?
+            let size = GRPOBatchSize(completions: sequences.count, activeTokens: batches.reduce(0) { $0 + $1.responseTokens })
             for iteration in 0..<cfg.iterations {
-                let current = iteration == 0 ? old
-                    : Self.completionLogProbs(parallel.tokenLogProbs(parameters: model.parameters.values, batches: batches), batches)
+                let sampled = old, microBatch = cfg.microBatch, objective = cfg.objective
+                let perBatch = parallel.gradients(parameters: model.parameters.values, batches: batches, gradients: &gradients) { k, logp in
+                    let current = Self.completionLogProbs([logp], [batches[k]])
+                    let part = current.indices.map { j in
+                        let i = k * microBatch + j
+                        return CompletionTokens(logp: current[j], oldLogp: sampled?[i] ?? current[j], refLogp: ref?[i], advantage: advantages[i])
+                    }
+                    return Self.scatter(GRPOObjective.loss(part, settings: objective, batch: size).dlogp, into: [batches[k]])[0]
+                }
+                let current = Self.completionLogProbs(perBatch, batches)
+                if old == nil { old = current }
                 let completions = sequences.indices.map { i in
-                    CompletionTokens(logp: current[i], oldLogp: old[i], refLogp: ref?[i], advantage: advantages[i])
+                    CompletionTokens(logp: current[i], oldLogp: old?[i] ?? current[i], refLogp: ref?[i], advantage: advantages[i])
                 }
                 let stats = GRPOObjective.loss(completions, settings: cfg.objective)
                 if iteration == 0 { kl = stats.meanKL }
                 clipped += stats.clipFraction / Double(cfg.iterations)
                 guard stats.loss.isFinite else { throw TrainingError("the GRPO loss became \(stats.loss) at step \(step); lower `lr`") }
-                let dlogp = Self.scatter(stats.dlogp, into: batches)
-                parallel.gradients(parameters: model.parameters.values, batches: batches, dlogp: dlogp, gradients: &gradients)
                 if !referenceBatches.isEmpty {
                     var nllGradients = [Float](repeating: 0, count: gradients.count)
                     let nll = parallel.crossEntropy(parameters: model.parameters.values, batches: referenceBatches, gradients: &nllGradients)
