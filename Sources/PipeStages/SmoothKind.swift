@@ -59,6 +59,17 @@ public struct SmoothKind: StageKind {
         finetune.microBatch = f?["micro_batch"]?.integer ?? 8
         finetune.warmupSteps = f?["warmup_steps"]?.integer ?? 0
         finetune.seed = UInt64(stage.seed)
+        let sigmas = o["sigmas"]?.numbers ?? [], n = o["n"]?.integer ?? 100_000, alpha = o["alpha"]?.number ?? 0.001
+        if case .certifiedAccuracyAt(let radius) = criterion, let largest = sigmas.max(),
+           RandomizedSmoothing.largestRadius(sigma: largest, n: n, alpha: alpha) < radius {
+            // Every candidate would score 0 and the choice would be decided by the order of `sigmas`.
+            let perSigma = RandomizedSmoothing.largestRadius(sigma: 1, n: n, alpha: alpha)
+            throw RecipeError(stage.stage.location, path: "stages.\(stage.stage.name).with.criterion", String(
+                format: "no sigma can certify radius %g with n %d and alpha %g (sigma %g reaches at most %.3f); raise n to at least %d%@, "
+                    + "or lower the radius", radius, n, alpha, largest, largest * perSigma,
+                RandomizedSmoothing.samplesToReach(radius: radius, sigma: largest, alpha: alpha),
+                perSigma > 0 ? String(format: ", add a sigma of at least %.3f", radius / perSigma) : ""))
+        }
         return SmoothAction(sigmas: o["sigmas"]?.numbers ?? [], criterion: criterion, n0: o["n0"]?.integer ?? 100, n: o["n"]?.integer ?? 100_000,
                             alpha: o["alpha"]?.number ?? 0.001, radii: o["radii"]?.numbers ?? [], split: o["split"]?.text ?? "val",
                             limit: o["limit"]?.integer ?? 0, reasoning: o["reasoning"]?.text ?? "auto",

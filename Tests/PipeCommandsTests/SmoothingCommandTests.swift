@@ -139,6 +139,8 @@ struct SmoothingCommandTests {
         ("stages.smooth.with.sigmas=[0.25, -1]", "stages.smooth.with.sigmas.1: expected a number in 0.0001...100.0"),
         ("stages.smooth.with.alpha=0.9", "stages.smooth.with.alpha: expected a number in 1e-12...0.5"),
         ("stages.smooth.with.finetune.epoch=2", "unknown option `epoch`"),
+        ("stages.smooth.with.criterion={certified_accuracy_at: 0.5}",
+         "no sigma can certify radius 0.5 with n 12 and alpha 0.05 (sigma 0.5 reaches at most 0.385); raise n to at least 18, add a sigma of at least 0.650"),
         ("stages.report.inputs={}", "a report stage needs inputs to show"),
         ("stages.eval.with.certify.n=0", "stages.eval.with.certify.n: expected an integer in 1...100000000"),
     ])

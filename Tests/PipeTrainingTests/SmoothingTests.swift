@@ -34,6 +34,18 @@ struct SmoothingTests {
         }
     }
 
+    @Test func theLargestRadiusAndTheSamplesToReachARadius() {
+        let unanimous = RandomizedSmoothing.certify(selection: ["B": 1], estimation: ["B": 64], alpha: 0.001, sigma: 0.12)
+        #expect(RandomizedSmoothing.largestRadius(sigma: 0.12, n: 64, alpha: 0.001) == unanimous.radius)
+        #expect(abs(unanimous.radius - 0.152) < 0.001, "n 64 cannot certify 0.25 at sigma 0.12")
+        #expect(RandomizedSmoothing.largestRadius(sigma: 1, n: 9, alpha: 0.001) == 0, "alpha^(1/9) < 0.5: abstains even when unanimous")
+        for (radius, sigma, alpha) in [(0.25, 0.12, 0.001), (0.5, 0.5, 0.05), (1.0, 0.25, 0.001)] {
+            let n = RandomizedSmoothing.samplesToReach(radius: radius, sigma: sigma, alpha: alpha)
+            #expect(RandomizedSmoothing.largestRadius(sigma: sigma, n: n, alpha: alpha) >= radius - 1e-9)
+            #expect(RandomizedSmoothing.largestRadius(sigma: sigma, n: n - 1, alpha: alpha) < radius, "\(radius) at \(sigma): \(n) is the fewest")
+        }
+    }
+
     @Test func certifyAbstainsBelowOneHalfAndUsesTheSelectionCandidate() {
         // 60 of 100: the lower bound is below 0.5.
         #expect(RandomizedSmoothing.certify(selection: ["A": 5], estimation: ["A": 60, "B": 40], alpha: 0.001, sigma: 0.5).label == nil)

@@ -36,6 +36,22 @@ public enum RandomizedSmoothing {
         return Statistics.binomialTestTwoSided(first.count, n: first.count + second, p: 0.5) > alpha ? nil : first.label
     }
 
+    /// The largest radius CERTIFY can give with `n` estimation samples at `alpha`, when all n land
+    /// on the top class: pA = alpha^(1/n), so sigma * Phi^-1(alpha^(1/n)) (0 if that pA is below 0.5).
+    public static func largestRadius(sigma: Double, n: Int, alpha: Double) -> Double {
+        guard n > 0 else { return 0 }
+        let pA = Statistics.clopperPearsonLower(successes: n, trials: n, alpha: alpha)
+        return pA >= 0.5 ? sigma * Statistics.normalQuantile(pA) : 0
+    }
+
+    /// The fewest estimation samples with which CERTIFY can reach `radius` at `sigma` and `alpha`:
+    /// ln(alpha) / ln(Phi(radius / sigma)), rounded up.
+    public static func samplesToReach(radius: Double, sigma: Double, alpha: Double) -> Int {
+        let p = Statistics.normalCDF(radius / sigma)
+        guard p < 1 else { return Int.max }
+        return max(1, Int((Foundation.log(alpha) / Foundation.log(p)).rounded(.up)))
+    }
+
     /// The fraction of `certificates` that are correct with a radius of at least `radius`
     /// (abstentions count as wrong).
     public static func certifiedAccuracy(_ certificates: [Certificate], at radius: Double) -> Double {
