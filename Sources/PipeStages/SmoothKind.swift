@@ -70,8 +70,8 @@ public struct SmoothKind: StageKind {
                 RandomizedSmoothing.samplesToReach(radius: radius, sigma: largest, alpha: alpha),
                 perSigma > 0 ? String(format: ", add a sigma of at least %.3f", radius / perSigma) : ""))
         }
-        return SmoothAction(sigmas: o["sigmas"]?.numbers ?? [], criterion: criterion, n0: o["n0"]?.integer ?? 100, n: o["n"]?.integer ?? 100_000,
-                            alpha: o["alpha"]?.number ?? 0.001, radii: o["radii"]?.numbers ?? [], split: o["split"]?.text ?? "val",
+        return SmoothAction(sigmas: sigmas, criterion: criterion, n0: o["n0"]?.integer ?? 100, n: n,
+                            alpha: alpha, radii: o["radii"]?.numbers ?? [], split: o["split"]?.text ?? "val",
                             limit: o["limit"]?.integer ?? 0, reasoning: o["reasoning"]?.text ?? "auto",
                             maxNewTokens: o["max_new_tokens"]?.integer ?? 96, batchSize: o["batch_size"]?.integer ?? 32,
                             finetune: finetune, seed: UInt64(stage.seed))

@@ -48,8 +48,8 @@ public enum RandomizedSmoothing {
     /// ln(alpha) / ln(Phi(radius / sigma)), rounded up.
     public static func samplesToReach(radius: Double, sigma: Double, alpha: Double) -> Int {
         let p = Statistics.normalCDF(radius / sigma)
-        guard p < 1 else { return Int.max }
-        return max(1, Int((Foundation.log(alpha) / Foundation.log(p)).rounded(.up)))
+        let samples = (Foundation.log(alpha) / Foundation.log(p)).rounded(.up)
+        return p < 1 && samples < Double(Int.max) ? max(1, Int(samples)) : Int.max
     }
 
     /// The fraction of `certificates` that are correct with a radius of at least `radius`
