@@ -186,12 +186,14 @@ public struct GRPOTrainer: Sendable {
             // forward pass (its ratio is 1 by definition), as TRL takes them when num_iterations is 1.
             var old: [[Double]]?
             let size = GRPOBatchSize(completions: sequences.count, activeTokens: batches.reduce(0) { $0 + $1.responseTokens })
+            // The index of each micro-batch's first completion.
+            let firstOf = batches.indices.map { k in batches[..<k].reduce(0) { $0 + $1.b } }
             for iteration in 0..<cfg.iterations {
-                let sampled = old, microBatch = cfg.microBatch, objective = cfg.objective
+                let sampled = old, objective = cfg.objective
                 let perBatch = parallel.gradients(parameters: model.parameters.values, batches: batches, gradients: &gradients) { k, logp in
                     let current = Self.completionLogProbs([logp], [batches[k]])
                     let part = current.indices.map { j in
-                        let i = k * microBatch + j
+                        let i = firstOf[k] + j
                         return CompletionTokens(logp: current[j], oldLogp: sampled?[i] ?? current[j], refLogp: ref?[i], advantage: advantages[i])
                     }
                     return Self.scatter(GRPOObjective.loss(part, settings: objective, batch: size).dlogp, into: [batches[k]])[0]

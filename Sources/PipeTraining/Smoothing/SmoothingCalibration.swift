@@ -154,10 +154,10 @@ public struct SmoothingCalibration: Sendable {
         var policies: [Checkpoint] = [], certificates: [[Certificate]] = [], speeds: [Double] = [], scores: [Double] = []
         for sigma in sigmas {
             if shouldStop() { throw TrainingError("stopped") }
-            if case .certifiedAccuracyAt(let radius) = criterion, RandomizedSmoothing.largestRadius(sigma: sigma, n: n, alpha: alpha) < radius {
+            let reach = RandomizedSmoothing.largestRadius(sigma: sigma, n: n, alpha: alpha)
+            if case .certifiedAccuracyAt(let radius) = criterion, reach < radius {
                 log(String(format: "warning: sigma %g certifies at most radius %.3f with n %d and alpha %g, below the criterion's %g: "
-                           + "it scores 0 whatever the policy (n %d would reach it)", sigma,
-                           RandomizedSmoothing.largestRadius(sigma: sigma, n: n, alpha: alpha), n, alpha, radius,
+                           + "it scores 0 whatever the policy (n %d would reach it)", sigma, reach, n, alpha, radius,
                            RandomizedSmoothing.samplesToReach(radius: radius, sigma: sigma, alpha: alpha)))
             }
             var policy = checkpoint
