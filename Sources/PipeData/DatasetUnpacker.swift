@@ -50,23 +50,29 @@ public struct DatasetUnpacker: Sendable {
         // The kept records, built as index entries from the start (their image row is set after the
         // passes, their split after that): copying 50,000 records later costs more than the splits.
         var entries: [DatasetIndex.Entry] = []
-        /// The archive entry of each kept record's image.
-        var entryOf: [String] = []
-        var wanted = Set<String>()
+        /// Each kept record's image, as its number: images are numbered as records first name them.
+        var imageOfEntry: [Int] = []
+        /// By image number: the archive entry, the row in `images.u8` (-1 until decoded), whether the
+        /// archive holds it, whether it was skipped.
+        var imagePaths: [String] = [], rowOf: [Int] = [], present: [Bool] = [], skippedImage: [Bool] = []
+        var imageNumbers: [String: Int] = [:]
+        var rows = 0
+        /// Files read before any record named them (images listed before their QA file).
+        var unclaimed = Set<String>()
+        var skipped: [String] = []
         var total = 0
         var allModalities = Set<String>(), allTypes = Set<String>()
         var root: String?
-        var imageEntries = Set<String>()
-        var rows: [String: Int] = [:]
-        var skipped = Set<String>()
 
-        func decode(_ path: String, _ read: () throws -> Data) throws {
+        func decode(_ number: Int, _ read: () throws -> Data) throws {
+            let path = imagePaths[number]
             let data = try read()
             let image: Image
             do {
                 // An RGB JPEG of the target size (the synthetic benchmark's) decodes straight into the pixel file.
                 if try pixels.appendJPEG(data, side: size) {
-                    rows[path] = rows.count
+                    rowOf[number] = rows
+                    rows += 1
                     return
                 }
                 image = try Image(decoding: data)
@@ -74,12 +80,14 @@ public struct DatasetUnpacker: Sendable {
                 guard onBadImage == .skip else {
                     throw DatasetError("image \(path): \(error); set on_bad_image: skip to drop it and its records")
                 }
-                skipped.insert(path)
+                skippedImage[number] = true
+                skipped.append(path)
                 log("skipped \(path): \(error)")
                 return
             }
             try pixels.append(image.rgb.resized(width: size, height: size).pixels)
-            rows[path] = rows.count
+            rowOf[number] = rows
+            rows += 1
         }
 
         try ArchiveReader(path: archive, limits: limits).forEach { entry, read in
@@ -89,23 +97,43 @@ public struct DatasetUnpacker: Sendable {
                     throw DatasetError("\(entry.path): QA files under two roots (`\(root)` and `\(qaRoot)`); an archive holds one dataset root")
                 }
                 root = qaRoot
-                let parsed = try OmniMedVQA.records(from: try read(), file: entry.path)
-                total += parsed.count
-                for record in parsed {
-                    allModalities.insert(record.modality)
-                    allTypes.insert(record.questionType)
+                // A file lists the questions of one image together, and repeated fields share their
+                // strings: comparing with the previous record's is mostly an identity check.
+                var lastImagePath: String?, lastNumber = 0, lastModality: String?, lastType: String?
+                try OmniMedVQA.forEachRecord(in: try read(), file: entry.path) { record in
+                    total += 1
+                    if record.modality != lastModality {
+                        allModalities.insert(record.modality)
+                        lastModality = record.modality
+                    }
+                    if record.questionType != lastType {
+                        allTypes.insert(record.questionType)
+                        lastType = record.questionType
+                    }
                     guard (modalities.isEmpty || modalities.contains(record.modality)),
-                          (questionTypes.isEmpty || questionTypes.contains(record.questionType)) else { continue }
-                    let path = qaRoot + Self.entryPath(record.imagePath)
+                          (questionTypes.isEmpty || questionTypes.contains(record.questionType)) else { return }
+                    if record.imagePath != lastImagePath {
+                        let path = qaRoot + Self.entryPath(record.imagePath)
+                        if let number = imageNumbers[path] {
+                            lastNumber = number
+                        } else {
+                            lastNumber = imagePaths.count
+                            imageNumbers[path] = lastNumber
+                            imagePaths.append(path)
+                            rowOf.append(-1)
+                            skippedImage.append(false)
+                            present.append(unclaimed.remove(path) != nil)
+                        }
+                        lastImagePath = record.imagePath
+                    }
                     entries.append(DatasetIndex.Entry(record: record, image: -1, split: .train))
-                    entryOf.append(path)
-                    wanted.insert(path)
+                    imageOfEntry.append(lastNumber)
                 }
+            } else if let number = imageNumbers[entry.path] {
+                present[number] = true
+                if rowOf[number] < 0, !skippedImage[number] { try decode(number, read) }
             } else {
-                imageEntries.insert(entry.path)
-                if wanted.contains(entry.path), rows[entry.path] == nil, !skipped.contains(entry.path) {
-                    try decode(entry.path, read)
-                }
+                unclaimed.insert(entry.path)
             }
         }
         phase("pass 1")
@@ -116,22 +144,25 @@ public struct DatasetUnpacker: Sendable {
             throw DatasetError("no records left after the modality/question-type filters (\(total) before); the archive has modalities "
                                + allModalities.sorted().joined(separator: ", ") + " and question types " + allTypes.sorted().joined(separator: ", "))
         }
-        let missing = entries.indices.filter { !imageEntries.contains(entryOf[$0]) }
+        let missing = entries.indices.filter { !present[imageOfEntry[$0]] }
         if !missing.isEmpty && onBadImage == .error {
             throw DatasetError("\(missing.count) records name an image missing from the archive, e.g. "
                                + missing.prefix(5).map { "\(entries[$0].record.questionID) (\(entries[$0].record.imagePath))" }
                                  .joined(separator: ", ")
                                + "; set on_bad_image: skip to drop them")
         }
-        skipped.formUnion(missing.map { entryOf[$0] })
-        log("\(entries.count) records (\(total) in the archive), \(wanted.count) images")
+        for number in imagePaths.indices where !present[number] {
+            skippedImage[number] = true
+            skipped.append(imagePaths[number])
+        }
+        log("\(entries.count) records (\(total) in the archive), \(imagePaths.count) images")
 
         // Images listed before the QA file that needs them.
-        let remaining = wanted.subtracting(rows.keys).subtracting(skipped)
+        let remaining = imagePaths.indices.filter { rowOf[$0] < 0 && !skippedImage[$0] }
         if !remaining.isEmpty {
             try ArchiveReader(path: archive, limits: limits).forEach { entry, read in
-                guard entry.kind == .file, remaining.contains(entry.path), rows[entry.path] == nil, !skipped.contains(entry.path) else { return }
-                try decode(entry.path, read)
+                guard entry.kind == .file, let number = imageNumbers[entry.path], rowOf[number] < 0, !skippedImage[number] else { return }
+                try decode(number, read)
             }
             phase("pass 2 (\(remaining.count) images listed before their QA file)")
         }
@@ -139,7 +170,7 @@ public struct DatasetUnpacker: Sendable {
 
         // Records of skipped images are dropped; the rest get their row and split.
         let filtered = entries.count
-        for i in entries.indices { entries[i].image = rows[entryOf[i]] ?? -1 }
+        for i in entries.indices { entries[i].image = rowOf[imageOfEntry[i]] }
         entries.removeAll { $0.image < 0 }
         // Rows stand for image paths one to one, so the assignment is the one `assign(imagePaths:...)` gives.
         let assigned = splits.assign(images: entries.map(\.image), modalities: entries.map(\.record.modality),
@@ -169,8 +200,8 @@ public struct DatasetUnpacker: Sendable {
         for (split, count) in zip(Split.allCases, splitCounts) where count > 0 { bySplit[split.rawValue] = count }
         for (k, count) in letterCounts.enumerated() where count > 0 { byLetter[String(UnicodeScalar(UInt8(65 + k)))] = count }
         phase("splits")
-        var images = [String](repeating: "", count: rows.count)
-        for (path, row) in rows { images[row] = path }
+        var images = [String](repeating: "", count: rows)
+        for (number, row) in rowOf.enumerated() where row >= 0 { images[row] = imagePaths[number] }
         let index = DatasetIndex(format: DatasetIndex.currentFormat, imageSize: size, channels: 3, images: images, records: entries)
         try index.write(to: output + "/index.json")
         phase("index.json")
@@ -198,130 +229,5 @@ public struct DatasetUnpacker: Sendable {
     static func entryPath(_ imagePath: String) -> String {
         // A path that would leave the archive matches no entry and is reported missing.
         ArchivePath.normalize(imagePath) ?? imagePath
-    }
-}
-
-/// `index.json` of a dataset artifact.
-public struct DatasetIndex: Codable, Equatable, Sendable {
-    public static let currentFormat = "pipe-vqa 1"
-
-    public struct Entry: Codable, Equatable, Sendable {
-        public var record: VQARecord
-        /// The row of `images.u8` holding this record's image.
-        public var image: Int
-        public var split: Split
-    }
-
-    public var format: String
-    public var imageSize: Int
-    public var channels: Int
-    /// Archive paths of the images, by row.
-    public var images: [String]
-    public var records: [Entry]
-
-    /// Writes the index as JSON (the Codable form, keys sorted), built directly: `JSONEncoder` takes
-    /// most of a second on 50,000 records.
-    public func write(to path: String) throws {
-        var out = JSONText(capacity: 64 * images.count + 400 * records.count)
-        out.raw("{\"channels\":"); out.int(channels)
-        out.raw(",\"format\":"); out.string(format)
-        out.raw(",\"imageSize\":"); out.int(imageSize)
-        out.raw(",\"images\":[")
-        for (i, image) in images.enumerated() {
-            if i > 0 { out.raw(",") }
-            out.string(image)
-        }
-        out.raw("],\"records\":[")
-        for i in records.indices {
-            // Read in place: copying an entry would retain and release each of its strings.
-            out.raw(i > 0 ? ",{\"image\":" : "{\"image\":"); out.int(records[i].image)
-            out.raw(",\"record\":{\"answer\":"); out.int(records[i].record.answer)
-            if let chain = records[i].record.chainID { out.raw(",\"chainID\":"); out.string(chain) }
-            if let step = records[i].record.chainStep { out.raw(",\"chainStep\":"); out.int(step) }
-            out.raw(",\"dataset\":"); out.string(records[i].record.dataset)
-            out.raw(",\"imagePath\":"); out.string(records[i].record.imagePath)
-            out.raw(",\"modality\":"); out.string(records[i].record.modality)
-            out.raw(",\"options\":[")
-            for (k, option) in records[i].record.options.enumerated() {
-                if k > 0 { out.raw(",") }
-                out.string(option)
-            }
-            out.raw("],\"question\":"); out.string(records[i].record.question)
-            out.raw(",\"questionID\":"); out.string(records[i].record.questionID)
-            out.raw(",\"questionType\":"); out.string(records[i].record.questionType)
-            switch records[i].split {
-            case .train: out.raw("},\"split\":\"train\"}")
-            case .val: out.raw("},\"split\":\"val\"}")
-            case .test: out.raw("},\"split\":\"test\"}")
-            }
-        }
-        out.raw("]}")
-        try out.write(to: path)
-    }
-
-    public static func read(from path: String) throws -> DatasetIndex {
-        guard let data = FileManager.default.contents(atPath: path) else { throw DatasetError("cannot read \(path)") }
-        let index = try JSONDecoder().decode(DatasetIndex.self, from: data)
-        guard index.format == currentFormat else { throw DatasetError("\(path): unsupported dataset format \(index.format)") }
-        return index
-    }
-}
-
-/// `images.u8`, written through a 4 MiB buffer.
-final class PixelFile {
-    private let handle: FileHandle
-    private let path: String
-    private var buffer: [UInt8] = []
-    /// Room for one image, appended before decoding into it.
-    private var zeros: [UInt8] = []
-
-    init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw DatasetError("cannot write \(path)")
-        }
-        self.handle = handle
-        self.path = path
-        buffer.reserveCapacity(4 << 20)
-    }
-
-    deinit { try? handle.close() }
-
-    func append(_ pixels: [UInt8]) throws {
-        buffer.append(contentsOf: pixels)
-        if buffer.count >= 4 << 20 { try flush() }
-    }
-
-    /// Appends `data` decoded, when it is an RGB JPEG of `side` x `side`; false, appending nothing, otherwise.
-    func appendJPEG(_ data: Data, side: Int) throws -> Bool {
-        let start = buffer.count, count = side * side * 3
-        if zeros.count != count { zeros = [UInt8](repeating: 0, count: count) }
-        buffer.append(contentsOf: zeros)  // a copy, faster than appending a repeated element
-        let decoded: Bool
-        do {
-            decoded = try buffer.withUnsafeMutableBytes {
-                try Image.decodeJPEG(data, into: UnsafeMutableRawBufferPointer(rebasing: $0[start...]), width: side, height: side)
-            }
-        } catch {
-            buffer.removeLast(count)
-            throw error
-        }
-        guard decoded else {
-            buffer.removeLast(count)
-            return false
-        }
-        if buffer.count >= 4 << 20 { try flush() }
-        return true
-    }
-
-    private func flush() throws {
-        // write(2) straight from the buffer: FileHandle would copy it into a new Data first.
-        let descriptor = handle.fileDescriptor
-        try buffer.withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    func close() throws {
-        try flush()
-        try handle.close()
     }
 }

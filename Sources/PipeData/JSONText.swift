@@ -2,18 +2,45 @@
 import Glibc
 #endif
 
-/// JSON text built byte by byte, for the large files where `JSONEncoder` is too slow.
+/// JSON text built byte by byte and written to a file through a 1 MiB buffer, for the large files
+/// where `JSONEncoder` is too slow. A small buffer written often stays in the cache, where one
+/// buffer for the whole file would fault in fresh pages all along.
 struct JSONText {
-    private(set) var bytes: [UInt8] = []
+    private var bytes: [UInt8] = []
+    private var descriptor: Int32
+    private let path: String
+    private static let bufferSize = 1 << 20
 
-    init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
-
-    /// Writes the text to a new file at `path`.
-    func write(to path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    /// Creates (or empties) the file at `path`.
+    init(writingTo path: String) throws {
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw DatasetError("cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
+        self.path = path
+        bytes.reserveCapacity(Self.bufferSize + (64 << 10))
+    }
+
+    /// Writes the buffer out once it holds 1 MiB; call between pieces of the text.
+    mutating func flushIfFull() throws {
+        if bytes.count >= Self.bufferSize { try flush() }
+    }
+
+    /// Writes the rest of the text and closes the file.
+    mutating func finish() throws {
+        try flush()
+        close()
+    }
+
+    /// Closes the file, if still open, without writing the buffer.
+    mutating func close() {
+        guard descriptor >= 0 else { return }
+        closeFile(descriptor)
+        descriptor = -1
+    }
+
+    private mutating func flush() throws {
+        let (descriptor, path) = (self.descriptor, self.path)
         try bytes.withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
+        bytes.removeAll(keepingCapacity: true)
     }
 
     /// Appends constant JSON text as it is.
@@ -54,6 +81,8 @@ struct JSONText {
         bytes.append(UInt8(ascii: "\""))
     }
 }
+
+private func closeFile(_ descriptor: Int32) { _ = close(descriptor) }
 
 /// Writes all of `buffer` to `descriptor` with write(2), retrying interrupted and short writes.
 func writeAll(_ descriptor: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {

@@ -8,11 +8,18 @@ public enum OmniMedVQA {
     /// Parses one QA file. Accepts `modality` for `modality_type`, missing `option_C`/`option_D`,
     /// numeric ids; ignores unknown fields; maps `gt_answer` (the answer's text) to its option.
     public static func records(from data: Data, file: String) throws -> [VQARecord] {
-        let objects = try QAJSON.objects(in: data, file: file, keys: Key.allCases.map(\.name))
         var records: [VQARecord] = []
-        records.reserveCapacity(objects.count)
-        for (index, fields) in objects.enumerated() { records.append(try record(fields, file: file, index: index)) }
+        try forEachRecord(in: data, file: file) { records.append($0) }
         return records
+    }
+
+    /// `records(from:file:)` one record at a time, without building the list. Fields repeated across
+    /// records (question, options, modality, type, image path) share their strings.
+    public static func forEachRecord(in data: Data, file: String, _ body: (VQARecord) throws -> Void) throws {
+        try QAJSON.forEachObject(in: data, file: file, keys: Key.allCases.map(\.name),
+                                 interning: Set(Key.allCases.filter { $0 != .questionID }.map(\.rawValue))) { fields, index in
+            try body(try record(fields, file: file, index: index))
+        }
     }
 
     /// The fields a record reads; the raw value is the field's slot in a parsed object.

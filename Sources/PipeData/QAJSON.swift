@@ -16,19 +16,34 @@ struct QAJSON {
         case nested
     }
 
-    /// Valid only inside `objects(in:file:keys:)`.
+    /// Valid only inside `forEachObject(in:file:keys:interning:_:)`.
     private let bytes: UnsafeBufferPointer<UInt8>
     private var at = 0
     private let keys: [[UInt8]]
+    /// Per key: whether equal values share one string (fields repeated across records).
+    private let interned: [Bool]
+    private var interner = StringInterner()
 
     /// Parses `data`; each object becomes one slot per key of `keys` (nil where absent). Throws a
     /// `DatasetError` naming `file` and the line of the first error.
     static func objects(in data: Data, file: String, keys: [String]) throws -> [[Field?]] {
+        var out: [[Field?]] = []
+        try forEachObject(in: data, file: file, keys: keys) { fields, _ in out.append(fields) }
+        return out
+    }
+
+    /// Parses `data`, handing `body` each object as one slot per key of `keys` (nil where absent) and
+    /// its position in the list, without keeping the objects. String values of the keys whose
+    /// indices are in `interning` share storage with equal earlier values. Parse errors are thrown
+    /// as a `DatasetError` naming `file` and the line; `body`'s errors pass through.
+    static func forEachObject(in data: Data, file: String, keys: [String], interning: Set<Int> = [],
+                              _ body: ([Field?], Int) throws -> Void) throws {
         let keyBytes = keys.map { Array($0.utf8) }
-        return try data.withUnsafeBytes { raw in
-            var reader = QAJSON(bytes: raw.bindMemory(to: UInt8.self), keys: keyBytes)
+        try data.withUnsafeBytes { raw in
+            var reader = QAJSON(bytes: raw.bindMemory(to: UInt8.self), keys: keyBytes,
+                                interned: keys.indices.map(interning.contains))
             do {
-                return try reader.list()
+                try reader.list(body)
             } catch let error as Problem {
                 if error.shape { throw DatasetError("\(file): \(error.message)") }
                 throw DatasetError("\(file): not valid JSON: \(error.message) at line \(reader.line(of: error.offset))")
@@ -43,12 +58,13 @@ struct QAJSON {
         var shape = false
     }
 
-    private init(bytes: UnsafeBufferPointer<UInt8>, keys: [[UInt8]]) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, keys: [[UInt8]], interned: [Bool]) {
         var start = 0
         if bytes.starts(with: [0xef, 0xbb, 0xbf]) { start = 3 }  // a UTF-8 byte-order mark
         self.bytes = bytes
         self.at = start
         self.keys = keys
+        self.interned = interned
     }
 
     private func line(of offset: Int) -> Int { bytes[..<min(offset, bytes.count)].reduce(1) { $0 + ($1 == 0x0a ? 1 : 0) } }
@@ -73,7 +89,7 @@ struct QAJSON {
         return true
     }
 
-    private mutating func list() throws -> [[Field?]] {
+    private mutating func list(_ body: ([Field?], Int) throws -> Void) throws {
         skipSpace()
         guard at < bytes.count, bytes[at] == UInt8(ascii: "[") else {
             // Valid JSON that is not a list is the wrong shape; anything else is broken.
@@ -83,27 +99,38 @@ struct QAJSON {
             throw Problem(message: "expected a JSON list of records", offset: at, shape: true)
         }
         at += 1
-        var out: [[Field?]] = []
+        // One array of slots, emptied after each object, serves every object.
+        var fields = [Field?](repeating: nil, count: keys.count)
+        var count = 0
         if !take(UInt8(ascii: "]")) {
             repeat {
                 skipSpace()
                 guard at < bytes.count, bytes[at] == UInt8(ascii: "{") else {
-                    throw Problem(message: "record \(out.count) is not a JSON object", offset: at, shape: true)
+                    throw Problem(message: "record \(count) is not a JSON object", offset: at, shape: true)
                 }
-                out.append(try object(keeping: true))
+                try object(into: &fields)
+                try body(fields, count)
+                count += 1
+                for k in fields.indices { fields[k] = nil }
             } while take(UInt8(ascii: ","))
             try expect(UInt8(ascii: "]"), "`,` or `]`")
         }
         skipSpace()
         guard at == bytes.count else { throw fail("unexpected text after the list") }
-        return out
     }
 
-    /// An object; with `keeping`, the values of `keys`, otherwise only checked.
-    private mutating func object(keeping: Bool) throws -> [Field?] {
+    /// An object whose values of `keys` go into their slots of `fields`.
+    private mutating func object(into fields: inout [Field?]) throws { try object(keeping: true, &fields) }
+
+    /// An object, only checked.
+    private mutating func skipObject() throws {
+        var none: [Field?] = []
+        try object(keeping: false, &none)
+    }
+
+    private mutating func object(keeping: Bool, _ fields: inout [Field?]) throws {
         try expect(UInt8(ascii: "{"), "`{`")
-        var fields = [Field?](repeating: nil, count: keeping ? keys.count : 0)
-        if take(UInt8(ascii: "}")) { return fields }
+        if take(UInt8(ascii: "}")) { return }
         repeat {
             skipSpace()
             guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else { throw fail("expected a field name") }
@@ -115,13 +142,12 @@ struct QAJSON {
             }
             try expect(UInt8(ascii: ":"), "`:`")
             if let slot {
-                fields[slot] = try value(keeping: true)
+                fields[slot] = try value(keeping: true, interning: interned[slot])
             } else {
                 _ = try value(keeping: false)
             }
         } while take(UInt8(ascii: ","))
         try expect(UInt8(ascii: "}"), "`,` or `}`")
-        return fields
     }
 
     /// The index in `keys` of the field name at `at` (consumed), or nil for another name.
@@ -140,13 +166,13 @@ struct QAJSON {
     }
 
     /// A value; without `keeping`, strings and numbers are checked but not built.
-    private mutating func value(keeping: Bool = true) throws -> Field {
+    private mutating func value(keeping: Bool = true, interning: Bool = false) throws -> Field {
         skipSpace()
         guard at < bytes.count else { throw fail("unexpected end of file") }
         switch bytes[at] {
-        case UInt8(ascii: "\""): return .string(try string(keeping: keeping))
+        case UInt8(ascii: "\""): return .string(try string(keeping: keeping, interning: interning))
         case UInt8(ascii: "{"):
-            _ = try object(keeping: false)
+            try skipObject()
             return .nested
         case UInt8(ascii: "["):
             at += 1
@@ -189,8 +215,9 @@ struct QAJSON {
         return String(decoding: bytes[start..<at], as: UTF8.self)
     }
 
-    /// A string starting at the opening quote; without `keeping`, checked and returned empty.
-    private mutating func string(keeping: Bool = true) throws -> String {
+    /// A string starting at the opening quote; without `keeping`, checked and returned empty; with
+    /// `interning`, shared with equal earlier strings when it has no escapes.
+    private mutating func string(keeping: Bool = true, interning: Bool = false) throws -> String {
         at += 1
         let start = at
         // Fast path: no escapes; ASCII text needs no UTF-8 validation.
@@ -206,9 +233,10 @@ struct QAJSON {
             let slice = bytes[start..<(at - 1)]
             if !ascii {
                 let text = try validated(slice)
-                return keeping ? text : ""
+                return keeping ? interning ? interner.string(UnsafeBufferPointer(rebasing: slice)) : text : ""
             }
-            return keeping ? String(decoding: slice, as: UTF8.self) : ""
+            guard keeping else { return "" }
+            return interning ? interner.string(UnsafeBufferPointer(rebasing: slice)) : String(decoding: slice, as: UTF8.self)
         }
         var out = Array(bytes[start..<at])
         while true {
