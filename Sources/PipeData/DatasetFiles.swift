@@ -70,13 +70,14 @@ public struct DatasetIndex: Codable, Equatable, Sendable {
     }
 }
 
-/// `images.u8`, written through a 4 MiB buffer.
+/// `images.u8`, written through a buffer of 4 MiB (or one image, if larger) that JPEGs decode
+/// straight into: nothing is zeroed or copied before the write.
 final class PixelFile {
     private let handle: FileHandle
     private let path: String
-    private var buffer: [UInt8] = []
-    /// Room for one image, appended before decoding into it.
-    private var zeros: [UInt8] = []
+    /// `filled` bytes of `buffer` hold pixels not yet written.
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var filled = 0
 
     init(path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
@@ -84,43 +85,44 @@ final class PixelFile {
         }
         self.handle = handle
         self.path = path
-        buffer.reserveCapacity(4 << 20)
+        buffer = .allocate(byteCount: 4 << 20, alignment: 64)
     }
 
-    deinit { try? handle.close() }
+    deinit {
+        buffer.deallocate()
+        try? handle.close()
+    }
+
+    /// Room for `count` more bytes at `filled`, writing the buffer out (and growing it for a large image) if needed.
+    private func reserve(_ count: Int) throws {
+        if filled + count > buffer.count { try flush() }
+        if count > buffer.count {
+            buffer.deallocate()
+            buffer = .allocate(byteCount: count, alignment: 64)
+        }
+    }
 
     func append(_ pixels: [UInt8]) throws {
-        buffer.append(contentsOf: pixels)
-        if buffer.count >= 4 << 20 { try flush() }
+        try reserve(pixels.count)
+        pixels.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]).copyMemory(from: $0) }
+        filled += pixels.count
     }
 
     /// Appends `data` decoded, when it is an RGB JPEG of `side` x `side`; false, appending nothing, otherwise.
     func appendJPEG(_ data: Data, side: Int) throws -> Bool {
-        let start = buffer.count, count = side * side * 3
-        if zeros.count != count { zeros = [UInt8](repeating: 0, count: count) }
-        buffer.append(contentsOf: zeros)  // a copy, faster than appending a repeated element
-        let decoded: Bool
-        do {
-            decoded = try buffer.withUnsafeMutableBytes {
-                try Image.decodeJPEG(data, into: UnsafeMutableRawBufferPointer(rebasing: $0[start...]), width: side, height: side)
-            }
-        } catch {
-            buffer.removeLast(count)
-            throw error
-        }
-        guard decoded else {
-            buffer.removeLast(count)
-            return false
-        }
-        if buffer.count >= 4 << 20 { try flush() }
+        let count = side * side * 3
+        try reserve(count)
+        // Only a complete decode advances `filled`: a failed one leaves nothing behind.
+        guard try Image.decodeJPEG(data, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + count)]),
+                                   width: side, height: side) else { return false }
+        filled += count
         return true
     }
 
     private func flush() throws {
         // write(2) straight from the buffer: FileHandle would copy it into a new Data first.
-        let descriptor = handle.fileDescriptor
-        try buffer.withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
-        buffer.removeAll(keepingCapacity: true)
+        try writeAll(handle.fileDescriptor, UnsafeRawBufferPointer(rebasing: buffer[..<filled]), path: path)
+        filled = 0
     }
 
     func close() throws {

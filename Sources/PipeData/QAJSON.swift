@@ -157,8 +157,11 @@ struct QAJSON {
         while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
             at = end + 1
-            let name = bytes[start..<end]
-            return keys.firstIndex { $0.count == name.count && $0.elementsEqual(name) }
+            let count = end - start, name = bytes.baseAddress! + start
+            for k in keys.indices where keys[k].count == count {
+                if keys[k].withUnsafeBufferPointer({ memcmp($0.baseAddress!, name, count) == 0 }) { return k }
+            }
+            return nil
         }
         // An escaped name: decode it first.
         let name = Array(try string().utf8)
