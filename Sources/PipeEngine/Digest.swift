@@ -29,10 +29,23 @@ public struct Digest: Hashable, Comparable, Sendable, Codable, CustomStringConve
 
     /// The digest of a file's content, read in 1 MiB chunks.
     public static func of(fileAt path: String) throws -> Digest {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw EngineError.io("cannot open \(path)") }
-        defer { try? handle.close() }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw EngineError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
         var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        // One 256 KiB buffer, read into again and again, stays in the cache: a new chunk per read
+        // would be allocated, faulted in and freed each time.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(descriptor, buffer.baseAddress!, buffer.count)
+            if count == 0 { break }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw EngineError.io("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
         return Digest(hasher.finalize())
     }
 
