@@ -20,6 +20,13 @@ struct QAJSON {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var at = 0
     private let keys: [[UInt8]]
+    /// Per key: its length and its first (up to) 8 bytes as a little-endian word, to match names fast.
+    private let keyLengths: [Int], keyPrefixes: [UInt64]
+    /// Which key came next in the last object, after each field (0: at the start; k + 1: after key
+    /// k; the last entry: after an unknown field). A file lists its records' fields in one order, so
+    /// this guess is nearly always right and spares trying every key.
+    private var following: [Int]
+    private var lastField = 0
     /// Per key: whether equal values share one string (fields repeated across records).
     private let interned: [Bool]
     private var interner = StringInterner()
@@ -64,6 +71,9 @@ struct QAJSON {
         self.bytes = bytes
         self.at = start
         self.keys = keys
+        self.keyLengths = keys.map(\.count)
+        self.following = [Int](repeating: -1, count: keys.count + 2)
+        self.keyPrefixes = keys.map { $0.withUnsafeBufferPointer { Self.prefix($0.baseAddress, count: $0.count) } }
         self.interned = interned
     }
 
@@ -131,6 +141,7 @@ struct QAJSON {
     private mutating func object(keeping: Bool, _ fields: inout [Field?]) throws {
         try expect(UInt8(ascii: "{"), "`{`")
         if take(UInt8(ascii: "}")) { return }
+        if keeping { lastField = 0 }
         repeat {
             skipSpace()
             guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else { throw fail("expected a field name") }
@@ -153,19 +164,32 @@ struct QAJSON {
     /// The index in `keys` of the field name at `at` (consumed), or nil for another name.
     private mutating func keySlot() throws -> Int? {
         let start = at + 1
-        var end = start
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+        let end = endOfPlainText(from: start)
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
             at = end + 1
             let count = end - start, name = bytes.baseAddress! + start
-            for k in keys.indices where keys[k].count == count {
-                if keys[k].withUnsafeBufferPointer({ memcmp($0.baseAddress!, name, count) == 0 }) { return k }
+            let prefix = Self.prefix(name, count: count)
+            func matches(_ k: Int) -> Bool {
+                keyLengths[k] == count && keyPrefixes[k] == prefix
+                    && (count <= 8 || keys[k].withUnsafeBufferPointer { memcmp($0.baseAddress! + 8, name + 8, count - 8) == 0 })
             }
-            return nil
+            let guess = following[lastField]
+            if guess >= 0, matches(guess) {
+                lastField = guess + 1
+                return guess
+            }
+            return found(keys.indices.first(where: matches))
         }
         // An escaped name: decode it first.
         let name = Array(try string().utf8)
-        return keys.firstIndex(of: name)
+        return found(keys.firstIndex(of: name))
+    }
+
+    /// Notes `slot` (nil: an unknown field) as the field after the last one, for the next guess.
+    private mutating func found(_ slot: Int?) -> Int? {
+        following[lastField] = slot ?? -1
+        lastField = slot.map { $0 + 1 } ?? keys.count + 1
+        return slot
     }
 
     /// A value; without `keeping`, strings and numbers are checked but not built.
@@ -224,6 +248,7 @@ struct QAJSON {
         at += 1
         let start = at
         // Fast path: no escapes; ASCII text needs no UTF-8 validation.
+        at = endOfPlainText(from: at)
         var ascii = true
         while at < bytes.count, bytes[at] != UInt8(ascii: "\""), bytes[at] != UInt8(ascii: "\\") {
             guard bytes[at] >= 0x20 else { throw fail("control character in a string") }
@@ -281,6 +306,36 @@ struct QAJSON {
                 out.append(byte)
             }
         }
+    }
+
+    /// The first position from `start` on holding a quote, a backslash, a control character or a
+    /// non-ASCII byte (or the end): eight bytes at a time, with the usual word tricks for "some byte
+    /// is zero" and "some byte is below n".
+    private func endOfPlainText(from start: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var i = start
+        if let base = bytes.baseAddress {
+            while i + 8 <= bytes.count {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                let quote = word ^ (0x22 &* ones), backslash = word ^ (0x5c &* ones)
+                let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- 0x20 &* ones) & ~word) | word
+                if special & highs != 0 { break }
+                i += 8
+            }
+        }
+        while i < bytes.count {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+            i += 1
+        }
+        return i
+    }
+
+    /// The first (up to) 8 of `count` bytes as a little-endian word, zero-padded.
+    private static func prefix(_ bytes: UnsafePointer<UInt8>?, count: Int) -> UInt64 {
+        var word: UInt64 = 0
+        for k in 0..<min(count, 8) { word |= UInt64(bytes![k]) << (8 * k) }
+        return word
     }
 
     private mutating func hex4() throws -> UInt32 {

@@ -21,10 +21,9 @@ struct StringInterner {
     /// The string for UTF-8 `bytes` (already validated), shared with earlier equal ones.
     mutating func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         guard bytes.count > Self.inlineLength else { return String(decoding: bytes, as: UTF8.self) }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hash = Self.hash(bytes)
         let mask = table.count - 1
-        var slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & mask
+        var slot = Int(truncatingIfNeeded: hash) & mask
         while table[slot] != 0 {
             let entry = Int(table[slot]) - 1
             if entries[entry].hash == hash, entries[entry].count == bytes.count,
@@ -42,12 +41,32 @@ struct StringInterner {
         return string
     }
 
+    /// A hash of `bytes` (more than 8 of them), eight bytes at a time: multiply and fold, then a
+    /// final mix so the low bits that pick a slot depend on every byte.
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        let base = UnsafeRawPointer(bytes.baseAddress!)
+        var hash = UInt64(bytes.count) &* 0x9e37_79b9_7f4a_7c15
+        var i = 0
+        while i + 8 <= bytes.count {
+            hash = (hash ^ base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xbf58_476d_1ce4_e5b9
+            hash ^= hash >> 31
+            i += 8
+        }
+        // The last eight bytes (overlapping the loop's when the count is not a multiple of 8).
+        if i < bytes.count {
+            hash = (hash ^ base.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self)) &* 0x94d0_49bb_1331_11eb
+        }
+        hash ^= hash >> 29
+        hash = hash &* 0xbf58_476d_1ce4_e5b9
+        return hash ^ (hash >> 32)
+    }
+
     /// Doubles the table, placing every entry again.
     private mutating func grow() {
         table = [Int32](repeating: 0, count: table.count * 2)
         let mask = table.count - 1
         for (index, entry) in entries.enumerated() {
-            var slot = Int(truncatingIfNeeded: entry.hash ^ (entry.hash >> 29)) & mask
+            var slot = Int(truncatingIfNeeded: entry.hash) & mask
             while table[slot] != 0 { slot = (slot + 1) & mask }
             table[slot] = Int32(index + 1)
         }
