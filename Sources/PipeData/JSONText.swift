@@ -57,7 +57,8 @@ struct JSONText {
         var text = text
         // Most strings need no escaping: copy them whole.
         let done = text.withUTF8 { utf8 -> Bool in
-            guard !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) else { return false }
+            // Non-ASCII text takes the slow path too, which copies it unchanged.
+            guard PlainText.end(in: utf8, from: 0) == utf8.count else { return false }
             bytes.append(contentsOf: utf8)
             return true
         }
