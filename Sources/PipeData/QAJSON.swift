@@ -259,10 +259,8 @@ struct QAJSON {
         if bytes[at] == UInt8(ascii: "\"") {
             at += 1
             let slice = bytes[start..<(at - 1)]
-            if !ascii {
-                let text = try validated(slice)
-                return keeping ? interning ? interner.string(UnsafeBufferPointer(rebasing: slice)) : text : ""
-            }
+            // Non-ASCII text is checked as UTF-8 (rare in QA files, so building it twice costs little).
+            if !ascii { _ = try validated(slice) }
             guard keeping else { return "" }
             return interning ? interner.string(UnsafeBufferPointer(rebasing: slice)) : String(decoding: slice, as: UTF8.self)
         }
