@@ -15,7 +15,7 @@ import PipeTraining
 /// each radius and the smoothed policy's accuracy, and `certificates.csv`.
 public struct EvaluateKind: StageKind {
     public let name = "evaluate"
-    public let version = 6
+    public let version = 7
 
     public init() {}
 
@@ -43,6 +43,11 @@ public struct EvaluateKind: StageKind {
         .init("batch_size", .int(1...4096), default: .int(32), help: "noisy samples decoded together"),
     ])
 
+    static let cueOptions = OptionSchema([
+        .init("limit", .int(0...10_000_000), default: .int(0),
+              help: "records probed with each misleading cue, drawn from the scored ones with a fixed seed (0: all)"),
+    ])
+
     public var schema: OptionSchema? {
         OptionSchema([
             .init("split", .text(["train", "val", "test"]), default: .string("test"), help: "the split to score"),
@@ -50,6 +55,7 @@ public struct EvaluateKind: StageKind {
             TrainingKindSupport.reasoningOption,
             .init("max_new_tokens", .int(1...4096), default: .int(96), help: "tokens to generate per answer"),
             .init("attack", .group(Self.attackOptions), default: nil, help: "adversarial evaluation"),
+            .init("cues", .group(Self.cueOptions), default: nil, help: "Med-R2's misleading-cue probes (a hint, shuffled options)"),
             .init("certify", .group(Self.certifyOptions), default: nil,
                   help: "randomized smoothing: certified accuracy (on with a `smoothing` input or a sigma)"),
         ])
@@ -70,7 +76,7 @@ public struct EvaluateKind: StageKind {
         let certify = o["certify"]
         return EvaluateAction(split: o["split"]?.text ?? "test", limit: o["limit"]?.integer ?? 0, reasoning: o["reasoning"]?.text ?? "auto",
                               maxNewTokens: o["max_new_tokens"]?.integer ?? 96, attacks: attacks,
-                              attackLimit: attack?["limit"]?.integer ?? 0, seed: UInt64(stage.seed),
+                              attackLimit: attack?["limit"]?.integer ?? 0, cueLimit: o["cues"]?["limit"]?.integer ?? 0, seed: UInt64(stage.seed),
                               certify: CertifyRequest(sigma: certify?["sigma"]?.number, n0: certify?["n0"]?.integer, n: certify?["n"]?.integer,
                                                       alpha: certify?["alpha"]?.number, predictN: certify?["predict_n"]?.integer ?? 0,
                                                       radii: certify?["radii"]?.numbers ?? [], limit: certify?["limit"]?.integer ?? 0,
@@ -85,6 +91,7 @@ struct EvaluateAction: JobAction {
     var maxNewTokens: Int
     var attacks: [AttackSettings]
     var attackLimit: Int
+    var cueLimit: Int
     var seed: UInt64
     var certify: CertifyRequest
 
@@ -102,7 +109,7 @@ struct EvaluateAction: JobAction {
             let splitValue = Split(rawValue: split) ?? .test
             let entries = SFTTrainer.spread(dataset.records(splitValue), limit: limit)
             let evaluation = PolicyEvaluation(mode: mode, maxNewTokens: maxNewTokens, attacks: attacks, attackLimit: attackLimit,
-                                          threads: TrainingThreads.count, seed: seed, certification: certify.settings(smoothing))
+                                          cueLimit: cueLimit, threads: TrainingThreads.count, seed: seed, certification: certify.settings(smoothing))
             let output = try evaluation.run(checkpoint, on: dataset, entries: entries, split: split, log: context.log)
             let report = output.report
             let out = context.outputDirectory

@@ -6,8 +6,16 @@ import PipeRandom
 /// Accuracy when the question is changed in a way that should not change the answer (Med-R2).
 public struct CueResult: Codable, Equatable, Sendable {
     public var accuracy: Double
-    /// Clean accuracy minus this one.
+    /// Clean accuracy on the same records minus this one.
     public var drop: Double
+    /// Records probed (absent in reports written before probes could be limited: all of them).
+    public var count: Int?
+
+    public init(accuracy: Double, drop: Double, count: Int? = nil) {
+        self.accuracy = accuracy
+        self.drop = drop
+        self.count = count
+    }
 }
 
 /// Med-R2's stepwise consistency on chained questions about one image.

@@ -76,15 +76,19 @@ public struct PolicyEvaluation: Sendable {
     /// Records attacked, drawn from the evaluated ones with a fixed seed (0: all); attacks cost PGD's steps
     /// in forward and backward passes per record, clean decoding only one.
     public var attackLimit: Int
+    /// Records probed with Med-R2's misleading cues, drawn from the evaluated ones with a fixed seed (0: all);
+    /// each probe decodes them once more.
+    public var cueLimit: Int
     public var threads: Int
     public var seed: UInt64
     /// Randomized smoothing of the policy, certified on records spread over the evaluated ones (nil: none).
     public var certification: CertificationSettings?
 
-    public init(mode: ReasoningMode, maxNewTokens: Int, attacks: [AttackSettings], attackLimit: Int = 0, threads: Int, seed: UInt64,
-                certification: CertificationSettings? = nil) {
+    public init(mode: ReasoningMode, maxNewTokens: Int, attacks: [AttackSettings], attackLimit: Int = 0, cueLimit: Int = 0, threads: Int,
+                seed: UInt64, certification: CertificationSettings? = nil) {
         self.certification = certification
         self.attackLimit = attackLimit
+        self.cueLimit = cueLimit
         self.mode = mode
         self.maxNewTokens = maxNewTokens
         self.attacks = attacks
@@ -109,14 +113,14 @@ public struct PolicyEvaluation: Sendable {
                    Date().timeIntervalSince(start)))
         var random = SeededRandom(seed: seed ^ 0xc0e5)
         var cues: [String: CueResult] = [:]
+        let probed = SFTTrainer.spread(Array(examples.indices), limit: cueLimit)
+        let cleanOnProbed = Double(probed.filter { predictions[$0].correct }.count) / Double(max(1, probed.count))
         for (name, variant) in [("misleading_hint", MedR2Probes.misleading), ("shuffled_options", MedR2Probes.shuffled)] {
-            let changed = zip(entries, examples).map { entry, example in
-                builder.example(variant(example.record, &random), image: entry.image)
-            }
+            let changed = probed.map { builder.example(variant(examples[$0].record, &random), image: entries[$0].image) }
             try Example.requireRoomToGenerate(changed, maxLen: checkpoint.model.config.maxLen)
             let result = evaluator.evaluate(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: changed)
-            cues[name] = CueResult(accuracy: result.accuracy, drop: clean.accuracy - result.accuracy)
-            log(String(format: "%@: accuracy %.3f", name, result.accuracy))
+            cues[name] = CueResult(accuracy: result.accuracy, drop: cleanOnProbed - result.accuracy, count: changed.count)
+            log(String(format: "%@: accuracy %.3f on %d records", name, result.accuracy, changed.count))
         }
         let stepwise = MedR2Probes.stepwise(predictions, records: examples.map(\.record))
         let attackers = (0..<threads).map { _ in Attacker(checkpoint.model) }
@@ -185,9 +189,10 @@ public struct PolicyEvaluation: Sendable {
         }
         lines.append("| all | " + String(format: "%.3f", report.clean.accuracy) + " | "
                      + types.map { String(format: "%.3f", report.clean.byQuestionType[$0] ?? 0) }.joined(separator: " | ") + " |")
-        lines += ["", "| probe (Med-R2) | accuracy | drop from clean |", "|---|---|---|"]
+        lines += ["", "| probe (Med-R2) | records | accuracy | drop from clean |", "|---|---|---|---|"]
         for (name, cue) in report.cues.sorted(by: { $0.key < $1.key }) {
-            lines.append(String(format: "| %@ | %.3f | %.3f |", name.replacingOccurrences(of: "_", with: " "), cue.accuracy, cue.drop))
+            lines.append(String(format: "| %@ | %d | %.3f | %.3f |", name.replacingOccurrences(of: "_", with: " "), cue.count ?? report.clean.count,
+                                cue.accuracy, cue.drop))
         }
         let steps = report.stepwise.byStep.keys.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
         lines += ["", String(format: "Stepwise consistency: %.3f of %d chains answered correctly at every step; accuracy by step: %@.",

@@ -83,6 +83,8 @@ struct RobustnessCommandTests {
         ("stages.eval.with.attack.methods=[pgd]", "`pgd` is not one of fgsm, pgd_linf, pgd_l2"),
         ("stages.eval.with.attack.eps=[0.1, big]", "stages.eval.with.attack.eps.1: expected a number"),
         ("stages.eval.with.split=testing", "`testing` is not one of train, val, test"),
+        ("stages.eval.with.cues.limit=-1", "stages.eval.with.cues.limit: expected an integer in 0...10000000"),
+        ("stages.eval.with.cues.count=5", "stages.eval.with.cues.count: unknown option `count`"),
         ("stages.robust.with.attack.norm=l3", "`l3` is not one of linf, l2"),
         ("stages.robust.with.adversarial_fraction=2", "stages.robust.with.adversarial_fraction: expected a number in 0.0...1.0"),
         ("stages.robust.inputs={policy: warmup}", "an at-grpo stage needs `inputs: {dataset: STAGE, policy: STAGE}`"),
