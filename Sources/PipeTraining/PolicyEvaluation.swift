@@ -114,7 +114,7 @@ public struct PolicyEvaluation: Sendable {
         var random = SeededRandom(seed: seed ^ 0xc0e5)
         var cues: [String: CueResult] = [:]
         let probed = SFTTrainer.spread(Array(examples.indices), limit: cueLimit)
-        let cleanOnProbed = Double(probed.filter { predictions[$0].correct }.count) / Double(max(1, probed.count))
+        let cleanOnProbed = Self.accuracy(of: probed, in: predictions)
         for (name, variant) in [("misleading_hint", MedR2Probes.misleading), ("shuffled_options", MedR2Probes.shuffled)] {
             let changed = probed.map { builder.example(variant(examples[$0].record, &random), image: entries[$0].image) }
             try Example.requireRoomToGenerate(changed, maxLen: checkpoint.model.config.maxLen)
@@ -127,7 +127,7 @@ public struct PolicyEvaluation: Sendable {
         var results: [AttackResult] = []
         let targets = SFTTrainer.spread(Array(examples.indices), limit: attackLimit)
         let attackedExamples = targets.map { examples[$0] }
-        let cleanOnTargets = Double(targets.filter { predictions[$0].correct }.count) / Double(max(1, targets.count))
+        let cleanOnTargets = Self.accuracy(of: targets, in: predictions)
         let cleanByType = Self.accuracyByQuestionType(targets.map { predictions[$0] })
         for settings in attacks {
             let attackStart = Date()
@@ -169,6 +169,11 @@ public struct PolicyEvaluation: Sendable {
             counts[p.modality, default: [:]][p.questionType, default: (0, 0)].1 += 1
         }
         return counts.mapValues { $0.mapValues { Double($0.0) / Double($0.1) } }
+    }
+
+    /// Accuracy of the predictions at `indices` (0 for none).
+    static func accuracy(of indices: [Int], in predictions: [Prediction]) -> Double {
+        Double(indices.filter { predictions[$0].correct }.count) / Double(max(1, indices.count))
     }
 
     static func accuracyByQuestionType(_ predictions: [Prediction]) -> [String: Double] {
