@@ -14,7 +14,7 @@ import PipeTraining
 /// curves add clean and adversarial reward and accuracy per step.
 public struct GRPOKind: StageKind {
     public let name: String
-    public let version = 3
+    public let version = 4
     /// AT-GRPO rather than GRPO.
     public let adversarial: Bool
 
@@ -38,7 +38,7 @@ public struct GRPOKind: StageKind {
             .init("steps", .int(1...1_000_000), default: .int(100), help: "optimizer steps"),
             .init("prompts_per_step", .int(1...4096), default: .int(8), help: "prompts per step"),
             .init("group_size", .int(2...64), default: .int(4), help: "completions sampled per prompt (G)"),
-            .init("temperature", .number(0.01...10), default: .double(1), help: "sampling temperature"),
+            .init("temperature", .number(0.01...10), default: .double(1), help: "sampling temperature (log-probs in the loss use it too, as in TRL)"),
             .init("max_new_tokens", .int(1...4096), default: .int(96), help: "completion length limit"),
             .init("num_iterations", .int(1...64), default: .int(1), help: "updates per batch of rollouts"),
             .init("lr", .number(0...10), default: .double(1e-4), help: "AdamW learning rate"),

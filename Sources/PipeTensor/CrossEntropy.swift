@@ -30,27 +30,32 @@ public enum CrossEntropy {
         }
     }
 
-    /// logp (N) = log softmax(logits)[target] per row (log-probabilities of the chosen tokens).
+    /// logp (N) = log softmax(logits / temperature)[target] per row (log-probabilities of the chosen
+    /// tokens under the distribution sampled at `temperature`, as TRL scores GRPO's completions).
     public static func tokenLogProbs(_ logp: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-                                     n: Int, v: Int) {
+                                     n: Int, v: Int, temperature: Float = 1) {
+        let inv = 1 / temperature
         for row in 0..<n {
             let x = logits + row * v
             var m = -Float.infinity
             for j in 0..<v { m = max(m, x[j]) }
             var s: Float = 0
-            for j in 0..<v { s += expf(x[j] - m) }
-            logp[row] = x[Int(targets[row])] - m - logf(s)
+            for j in 0..<v { s += expf((x[j] - m) * inv) }
+            logp[row] = (x[Int(targets[row])] - m) * inv - logf(s)
         }
     }
 
-    /// dlogits (N, V) = dlogp * (onehot(target) - softmax(logits)) per row, the gradient of
-    /// sum_rows dlogp * logp; written (not accumulated).
+    /// dlogits (N, V) = dlogp * (onehot(target) - softmax(logits / temperature)) / temperature per
+    /// row, the gradient of sum_rows dlogp * logp; written (not accumulated).
     public static func tokenLogProbsBackward(dlogits: UnsafeMutablePointer<Float>, dlogp: UnsafePointer<Float>,
-                                             logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, n: Int, v: Int) {
-        Softmax.forward(dlogits, logits, n: n, c: v)
+                                             logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, n: Int, v: Int,
+                                             temperature: Float = 1) {
+        let inv = 1 / temperature
+        for i in 0..<(n * v) { dlogits[i] = logits[i] * inv }
+        for row in 0..<n { Softmax.normalize(dlogits + row * v, count: v) }
         for row in 0..<n {
             let d = dlogits + row * v
-            let g = dlogp[row]
+            let g = dlogp[row] * inv
             for j in 0..<v { d[j] *= -g }
             d[Int(targets[row])] += g
         }

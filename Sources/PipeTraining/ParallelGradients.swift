@@ -73,8 +73,9 @@ final class ParallelGradients: @unchecked Sendable {
         return losses.reduce(0, +)
     }
 
-    /// log p of every target token (B * T per micro-batch; masked positions included), forward only.
-    func tokenLogProbs(parameters: [Float], batches: [TokenBatch]) -> [[Float]] {
+    /// log p of every target token (B * T per micro-batch; masked positions included) at
+    /// `temperature`, forward only.
+    func tokenLogProbs(parameters: [Float], batches: [TokenBatch], temperature: Float = 1) -> [[Float]] {
         let results = ResultSlots<[Float]>(count: batches.count)
         let workspaces = self.workspaces, threads = self.threads
         let v = workspaces[0].config.vocabSize
@@ -87,7 +88,7 @@ final class ParallelGradients: @unchecked Sendable {
                     let logits = workspaces[worker].forward(parameters: parameters, images: batch.images, tokens: batch.inputs,
                                                             segments: batch.segments, b: batch.b, t: batch.t)
                     var logp = [Float](repeating: 0, count: n)
-                    CrossEntropy.tokenLogProbs(&logp, logits: logits, targets: batch.targets, n: n, v: v)
+                    CrossEntropy.tokenLogProbs(&logp, logits: logits, targets: batch.targets, n: n, v: v, temperature: temperature)
                     results[index] = logp
                 }
             }
@@ -98,19 +99,21 @@ final class ParallelGradients: @unchecked Sendable {
     /// The gradient of sum over tokens of dlogp * log p into `gradients`, where each micro-batch's
     /// dlogp (B * T, zero where masked) is `objective` of its log p (B * T) from the same forward
     /// pass; returns those log-probs. A policy-gradient step thus costs one forward pass, not two.
-    /// `objective` runs on the worker threads, once per micro-batch.
-    func gradients(parameters: [Float], batches: [TokenBatch], gradients: inout [Float],
+    /// `objective` runs on the worker threads, once per micro-batch. Log-probs are those of the
+    /// logits divided by `temperature` (the distribution the completions were sampled from).
+    func gradients(parameters: [Float], batches: [TokenBatch], gradients: inout [Float], temperature: Float = 1,
                    objective: @escaping @Sendable (Int, [Float]) -> [Float]) -> [[Float]] {
         let v = workspaces[0].config.vocabSize
         let logProbs = ResultSlots<[Float]>(count: batches.count)
         _ = backpropagate(parameters: parameters, batches: batches, gradients: &gradients) { index, batch, logits in
             let n = batch.b * batch.t
             var logp = [Float](repeating: 0, count: n)
-            CrossEntropy.tokenLogProbs(&logp, logits: logits, targets: batch.targets, n: n, v: v)
+            CrossEntropy.tokenLogProbs(&logp, logits: logits, targets: batch.targets, n: n, v: v, temperature: temperature)
             let dlogp = objective(index, logp)
             logProbs[index] = logp
             var dlogits = [Float](repeating: 0, count: n * v)
-            CrossEntropy.tokenLogProbsBackward(dlogits: &dlogits, dlogp: dlogp, logits: logits, targets: batch.targets, n: n, v: v)
+            CrossEntropy.tokenLogProbsBackward(dlogits: &dlogits, dlogp: dlogp, logits: logits, targets: batch.targets, n: n, v: v,
+                                               temperature: temperature)
             return (dlogits, 0)
         }
         return logProbs.values.map { $0 ?? [] }

@@ -132,6 +132,25 @@ struct OpGradientTests {
         #expect(forward(logits).allSatisfy { $0 < 0 })
     }
 
+    /// At a temperature T the log-probs are those of softmax(logits / T), and so is their gradient.
+    @Test func tokenLogProbsAtATemperature() {
+        var data = TestData(seed: 16)
+        let (n, v, temperature) = (3, 5, Float(0.7))
+        let logits = data.normal(n * v, std: 2), weights = data.normal(n)
+        let targets: [Int32] = [4, 0, 2]
+        func forward(_ logits: [Float], _ t: Float) -> [Float] {
+            var logp = [Float](repeating: 0, count: n)
+            CrossEntropy.tokenLogProbs(&logp, logits: logits, targets: targets, n: n, v: v, temperature: t)
+            return logp
+        }
+        #expect(zip(forward(logits, temperature), forward(logits.map { $0 / temperature }, 1)).allSatisfy { abs($0 - $1) < 1e-5 })
+        #expect(zip(forward(logits, temperature), forward(logits, 1)).contains { abs($0 - $1) > 1e-2 }, "the temperature changes them")
+        var dlogits = [Float](repeating: 0, count: n * v)
+        CrossEntropy.tokenLogProbsBackward(dlogits: &dlogits, dlogp: weights, logits: logits, targets: targets, n: n, v: v,
+                                           temperature: temperature)
+        check.check("token log-probs at T", at: logits, analytic: dlogits) { TestData.weightedSum(forward($0, temperature), weights) }
+    }
+
     @Test func embedding() {
         var data = TestData(seed: 7)
         let (vocab, c) = (5, 3)

@@ -70,6 +70,13 @@ struct GRPOTrainerTests {
         _ = parallel.crossEntropy(parameters: parameters, batches: batches, gradients: &nll)
         let scale = nll.map(abs).max() ?? 0
         #expect(scale > 0 && zip(policy, nll).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
+        // At a sampling temperature the update scores the completions at it, as the reference does.
+        var tempered = [Float](repeating: 0, count: parameters.count)
+        let logpAtT = parallel.gradients(parameters: parameters, batches: batches, gradients: &tempered, temperature: 0.5) { k, _ in
+            batches[k].mask.map { -$0 / total }
+        }
+        #expect(logpAtT == parallel.tokenLogProbs(parameters: parameters, batches: batches, temperature: 0.5))
+        #expect(logpAtT != logp && tempered != policy)
     }
 
     @Test func aPromptWithNoRoomToGenerateIsRefusedNamingItsRecord() throws {

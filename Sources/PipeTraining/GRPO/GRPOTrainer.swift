@@ -168,7 +168,8 @@ public struct GRPOTrainer: Sendable {
                 TokenBatch(Array(sequences[$0..<min(sequences.count, $0 + cfg.microBatch)]), dataset: dataset)
             }
             let ref = cfg.objective.beta != 0
-                ? Self.completionLogProbs(parallel.tokenLogProbs(parameters: reference, batches: batches), batches) : nil
+                ? Self.completionLogProbs(parallel.tokenLogProbs(parameters: reference, batches: batches, temperature: cfg.temperature), batches)
+                : nil
             // Logged: the KL of the policy that sampled the rollouts (first iteration, before this
             // step's updates; exactly 0 at step 0) and the clip fraction over all iterations.
             var kl = 0.0, clipped = 0.0, adversarialNLL: Double?
@@ -190,7 +191,8 @@ public struct GRPOTrainer: Sendable {
             let firstOf = batches.indices.map { k in batches[..<k].reduce(0) { $0 + $1.b } }
             for iteration in 0..<cfg.iterations {
                 let sampled = old, objective = cfg.objective
-                let perBatch = parallel.gradients(parameters: model.parameters.values, batches: batches, gradients: &gradients) { k, logp in
+                let perBatch = parallel.gradients(parameters: model.parameters.values, batches: batches, gradients: &gradients,
+                                                  temperature: cfg.temperature) { k, logp in
                     let current = Self.completionLogProbs([logp], [batches[k]])
                     let part = current.indices.map { j in
                         let i = firstOf[k] + j
