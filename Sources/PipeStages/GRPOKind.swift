@@ -43,6 +43,7 @@ public struct GRPOKind: StageKind {
             .init("num_iterations", .int(1...64), default: .int(1), help: "updates per batch of rollouts"),
             .init("lr", .number(0...10), default: .double(1e-4), help: "AdamW learning rate"),
             .init("warmup_steps", .int(0...1_000_000), default: .int(0), help: "linear warm-up steps"),
+            .init("adam_epsilon", .number(0...1), default: .double(1e-8), help: "AdamW's epsilon (larger damps steps of parameters with tiny gradients)"),
             .init("beta", .number(0...100), default: .double(0.04), help: "weight of the KL to the starting policy (k3)"),
             .init("epsilon", .number(0...10), default: .double(0.2), help: "lower clip range of the ratio"),
             .init("epsilon_high", .number(0...10), default: .double(0.2), help: "upper clip range of the ratio"),
@@ -92,6 +93,7 @@ public struct GRPOKind: StageKind {
         config.iterations = o["num_iterations"]?.integer ?? 1
         config.learningRate = Float(o["lr"]?.number ?? 1e-4)
         config.warmupSteps = o["warmup_steps"]?.integer ?? 0
+        config.adamEpsilon = Float(o["adam_epsilon"]?.number ?? 1e-8)
         config.objective.beta = o["beta"]?.number ?? 0.04
         config.objective.epsilonLow = o["epsilon"]?.number ?? 0.2
         config.objective.epsilonHigh = o["epsilon_high"]?.number ?? 0.2

@@ -39,6 +39,7 @@ struct GRPOCommandTests {
         ("stages.train.with.group_size=1", "stages.train.with.group_size: expected an integer in 2...64"),
         ("stages.train.with.loss_type=ppo", "`ppo` is not one of grpo, bnpo, dr_grpo, dapo"),
         ("stages.train.with.scale_rewards=batchh", "did you mean `batch`?"),
+        ("stages.train.with.adam_epsilon=-0.1", "stages.train.with.adam_epsilon: expected a number in 0.0...1.0"),
     ])
     func badSettingsAreRefused(setting: String, message: String) throws {
         try CLIProject().expectRefused(recipe: Self.recipe, file: "grpo.yaml", setting: setting, message: message)

@@ -37,6 +37,21 @@ struct GRPOTrainerTests {
         #expect(one.curve.allSatisfy { $0.rewardMean >= 0 && $0.rewardMean <= 2 && $0.completionLength > 0 })
     }
 
+    /// AdamW's epsilon damps the steps of parameters whose gradients are small beside it: with one
+    /// far above every gradient the policy moves much less than with the default.
+    @Test func aLargeAdamEpsilonDampsTheUpdates() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset(images: 24)
+        let start = try SFTTrainer(SFTTrainerTests.config()).train(on: dataset).checkpoint
+        var damped = Self.config(threads: 1)
+        damped.adamEpsilon = 1
+        func moved(_ config: GRPOConfig) throws -> Float {
+            let end = try GRPOTrainer(config).train(from: start, on: dataset).checkpoint.model.parameters.values
+            return zip(end, start.model.parameters.values).map { abs($0 - $1) }.max() ?? 0
+        }
+        let plain = try moved(Self.config(threads: 1)), small = try moved(damped)
+        #expect(small > 0 && small < plain / 10, "largest parameter change: \(small) with epsilon 1, \(plain) with 1e-8")
+    }
+
     @Test func completionLogProbsRoundTrip() throws {
         let (dataset, _) = try SFTTrainerTests.dataset(images: 8)
         let tokenizer = Tokenizer(texts: dataset.vocabularyTexts())

@@ -19,6 +19,8 @@ public struct GRPOConfig: Sendable {
     public var iterations = 1
     public var learningRate: Float = 1e-4
     public var warmupSteps = 0
+    /// AdamW's epsilon.
+    public var adamEpsilon: Float = 1e-8
     public var minLearningRateRatio: Float = 1
     public var weightDecay: Float = 0
     public var gradClip: Float = 1
@@ -113,6 +115,7 @@ public struct GRPOTrainer: Sendable {
         let attackers = cfg.adversary == nil ? [] : (0..<cfg.threads).map { _ in Attacker(model) }
         let parallel = ParallelGradients(model: model, threads: cfg.threads)
         var optimizer = AdamW(parameters: model.parameters, weightDecay: cfg.weightDecay)
+        optimizer.epsilon = cfg.adamEpsilon
         let schedule = LearningRateSchedule(peak: cfg.learningRate, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps,
                                             minRatio: cfg.minLearningRateRatio)
         var gradients = [Float](repeating: 0, count: model.parameters.count)
