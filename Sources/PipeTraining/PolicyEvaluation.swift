@@ -39,7 +39,7 @@ public struct AttackResult: Codable, Equatable, Sendable {
 /// question-type grid, and accuracy under each attack.
 public struct EvaluationReport: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
-        case split, clean, grid, attacks, robustAccuracy = "robust_accuracy", cues, stepwise, smoothing
+        case split, clean, grid, attacks, robustAccuracy = "robust_accuracy", cues, stepwise, rationale, smoothing
     }
 
     public var split: String
@@ -55,6 +55,9 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
     public var cues: [String: CueResult]
     /// Stepwise consistency on chained questions (Med-R2).
     public var stepwise: StepwiseResult
+    /// `cot` only: whether each answer's rationale concludes with the true answer, and whether the
+    /// letter answered follows from that conclusion.
+    public var rationale: RationaleCheck?
     /// Randomized smoothing's certified and clean accuracy, when requested.
     public var smoothing: CertifiedResult?
 }
@@ -157,7 +160,9 @@ public struct PolicyEvaluation: Sendable {
         var robust: [String: [String: Double]] = [:]
         for result in results { robust[result.method, default: [:]]["\(result.eps)"] = result.accuracy }
         let report = EvaluationReport(split: split, clean: clean, grid: Self.grid(predictions), attacks: results, robustAccuracy: robust,
-                                      cues: cues, stepwise: stepwise, smoothing: smoothing)
+                                      cues: cues, stepwise: stepwise,
+                                      rationale: mode == .cot ? RationaleCheck.measure(predictions, records: examples.map(\.record)) : nil,
+                                      smoothing: smoothing)
         return EvaluationOutput(report: report, predictions: predictions, certificates: certificates)
     }
 
@@ -203,6 +208,11 @@ public struct PolicyEvaluation: Sendable {
         lines += ["", String(format: "Stepwise consistency: %.3f of %d chains answered correctly at every step; accuracy by step: %@.",
                              report.stepwise.fullyCorrect, report.stepwise.chains,
                              steps.map { String(format: "%@: %.3f", $0, report.stepwise.byStep[$0] ?? 0) }.joined(separator: ", "))]
+        if let r = report.rationale {
+            lines += ["", String(format: "Rationale: %.3f of %d answers conclude with the true answer's text; %.3f state a conclusion "
+                                 + "that is an option, and %.3f of those answer the letter it names.",
+                                 r.conclusionAccuracy, r.count, r.concluded, r.faithful)]
+        }
         if let s = report.smoothing {
             let radii = s.certified.certifiedAccuracy.keys.sorted { (Double($0) ?? 0) < (Double($1) ?? 0) }
             lines += ["", String(format: "Randomized smoothing, sigma %.4g: CERTIFY with n0 %d, n %d, alpha %g on %d records; PREDICT with n %d: "

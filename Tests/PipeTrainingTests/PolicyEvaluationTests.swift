@@ -34,5 +34,23 @@ struct PolicyEvaluationTests {
             #expect(abs(right - right.rounded()) < 1e-9, "\(name): accuracy over \(limit) records")
         }
         #expect(PolicyEvaluation.markdown(sample.report).contains("| misleading hint | \(limit) |"))
+        #expect(all.report.rationale == nil && !PolicyEvaluation.markdown(all.report).contains("Rationale:"), "instruct answers have none")
+    }
+
+    /// `cot` evaluations check every clean answer against its rationale (`RationaleCheckTests` has the rules).
+    @Test func cotEvaluationsCheckTheRationale() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset()
+        var config = SFTTrainerTests.config(threads: 2)
+        config.mode = .cot
+        config.model = ModelConfig(patch: 8, dim: 16, heads: 2, layers: 1, visionLayers: 1, mlpRatio: 2, maxLen: 160)
+        config.evalMaxNewTokens = 40
+        let checkpoint = try SFTTrainer(config).train(on: dataset).checkpoint
+        let entries = dataset.records(.test)
+        let output = try PolicyEvaluation(mode: .cot, maxNewTokens: 40, attacks: [], cueLimit: 1, threads: 2, seed: 9)
+            .run(checkpoint, on: dataset, entries: entries, split: "test")
+        let records = entries.map(\.record)
+        let check = try #require(output.report.rationale)
+        #expect(check == RationaleCheck.measure(output.predictions, records: records) && check.count == entries.count)
+        #expect(PolicyEvaluation.markdown(output.report).contains(String(format: "Rationale: %.3f of %d answers", check.conclusionAccuracy, entries.count)))
     }
 }
