@@ -21,13 +21,6 @@ public struct RationaleCheck: Codable, Equatable, Sendable {
     /// Share of the concluded ones whose letter is the option the conclusion names.
     public var faithful: Double
 
-    public init(count: Int, concluded: Double, conclusionAccuracy: Double, faithful: Double) {
-        self.count = count
-        self.concluded = concluded
-        self.conclusionAccuracy = conclusionAccuracy
-        self.faithful = faithful
-    }
-
     /// The check of each prediction against its record's options (in the same order).
     public static func measure(_ predictions: [Prediction], records: [VQARecord]) -> RationaleCheck {
         var concluded = 0, right = 0, faithful = 0
