@@ -29,7 +29,7 @@ public struct RationaleCheck: Codable, Equatable, Sendable {
                   let index = record.options.firstIndex(where: { squeezed($0) == conclusion }) else { continue }
             concluded += 1
             if index == record.answer { right += 1 }
-            if prediction.predicted == String(UnicodeScalar(UInt8(65 + index))) { faithful += 1 }
+            if index < VQARecord.letters.count, prediction.predicted == VQARecord.letters[index] { faithful += 1 }
         }
         let n = Double(max(1, min(predictions.count, records.count)))
         return RationaleCheck(count: min(predictions.count, records.count), concluded: Double(concluded) / n,
