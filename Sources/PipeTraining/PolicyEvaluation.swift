@@ -210,8 +210,8 @@ public struct PolicyEvaluation: Sendable {
                              steps.map { String(format: "%@: %.3f", $0, report.stepwise.byStep[$0] ?? 0) }.joined(separator: ", "))]
         if let r = report.rationale {
             lines += ["", String(format: "Rationale: %.3f of %d answers conclude with the true answer's text; %.3f state a conclusion "
-                                 + "that is an option, and %.3f of those answer the letter it names.",
-                                 r.conclusionAccuracy, r.count, r.concluded, r.faithful)]
+                                 + "that is an option, and %.3f of those answer the letter it names", r.conclusionAccuracy, r.count, r.concluded, r.faithful)
+                      + (r.checksRight.map { String(format: "; the option checks after it are all right in %.3f of them.", $0) } ?? ".")]
         }
         if let s = report.smoothing {
             let radii = s.certified.certifiedAccuracy.keys.sorted { (Double($0) ?? 0) < (Double($1) ?? 0) }

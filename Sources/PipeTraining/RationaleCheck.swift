@@ -9,7 +9,7 @@ import PipeModel
 /// not follow from the steps). Med-R2 asks for this split; `evaluate` reports it for `cot`.
 public struct RationaleCheck: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
-        case count, concluded, conclusionAccuracy = "conclusion_accuracy", faithful
+        case count, concluded, conclusionAccuracy = "conclusion_accuracy", faithful, checksRight = "checks_right"
     }
 
     /// Predictions checked.
@@ -20,33 +20,75 @@ public struct RationaleCheck: Codable, Equatable, Sendable {
     public var conclusionAccuracy: Double
     /// Share of the concluded ones whose letter is the option the conclusion names.
     public var faithful: Double
+    /// Share of the concluded ones whose option checks (`B: chest vs chest yes.`) are all there and
+    /// all right: one per option, in order, each setting the option beside the conclusion and saying
+    /// `yes` exactly when they are the same. Nil in reports written before it was measured.
+    public var checksRight: Double?
 
     /// The check of each prediction against its record's options (in the same order).
     public static func measure(_ predictions: [Prediction], records: [VQARecord]) -> RationaleCheck {
-        var concluded = 0, right = 0, faithful = 0
+        var concluded = 0, right = 0, faithful = 0, checksRight = 0
         for (prediction, record) in zip(predictions, records) {
             guard let conclusion = conclusion(in: prediction.completion),
                   let index = record.options.firstIndex(where: { squeezed($0) == conclusion }) else { continue }
             concluded += 1
             if index == record.answer { right += 1 }
             if index < VQARecord.letters.count, prediction.predicted == VQARecord.letters[index] { faithful += 1 }
+            if checksAreRight(checks(in: prediction.completion), options: record.options, conclusion: conclusion) { checksRight += 1 }
         }
         let n = Double(max(1, min(predictions.count, records.count)))
         return RationaleCheck(count: min(predictions.count, records.count), concluded: Double(concluded) / n,
-                              conclusionAccuracy: Double(right) / n, faithful: Double(faithful) / Double(max(1, concluded)))
+                              conclusionAccuracy: Double(right) / n, faithful: Double(faithful) / Double(max(1, concluded)),
+                              checksRight: Double(checksRight) / Double(max(1, concluded)))
     }
+
+    /// One option check of a rationale: `B: chest vs chest yes.`
+    struct OptionCheck: Equatable {
+        var letter: String
+        /// The option's text and the text set beside it, spaces removed.
+        var option: String, against: String
+        var yes: Bool
+    }
+
+    /// The option checks after the last conclusion inside `<think>...</think>`, in order.
+    static func checks(in completion: String) -> [OptionCheck] {
+        guard let think = thinking(in: completion), let start = think.range(of: "so the answer is", options: .backwards) else { return [] }
+        let rest = String(think[start.upperBound...])
+        return checkPattern.matches(in: rest, range: NSRange(rest.startIndex..., in: rest)).compactMap { match in
+            let groups = (1...4).compactMap { Range(match.range(at: $0), in: rest).map { String(rest[$0]) } }
+            guard groups.count == 4 else { return nil }
+            return OptionCheck(letter: groups[0], option: squeezed(groups[1]), against: squeezed(groups[2]), yes: groups[3] == "yes")
+        }
+    }
+
+    /// Whether `checks` are one per option, in order, each against `conclusion` and right.
+    static func checksAreRight(_ checks: [OptionCheck], options: [String], conclusion: String) -> Bool {
+        guard checks.count == options.count, options.count <= VQARecord.letters.count else { return false }
+        return zip(checks, options).enumerated().allSatisfy { k, pair in
+            let (check, option) = pair
+            return check.letter == VQARecord.letters[k] && check.option == squeezed(option) && check.against == conclusion
+                && check.yes == (squeezed(option) == conclusion)
+        }
+    }
+
+    // A constant pattern; compiling it cannot fail.
+    private static let checkPattern = try! NSRegularExpression(pattern: #"\b([A-D])\s*:\s*([^.]+?)\s+vs\s+([^.]+?)\s+(yes|no)\s*\."#)
 
     /// The text after the last `so the answer is` inside `<think>...</think>`, up to its full stop,
     /// with its spaces removed (decoding puts spaces around punctuation: `X - Ray`); nil without one.
     static func conclusion(in completion: String) -> String? {
-        guard let open = completion.range(of: "<think>") else { return nil }
-        let after = completion[open.upperBound...]
-        let think = after.range(of: "</think>").map { after[..<$0.lowerBound] } ?? after
-        guard let start = think.range(of: "so the answer is", options: .backwards) else { return nil }
+        guard let think = thinking(in: completion), let start = think.range(of: "so the answer is", options: .backwards) else { return nil }
         let rest = think[start.upperBound...]
         let text = rest.range(of: ".").map { rest[..<$0.lowerBound] } ?? rest
         let squeezed = squeezed(String(text))
         return squeezed.isEmpty ? nil : squeezed
+    }
+
+    /// The text inside `<think>...</think>` (to the end when it is not closed); nil without `<think>`.
+    static func thinking(in completion: String) -> Substring? {
+        guard let open = completion.range(of: "<think>") else { return nil }
+        let after = completion[open.upperBound...]
+        return after.range(of: "</think>").map { after[..<$0.lowerBound] } ?? after
     }
 
     static func squeezed(_ text: String) -> String { text.filter { !$0.isWhitespace } }

@@ -52,5 +52,6 @@ struct PolicyEvaluationTests {
         let check = try #require(output.report.rationale)
         #expect(check == RationaleCheck.measure(output.predictions, records: records) && check.count == entries.count)
         #expect(PolicyEvaluation.markdown(output.report).contains(String(format: "Rationale: %.3f of %d answers", check.conclusionAccuracy, entries.count)))
+        #expect(PolicyEvaluation.markdown(output.report).contains(String(format: "the option checks after it are all right in %.3f", check.checksRight ?? -1)))
     }
 }
