@@ -42,6 +42,8 @@ func peakMemoryMB() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+// Each line as it is measured, also when the output is a pipe or a file (a run takes minutes).
+setvbuf(stdout, nil, _IOLBF, 0)
 print("training stack benchmark; OpenBLAS core: \(BLAS.coreName); \(ProcessInfo.processInfo.activeProcessorCount) cores")
 
 // (a) sgemm: the machine's practical peak and the model's shapes.
