@@ -52,8 +52,8 @@ public struct RationaleCheck: Codable, Equatable, Sendable {
 
     /// The option checks after the last conclusion inside `<think>...</think>`, in order.
     static func checks(in completion: String) -> [OptionCheck] {
-        guard let think = thinking(in: completion), let start = think.range(of: "so the answer is", options: .backwards) else { return [] }
-        let rest = String(think[start.upperBound...])
+        guard let after = afterConclusion(in: completion) else { return [] }
+        let rest = String(after)
         return checkPattern.matches(in: rest, range: NSRange(rest.startIndex..., in: rest)).compactMap { match in
             let groups = (1...4).compactMap { Range(match.range(at: $0), in: rest).map { String(rest[$0]) } }
             guard groups.count == 4 else { return nil }
@@ -77,18 +77,19 @@ public struct RationaleCheck: Codable, Equatable, Sendable {
     /// The text after the last `so the answer is` inside `<think>...</think>`, up to its full stop,
     /// with its spaces removed (decoding puts spaces around punctuation: `X - Ray`); nil without one.
     static func conclusion(in completion: String) -> String? {
-        guard let think = thinking(in: completion), let start = think.range(of: "so the answer is", options: .backwards) else { return nil }
-        let rest = think[start.upperBound...]
+        guard let rest = afterConclusion(in: completion) else { return nil }
         let text = rest.range(of: ".").map { rest[..<$0.lowerBound] } ?? rest
         let squeezed = squeezed(String(text))
         return squeezed.isEmpty ? nil : squeezed
     }
 
-    /// The text inside `<think>...</think>` (to the end when it is not closed); nil without `<think>`.
-    static func thinking(in completion: String) -> Substring? {
+    /// What follows the last `so the answer is` inside `<think>...</think>` (to the end when it is
+    /// not closed); nil without either.
+    static func afterConclusion(in completion: String) -> Substring? {
         guard let open = completion.range(of: "<think>") else { return nil }
         let after = completion[open.upperBound...]
-        return after.range(of: "</think>").map { after[..<$0.lowerBound] } ?? after
+        let think = after.range(of: "</think>").map { after[..<$0.lowerBound] } ?? after
+        return think.range(of: "so the answer is", options: .backwards).map { think[$0.upperBound...] }
     }
 
     static func squeezed(_ text: String) -> String { text.filter { !$0.isWhitespace } }
