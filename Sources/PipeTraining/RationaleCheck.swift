@@ -64,10 +64,8 @@ public struct RationaleCheck: Codable, Equatable, Sendable {
     /// Whether `checks` are one per option, in order, each against `conclusion` and right.
     static func checksAreRight(_ checks: [OptionCheck], options: [String], conclusion: String) -> Bool {
         guard checks.count == options.count, options.count <= VQARecord.letters.count else { return false }
-        return zip(checks, options).enumerated().allSatisfy { k, pair in
-            let (check, option) = pair
-            return check.letter == VQARecord.letters[k] && check.option == squeezed(option) && check.against == conclusion
-                && check.yes == (squeezed(option) == conclusion)
+        return zip(checks, zip(VQARecord.letters, options.map(squeezed))).allSatisfy { check, option in
+            check.letter == option.0 && check.option == option.1 && check.against == conclusion && check.yes == (option.1 == conclusion)
         }
     }
 
