@@ -43,6 +43,8 @@ public struct SFTKind: StageKind {
             .init("grad_clip", .number(0...1e6), default: .double(1), help: "clip the global gradient norm to this (0: off)"),
             .init("shuffle_options", .bool, default: .bool(true),
                   help: "reorder each question's options at random every epoch after the first (the answer letter moves with its text)"),
+            .init("train_fraction", .number(0.001...1), default: .double(1),
+                  help: "share of the training split's images to train on (seeded; all their questions), e.g. a cold start before RL"),
             .init("adversarial", .group(OptionSchema(GRPOKind.attackOptions + [
                 .init("fraction", .number(0...1), default: .double(1), help: "share of each batch whose image is attacked"),
                 .init("eps_warmup_steps", .int(0...1_000_000), default: .int(0), help: "steps over which eps and alpha ramp up linearly (0: none)"),
@@ -65,6 +67,7 @@ public struct SFTKind: StageKind {
         config.weightDecay = Float(options["weight_decay"]?.number ?? 0.01)
         config.gradClip = Float(options["grad_clip"]?.number ?? 1)
         config.shuffleOptions = options["shuffle_options"]?.flag ?? true
+        config.trainFraction = options["train_fraction"]?.number ?? 1
         config.evalLimit = options["eval"]?["limit"]?.integer ?? 0
         config.evalMaxNewTokens = options["eval"]?["max_new_tokens"]?.integer ?? 96
         config.seed = UInt64(stage.seed)

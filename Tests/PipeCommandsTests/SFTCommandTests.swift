@@ -113,6 +113,7 @@ struct SFTCommandTests {
         ("stages.warmup.with.model.max_len=4", "stages.warmup.with.model.max_len: expected an integer in 8...4096, got an integer `4`"),
         ("stages.warmup.with.reasoning=think", "`think` is not one of cot, instruct"),
         ("stages.warmup.with.epoch=3", "unknown option `epoch`\n  hint: did you mean `epochs`?"),
+        ("stages.warmup.with.train_fraction=0", "stages.warmup.with.train_fraction: expected a number in 0.001...1.0, got an integer `0`"),
     ])
     func badOptionsAreRefusedBeforeRunning(setting: String, message: String) throws {
         try CLIProject().expectRefused(recipe: Self.recipe, file: "warmup.yaml", setting: setting, message: message)

@@ -134,6 +134,27 @@ struct SFTTrainerTests {
         #expect(resumed.checkpoint.model.parameters.values == plain.checkpoint.model.parameters.values, "lr 0 leaves the weights as they were")
     }
 
+    @Test func aTrainFractionKeepsASeededShareOfTheImagesWithAllTheirQuestions() throws {
+        let (dataset, _) = try Self.dataset()
+        let train = dataset.records(.train)
+        let images = Set(train.map(\.image))
+        let half = SFTTrainer.imageShare(train, fraction: 0.5, seed: 5)
+        let kept = Set(half.map(\.image))
+        #expect(kept.count == Int((Double(images.count) * 0.5).rounded()))
+        #expect(half == train.filter { kept.contains($0.image) }, "every question of a kept image, in order")
+        #expect(SFTTrainer.imageShare(train, fraction: 0.5, seed: 5) == half, "the same seed draws the same images")
+        #expect(Set(SFTTrainer.imageShare(train, fraction: 0.5, seed: 6).map(\.image)) != kept, "another seed draws others")
+        #expect(SFTTrainer.imageShare(train, fraction: 1, seed: 5) == train)
+        #expect(SFTTrainer.imageShare(train, fraction: 0.001, seed: 5).map(\.image).count >= 1, "at least one image")
+        // Training on the share sees only its examples.
+        var config = Self.config()
+        config.epochs = 1
+        config.trainFraction = 0.5
+        var lines: [String] = []
+        _ = try SFTTrainer(config).train(on: dataset, log: { lines.append($0) })
+        #expect(lines.contains { $0.hasSuffix("\(half.count) training examples") }, "\(lines)")
+    }
+
     @Test func badSettingsStopWithAClearError() throws {
         let (dataset, _) = try Self.dataset(images: 12)
         var short = Self.config()
