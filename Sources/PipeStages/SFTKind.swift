@@ -13,7 +13,7 @@ import PipeTraining
 /// `adversarial:` trains on PGD images crafted against the current weights (Madry et al.).
 public struct SFTKind: StageKind {
     public let name = "sft"
-    public let version = 3
+    public let version = 4
 
     public init() {}
 

@@ -38,8 +38,9 @@ public struct SFTConfig: Sendable {
     /// Adversarial training (Madry et al.): for a share of each batch the image is replaced by a PGD
     /// example crafted against the current weights, then trained on with the same loss; nil: clean.
     public var adversary: AdversarialTraining? = nil
-    /// Train on this share of the training split's images (all their questions), drawn by `seed`
-    /// (an R1-style cold start: rationales for some images; RL then sees them all); 1: every image.
+    /// Train on this share of the training split's images (all their questions), drawn by a fixed
+    /// seed so that every stage with the same share trains on the same images (an R1-style cold
+    /// start: rationales for some images; RL then sees them all); 1: every image.
     public var trainFraction: Double = 1
 
     public init() {}
@@ -93,12 +94,13 @@ public struct SFTTrainer: Sendable {
 
     public init(_ config: SFTConfig) { self.config = config }
 
-    /// The entries of `round(fraction x images)` of their images (at least one), drawn by `seed` and
-    /// kept in their order; every entry when `fraction` is 1 or more.
-    public static func imageShare(_ entries: [DatasetIndex.Entry], fraction: Double, seed: UInt64) -> [DatasetIndex.Entry] {
+    /// The entries of `round(fraction x images)` of their images (at least one), kept in their order;
+    /// every entry when `fraction` is 1 or more. The images are the first of one fixed shuffle, so
+    /// the same entries give the same share in every stage, and a smaller share is inside a larger.
+    public static func imageShare(_ entries: [DatasetIndex.Entry], fraction: Double) -> [DatasetIndex.Entry] {
         guard fraction < 1, !entries.isEmpty else { return entries }
         var images = Array(Set(entries.map(\.image))).sorted()
-        var random = SeededRandom(seed: seed ^ 0xc01d_5747)
+        var random = SeededRandom(seed: 0xc01d_5747 ^ UInt64(images.count))
         images.shuffle(using: &random)
         let kept = Set(images.prefix(max(1, Int((Double(images.count) * fraction).rounded()))))
         return entries.filter { kept.contains($0.image) }
@@ -111,7 +113,7 @@ public struct SFTTrainer: Sendable {
 
     public func train(on dataset: VQADataset, log: (String) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> SFTResult {
         let cfg = config
-        let trainEntries = Self.imageShare(dataset.records(.train), fraction: cfg.trainFraction, seed: cfg.seed)
+        let trainEntries = Self.imageShare(dataset.records(.train), fraction: cfg.trainFraction)
         guard !trainEntries.isEmpty else {
             throw TrainingError("the dataset has no training records; check the unpack stage's split and filters")
         }
