@@ -48,6 +48,8 @@ public struct GRPOKind: StageKind {
             .init("epsilon", .number(0...10), default: .double(0.2), help: "lower clip range of the ratio"),
             .init("epsilon_high", .number(0...10), default: .double(0.2), help: "upper clip range of the ratio"),
             .init("loss_type", .text(GRPOLossType.allCases.map(\.rawValue)), default: .string("grpo"), help: "token aggregation"),
+            .init("top_entropy_quantile", .number(0.001...1), default: .double(1),
+                  help: "share of each micro-batch's completion tokens, the highest-entropy ones, whose policy term is trained (KL: all); 1: all"),
             .init("scale_rewards", .text(RewardScaling.allCases.map(\.rawValue)), default: .string("group"), help: "advantage scaling"),
             .init("grad_clip", .number(0...1e6), default: .double(1), help: "global gradient-norm clip (0: off)"),
             .init("micro_batch", .int(1...4096), default: .int(8), help: "completions per forward/backward pass"),
@@ -100,6 +102,7 @@ public struct GRPOKind: StageKind {
         config.objective.lossType = GRPOLossType(rawValue: o["loss_type"]?.text ?? "grpo") ?? .grpo
         config.objective.scaleRewards = RewardScaling(rawValue: o["scale_rewards"]?.text ?? "group") ?? .group
         config.objective.maxCompletionLength = config.maxNewTokens
+        config.objective.topEntropyQuantile = o["top_entropy_quantile"]?.number ?? 1
         config.gradClip = Float(o["grad_clip"]?.number ?? 1)
         config.microBatch = o["micro_batch"]?.integer ?? 8
         config.evalLimit = o["eval"]?["limit"]?.integer ?? 0

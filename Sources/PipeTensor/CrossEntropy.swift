@@ -45,6 +45,26 @@ public enum CrossEntropy {
         }
     }
 
+    /// entropy (N) = the entropy in nats of softmax(logits / temperature) per row: how uncertain the
+    /// sampled distribution is at each position (TRL's token entropies).
+    public static func tokenEntropies(_ entropy: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, n: Int, v: Int,
+                                      temperature: Float = 1) {
+        let inv = 1 / temperature
+        for row in 0..<n {
+            let x = logits + row * v
+            var m = -Float.infinity
+            for j in 0..<v { m = max(m, x[j]) }
+            // H = log s - sum_j e^z_j z_j / s with z = (x - max) / T and s = sum_j e^z_j.
+            var s: Float = 0, weighted: Float = 0
+            for j in 0..<v {
+                let z = (x[j] - m) * inv, e = expf(z)
+                s += e
+                weighted += e * z
+            }
+            entropy[row] = logf(s) - weighted / s
+        }
+    }
+
     /// dlogits (N, V) = dlogp * (onehot(target) - softmax(logits / temperature)) / temperature per
     /// row, the gradient of sum_rows dlogp * logp; written (not accumulated).
     public static func tokenLogProbsBackward(dlogits: UnsafeMutablePointer<Float>, dlogp: UnsafePointer<Float>,

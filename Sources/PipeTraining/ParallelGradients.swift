@@ -100,16 +100,23 @@ final class ParallelGradients: @unchecked Sendable {
     /// dlogp (B * T, zero where masked) is `objective` of its log p (B * T) from the same forward
     /// pass; returns those log-probs. A policy-gradient step thus costs one forward pass, not two.
     /// `objective` runs on the worker threads, once per micro-batch. Log-probs are those of the
-    /// logits divided by `temperature` (the distribution the completions were sampled from).
+    /// logits divided by `temperature` (the distribution the completions were sampled from). With
+    /// `entropies`, `objective` also gets each position's entropy (B * T) of that distribution.
     func gradients(parameters: [Float], batches: [TokenBatch], gradients: inout [Float], temperature: Float = 1,
-                   objective: @escaping @Sendable (Int, [Float]) -> [Float]) -> [[Float]] {
+                   entropies: Bool = false, objective: @escaping @Sendable (Int, [Float], [Float]?) -> [Float]) -> [[Float]] {
         let v = workspaces[0].config.vocabSize
         let logProbs = ResultSlots<[Float]>(count: batches.count)
         _ = backpropagate(parameters: parameters, batches: batches, gradients: &gradients) { index, batch, logits in
             let n = batch.b * batch.t
             var logp = [Float](repeating: 0, count: n)
             CrossEntropy.tokenLogProbs(&logp, logits: logits, targets: batch.targets, n: n, v: v, temperature: temperature)
-            let dlogp = objective(index, logp)
+            var entropy: [Float]?
+            if entropies {
+                var values = [Float](repeating: 0, count: n)
+                CrossEntropy.tokenEntropies(&values, logits: logits, n: n, v: v, temperature: temperature)
+                entropy = values
+            }
+            let dlogp = objective(index, logp, entropy)
             logProbs[index] = logp
             var dlogits = [Float](repeating: 0, count: n * v)
             CrossEntropy.tokenLogProbsBackward(dlogits: &dlogits, dlogp: dlogp, logits: logits, targets: batch.targets, n: n, v: v,

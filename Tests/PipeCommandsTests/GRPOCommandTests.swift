@@ -38,6 +38,7 @@ struct GRPOCommandTests {
         ("stages.train.inputs={dataset: split}", "a grpo stage needs `inputs: {dataset: STAGE, policy: STAGE}`"),
         ("stages.train.with.group_size=1", "stages.train.with.group_size: expected an integer in 2...64"),
         ("stages.train.with.loss_type=ppo", "`ppo` is not one of grpo, bnpo, dr_grpo, dapo"),
+        ("stages.train.with.top_entropy_quantile=0", "stages.train.with.top_entropy_quantile: expected a number in 0.001...1.0"),
         ("stages.train.with.scale_rewards=batchh", "did you mean `batch`?"),
         ("stages.train.with.adam_epsilon=-0.1", "stages.train.with.adam_epsilon: expected a number in 0.0...1.0"),
     ])

@@ -132,6 +132,19 @@ struct OpGradientTests {
         #expect(forward(logits).allSatisfy { $0 < 0 })
     }
 
+    /// Entropies of softmax(logits / T): log V for equal logits, about 0 for one dominant logit, and
+    /// -sum p log p of the tempered distribution otherwise.
+    @Test func tokenEntropies() {
+        let v = 4, logits: [Float] = [1, 1, 1, 1, 30, 0, 0, 0, 0, 1, 2, 3]
+        for temperature: Float in [1, 0.5] {
+            var entropy = [Float](repeating: 0, count: 3)
+            CrossEntropy.tokenEntropies(&entropy, logits: logits, n: 3, v: v, temperature: temperature)
+            let p = (0..<4).map { expf(Float($0) / temperature) }, s = p.reduce(0, +)
+            let expected = -p.map { $0 / s * logf($0 / s) }.reduce(0, +)
+            #expect(abs(entropy[0] - logf(4)) < 1e-6 && entropy[1] < 1e-6 && abs(entropy[2] - expected) < 1e-5, "\(entropy)")
+        }
+    }
+
     /// At a temperature T the log-probs are those of softmax(logits / T), and so is their gradient.
     @Test func tokenLogProbsAtATemperature() {
         var data = TestData(seed: 16)

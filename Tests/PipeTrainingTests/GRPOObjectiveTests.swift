@@ -37,6 +37,30 @@ struct GRPOObjectiveTests {
         #expect(result.meanKL == 0 && result.meanRatio == 1 && result.clipFraction == 0, "ratio 1 and KL 0 at the first step")
     }
 
+    /// TRL's `top_entropy_quantile`: the tokens at or above the (1 - top) quantile of the entropies
+    /// (linear interpolation) train their policy term; the KL term trains on every token.
+    @Test func onlyTheHighEntropyTokensTrainThePolicyTerm() {
+        // Sorted: 0.1 0.3 0.5 0.7 0.9; the 0.6 quantile is at 2.4 -> 0.5 + 0.4 * 0.2 = 0.58.
+        let entropies: [[Double]] = [[0.1, 0.5], [0.9, 0.3, 0.7]]
+        #expect(GRPOObjective.highEntropyMask(entropies, top: 0.4) == [[false, false], [true, false, true]])
+        #expect(GRPOObjective.highEntropyMask(entropies, top: 1) == [[true, true], [true, true, true]])
+        #expect(GRPOObjective.highEntropyMask([[0.2, 0.2, 0.2]], top: 0.2) == [[true, true, true]], "ties all pass")
+        var settings = GRPOSettings()
+        let all = GRPOObjective.loss(Self.firstStep(), settings: settings)
+        var masked = Self.firstStep()
+        masked[0].trained = [true, false]
+        masked[1].trained = [false, false, true]
+        let some = GRPOObjective.loss(masked, settings: settings)
+        #expect(some.dlogp[0][0] == all.dlogp[0][0] && some.dlogp[1][2] == all.dlogp[1][2], "kept tokens as before")
+        #expect(some.dlogp[0][1] == 0 && some.dlogp[1][0] == 0 && some.dlogp[1][1] == 0, "dropped tokens: KL 0 here, so no gradient")
+        #expect(abs(some.loss - (all.loss + 0.25 * 1 + 1.0 / 6 * 0.5 * 2)) < 1e-12)
+        // Away from the reference a dropped token still gets the KL's gradient.
+        settings.beta = 0.04
+        let kl = GRPOObjective.loss([CompletionTokens(logp: [-1], oldLogp: [-1], refLogp: [-0.7], advantage: 1, trained: [false])],
+                                    settings: settings)
+        #expect(abs(kl.dlogp[0][0] - 0.04 * (1 - Foundation.exp(0.3))) < 1e-12)
+    }
+
     @Test func clippingAndKL() {
         var settings = GRPOSettings()
         settings.lossType = .bnpo

@@ -52,6 +52,28 @@ struct GRPOTrainerTests {
         #expect(small > 0 && small < plain / 10, "largest parameter change: \(small) with epsilon 1, \(plain) with 1e-8")
     }
 
+    /// With `top_entropy_quantile` the update trains fewer tokens' policy terms: the policy moves
+    /// otherwise, deterministically and the same for any thread count.
+    @Test func aTopEntropyQuantileTrainsOnlyTheUncertainTokens() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset(images: 24)
+        let start = try SFTTrainer(SFTTrainerTests.config()).train(on: dataset).checkpoint
+        var config = Self.config(threads: 1)
+        config.iterations = 1
+        config.objective.beta = 0
+        config.steps = 1
+        func moved(_ config: GRPOConfig) throws -> (Float, Data) {
+            let end = try GRPOTrainer(config).train(from: start, on: dataset).checkpoint
+            let change = zip(end.model.parameters.values, start.model.parameters.values).map { abs($0 - $1) }.reduce(0, +)
+            return (change, try end.encoded())
+        }
+        let all = try moved(config)
+        config.objective.topEntropyQuantile = 0.2
+        let some = try moved(config)
+        config.threads = 2
+        #expect(try moved(config).1 == some.1, "the same policy for 1 and 2 threads")
+        #expect(some.0 > 0 && some.1 != all.1, "the policy moved, differently: \(some.0) against \(all.0)")
+    }
+
     @Test func completionLogProbsRoundTrip() throws {
         let (dataset, _) = try SFTTrainerTests.dataset(images: 8)
         let tokenizer = Tokenizer(texts: dataset.vocabularyTexts())
@@ -78,7 +100,7 @@ struct GRPOTrainerTests {
         let parameters = s.model.parameters.values
         let total = Float(batches.reduce(0) { $0 + $1.responseTokens })
         var policy = [Float](repeating: 0, count: parameters.count), nll = policy
-        let logp = parallel.gradients(parameters: parameters, batches: batches, gradients: &policy) { k, _ in
+        let logp = parallel.gradients(parameters: parameters, batches: batches, gradients: &policy) { k, _, _ in
             batches[k].mask.map { -$0 / total }
         }
         #expect(logp == parallel.tokenLogProbs(parameters: parameters, batches: batches))
@@ -87,7 +109,7 @@ struct GRPOTrainerTests {
         #expect(scale > 0 && zip(policy, nll).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
         // At a sampling temperature the update scores the completions at it, as the reference does.
         var tempered = [Float](repeating: 0, count: parameters.count)
-        let logpAtT = parallel.gradients(parameters: parameters, batches: batches, gradients: &tempered, temperature: 0.5) { k, _ in
+        let logpAtT = parallel.gradients(parameters: parameters, batches: batches, gradients: &tempered, temperature: 0.5) { k, _, _ in
             batches[k].mask.map { -$0 / total }
         }
         #expect(logpAtT == parallel.tokenLogProbs(parameters: parameters, batches: batches, temperature: 0.5))

@@ -32,6 +32,9 @@ public struct GRPOSettings: Sendable, Equatable {
     public var scaleRewards = RewardScaling.group
     /// The completion length limit (for `dr_grpo`).
     public var maxCompletionLength = 64
+    /// TRL's `top_entropy_quantile`: the share of completion tokens, those of highest entropy, whose
+    /// policy term is trained (the KL term keeps every token); 1: all of them.
+    public var topEntropyQuantile = 1.0
 
     public init() {}
 }
@@ -45,12 +48,15 @@ public struct CompletionTokens: Sendable {
     /// ... under the frozen reference (nil when beta is 0).
     public var refLogp: [Double]?
     public var advantage: Double
+    /// Per token, whether its policy term is trained (`top_entropy_quantile`); nil: every token.
+    public var trained: [Bool]?
 
-    public init(logp: [Double], oldLogp: [Double], refLogp: [Double]?, advantage: Double) {
+    public init(logp: [Double], oldLogp: [Double], refLogp: [Double]?, advantage: Double, trained: [Bool]? = nil) {
         self.logp = logp
         self.oldLogp = oldLogp
         self.refLogp = refLogp
         self.advantage = advantage
+        self.trained = trained
     }
 }
 
@@ -104,6 +110,18 @@ public enum GRPOObjective {
         }
     }
 
+    /// Which tokens of `entropies` (one array per completion) are at or above the `1 - top`
+    /// quantile of all of them (torch.quantile's linear interpolation), as TRL's
+    /// `get_high_entropy_mask` picks them: with `top` 0.2, the most uncertain fifth. `top` 1: all.
+    public static func highEntropyMask(_ entropies: [[Double]], top: Double) -> [[Bool]] {
+        let all = entropies.flatMap { $0 }.sorted()
+        guard top < 1, !all.isEmpty else { return entropies.map { $0.map { _ in true } } }
+        let position = (1 - max(0, top)) * Double(all.count - 1)
+        let below = Int(position.rounded(.down)), above = min(all.count - 1, below + 1)
+        let threshold = all[below] + (all[above] - all[below]) * (position - Double(below))
+        return entropies.map { $0.map { $0 >= threshold } }
+    }
+
     /// Standard deviation with Bessel's correction (torch's default); 0 for fewer than two values.
     static func standardDeviation(_ values: [Double]) -> Double {
         guard values.count > 1 else { return 0 }
@@ -139,9 +157,10 @@ public enum GRPOObjective {
                 let ratio = Foundation.exp(completion.logp[t] - completion.oldLogp[t])
                 let clippedRatio = min(max(ratio, 1 - settings.epsilonLow), 1 + settings.epsilonHigh)
                 let unclippedTerm = ratio * a, clippedTerm = clippedRatio * a
-                var tokenLoss = -min(unclippedTerm, clippedTerm)
+                let kept = completion.trained?[t] ?? true
+                var tokenLoss = kept ? -min(unclippedTerm, clippedTerm) : 0
                 // The gradient flows through the unclipped term when it is the one taken (ties included).
-                var grad = unclippedTerm <= clippedTerm ? -ratio * a : 0
+                var grad = kept && unclippedTerm <= clippedTerm ? -ratio * a : 0
                 if (ratio < 1 - settings.epsilonLow && a < 0) || (ratio > 1 + settings.epsilonHigh && a > 0) { clipped += 1 }
                 ratios += ratio
                 if settings.beta != 0, let ref = completion.refLogp {

@@ -194,19 +194,28 @@ public struct GRPOTrainer: Sendable {
             let firstOf = batches.indices.map { k in batches[..<k].reduce(0) { $0 + $1.b } }
             for iteration in 0..<cfg.iterations {
                 let sampled = old, objective = cfg.objective
+                // With `top_entropy_quantile`, each micro-batch trains the policy term of its most
+                // uncertain tokens under the current policy (TRL picks them per device batch).
+                let selective = objective.topEntropyQuantile < 1
+                let masks = ResultSlots<[[Bool]]>(count: batches.count)
                 let perBatch = parallel.gradients(parameters: model.parameters.values, batches: batches, gradients: &gradients,
-                                                  temperature: cfg.temperature) { k, logp in
+                                                  temperature: cfg.temperature, entropies: selective) { k, logp, entropy in
                     let current = Self.completionLogProbs([logp], [batches[k]])
+                    let trained = entropy.map { GRPOObjective.highEntropyMask(Self.completionLogProbs([$0], [batches[k]]), top: objective.topEntropyQuantile) }
+                    masks[k] = trained
                     let part = current.indices.map { j in
                         let i = firstOf[k] + j
-                        return CompletionTokens(logp: current[j], oldLogp: sampled?[i] ?? current[j], refLogp: ref?[i], advantage: advantages[i])
+                        return CompletionTokens(logp: current[j], oldLogp: sampled?[i] ?? current[j], refLogp: ref?[i], advantage: advantages[i],
+                                                trained: trained?[j])
                     }
                     return Self.scatter(GRPOObjective.loss(part, settings: objective, batch: size).dlogp, into: [batches[k]])[0]
                 }
                 let current = Self.completionLogProbs(perBatch, batches)
                 if old == nil { old = current }
+                let trained = selective ? masks.values.flatMap { $0 ?? [] } : []
                 let completions = sequences.indices.map { i in
-                    CompletionTokens(logp: current[i], oldLogp: old?[i] ?? current[i], refLogp: ref?[i], advantage: advantages[i])
+                    CompletionTokens(logp: current[i], oldLogp: old?[i] ?? current[i], refLogp: ref?[i], advantage: advantages[i],
+                                     trained: selective ? trained[i] : nil)
                 }
                 let stats = GRPOObjective.loss(completions, settings: cfg.objective)
                 if iteration == 0 { kl = stats.meanKL }
