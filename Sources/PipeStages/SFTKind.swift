@@ -44,7 +44,7 @@ public struct SFTKind: StageKind {
             .init("shuffle_options", .bool, default: .bool(true),
                   help: "reorder each question's options at random every epoch after the first (the answer letter moves with its text)"),
             .init("train_fraction", .number(0.001...1), default: .double(1),
-                  help: "share of the training split's images to train on (seeded; all their questions), e.g. a cold start before RL"),
+                  help: "share of the training split's images to train on, with all their questions (the same images in every stage), e.g. a cold start before RL"),
             .init("adversarial", .group(OptionSchema(GRPOKind.attackOptions + [
                 .init("fraction", .number(0...1), default: .double(1), help: "share of each batch whose image is attacked"),
                 .init("eps_warmup_steps", .int(0...1_000_000), default: .int(0), help: "steps over which eps and alpha ramp up linearly (0: none)"),
