@@ -6,6 +6,14 @@ import Testing
 
 /// GRPO's advantages, loss and gradient on hand-computed cases, and Med-R1's rewards.
 struct GRPOObjectiveTests {
+    /// TRL's `frac_reward_zero_std`: the groups whose rewards are all equal, whatever their value.
+    @Test func theShareOfFlatGroups() {
+        #expect(GRPOObjective.zeroStdFraction([[1, 1, 1], [0, 1, 0], [2, 2, 2], [0, 0, 2]]) == 0.5)
+        #expect(GRPOObjective.zeroStdFraction([[0, 0], [1, 1]]) == 1)
+        #expect(GRPOObjective.zeroStdFraction([[0, 2]]) == 0)
+        #expect(GRPOObjective.zeroStdFraction([]) == 0)
+    }
+
     @Test func advantagesForEveryScaling() {
         let std = (5.0 / 3).squareRoot()   // Bessel over [1, 2, 3, 4]
         let group = GRPOObjective.advantages([[1, 2, 3, 4]], scaling: .group)[0]

@@ -37,6 +37,27 @@ struct GRPOTrainerTests {
         #expect(one.curve.allSatisfy { $0.rewardMean >= 0 && $0.rewardMean <= 2 && $0.completionLength > 0 })
     }
 
+    /// The logged entropy is the sampling policy's at the sampling temperature, and the share of
+    /// groups with equal rewards follows it: near-greedy sampling gives most prompts G copies of one
+    /// answer, so most groups are flat and the tokens' entropy is near 0.
+    @Test func entropyAndFlatGroupsFollowTheSamplingTemperature() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset(images: 24)
+        let start = try SFTTrainer(SFTTrainerTests.config()).train(on: dataset).checkpoint
+        func run(temperature: Float) throws -> [GRPOStep] {
+            var config = Self.config(threads: 1)
+            config.temperature = temperature
+            return try GRPOTrainer(config).train(from: start, on: dataset).curve
+        }
+        let hot = try run(temperature: 1.5), cold = try run(temperature: 0.02)
+        func mean(_ steps: [GRPOStep], _ value: (GRPOStep) -> Double) -> Double { steps.map(value).reduce(0, +) / Double(steps.count) }
+        let vocabulary = log(Double(start.tokenizer.count))
+        #expect(hot.allSatisfy { $0.entropy > 0.1 && $0.entropy <= vocabulary }, "\(hot.map(\.csv))")
+        #expect(mean(cold, \.entropy) < mean(hot, \.entropy) / 10, "\(cold.map(\.csv))")
+        #expect(mean(cold, \.zeroStdFraction) > 0.6, "\(cold.map(\.csv))")
+        #expect(mean(hot, \.zeroStdFraction) < mean(cold, \.zeroStdFraction), "\(hot.map(\.csv))")
+        #expect((hot + cold).allSatisfy { $0.zeroStdFraction >= 0 && $0.zeroStdFraction <= 1 })
+    }
+
     /// AdamW's epsilon damps the steps of parameters whose gradients are small beside it: with one
     /// far above every gradient the policy moves much less than with the default.
     @Test func aLargeAdamEpsilonDampsTheUpdates() throws {

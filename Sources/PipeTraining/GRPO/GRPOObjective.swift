@@ -123,6 +123,14 @@ public enum GRPOObjective {
     }
 
     /// Standard deviation with Bessel's correction (torch's default); 0 for fewer than two values.
+    /// The share of groups whose rewards are all equal (TRL's `frac_reward_zero_std`): their
+    /// advantages are zero, so they give the policy term nothing to learn from.
+    public static func zeroStdFraction(_ rewardsByPrompt: [[Double]]) -> Double {
+        guard !rewardsByPrompt.isEmpty else { return 0 }
+        let flat = rewardsByPrompt.filter { group in group.allSatisfy { $0 == group.first } }.count
+        return Double(flat) / Double(rewardsByPrompt.count)
+    }
+
     static func standardDeviation(_ values: [Double]) -> Double {
         guard values.count > 1 else { return 0 }
         let mean = values.reduce(0, +) / Double(values.count)

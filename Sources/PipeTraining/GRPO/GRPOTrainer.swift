@@ -43,6 +43,12 @@ public struct GRPOStep: Sendable {
     public var formatRate: Double, accuracy: Double
     public var kl: Double, clipFraction: Double, completionLength: Double
     public var gradNorm: Float, learningRate: Float
+    /// Mean entropy (nats) of the completion tokens under the policy that sampled them, at the
+    /// sampling temperature (TRL's `entropy`): falls as the policy grows surer of its answers.
+    public var entropy: Double = 0
+    /// Share of the step's groups whose rewards are all equal, so their advantages are zero (TRL's
+    /// `frac_reward_zero_std`).
+    public var zeroStdFraction: Double = 0
     public var seconds: Double
     /// Where the step's time went.
     public var phases = Phases()
@@ -67,12 +73,13 @@ public struct GRPOStep: Sendable {
         public var nll: Double? = nil
     }
 
-    public static let csvHeader = "step,reward_mean,reward_std,format_rate,accuracy,kl,clip_fraction,completion_length,grad_norm,lr"
+    public static let csvHeader = "step,reward_mean,reward_std,format_rate,accuracy,kl,clip_fraction,completion_length,grad_norm,lr,"
+        + "entropy,frac_reward_zero_std"
     /// The header of AT-GRPO's curves: GRPO's columns, then the clean/adversarial split.
     public static let adversarialCSVHeader = csvHeader + ",clean_reward,clean_accuracy,adv_reward,adv_accuracy,eps,adv_nll"
     public var csv: String {
-        let base = String(format: "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6f,%.3f,%.6f,%.6g", step, rewardMean, rewardStd, formatRate, accuracy, kl,
-                          clipFraction, completionLength, gradNorm, learningRate)
+        let base = String(format: "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6f,%.3f,%.6f,%.6g,%.6f,%.6f", step, rewardMean, rewardStd, formatRate, accuracy,
+                          kl, clipFraction, completionLength, gradNorm, learningRate, entropy, zeroStdFraction)
         guard let a = adversarial else { return base }
         return base + String(format: ",%.6f,%.6f,%.6f,%.6f,%.6g,", a.cleanReward, a.cleanAccuracy, a.adversarialReward,
                              a.adversarialAccuracy, a.eps) + (a.nll.map { String(format: "%.6f", $0) } ?? "")
@@ -175,7 +182,7 @@ public struct GRPOTrainer: Sendable {
                 : nil
             // Logged: the KL of the policy that sampled the rollouts (first iteration, before this
             // step's updates; exactly 0 at step 0) and the clip fraction over all iterations.
-            var kl = 0.0, clipped = 0.0, adversarialNLL: Double?
+            var kl = 0.0, clipped = 0.0, entropy = 0.0, adversarialNLL: Double?
             var norm: Float = 0
             // With `adversarial_nll`, the attacked prompts teacher-forced on their reference responses.
             let nllWeight = cfg.adversary?.nllWeight ?? 0
@@ -198,10 +205,14 @@ public struct GRPOTrainer: Sendable {
                 // uncertain tokens under the current policy (TRL picks them per device batch).
                 let selective = objective.topEntropyQuantile < 1
                 let masks = ResultSlots<[[Bool]]>(count: batches.count)
+                // Per micro-batch, the sum of its completion tokens' entropies (logged from the first update).
+                let entropySums = ResultSlots<Double>(count: batches.count)
                 let perBatch = parallel.gradients(parameters: model.parameters.values, batches: batches, gradients: &gradients,
-                                                  temperature: cfg.temperature, entropies: selective) { k, logp, entropy in
+                                                  temperature: cfg.temperature, entropies: selective || iteration == 0) { k, logp, tokenEntropy in
                     let current = Self.completionLogProbs([logp], [batches[k]])
-                    let trained = entropy.map { GRPOObjective.highEntropyMask(Self.completionLogProbs([$0], [batches[k]]), top: objective.topEntropyQuantile) }
+                    let entropies = tokenEntropy.map { Self.completionLogProbs([$0], [batches[k]]) }
+                    entropySums[k] = entropies?.joined().reduce(0, +)
+                    let trained = selective ? entropies.map { GRPOObjective.highEntropyMask($0, top: objective.topEntropyQuantile) } : nil
                     masks[k] = trained
                     let part = current.indices.map { j in
                         let i = firstOf[k] + j
@@ -218,7 +229,10 @@ public struct GRPOTrainer: Sendable {
                                      trained: selective ? trained[i] : nil)
                 }
                 let stats = GRPOObjective.loss(completions, settings: cfg.objective)
-                if iteration == 0 { kl = stats.meanKL }
+                if iteration == 0 {
+                    kl = stats.meanKL
+                    entropy = entropySums.values.reduce(0) { $0 + ($1 ?? 0) } / Double(max(1, size.activeTokens))
+                }
                 clipped += stats.clipFraction / Double(cfg.iterations)
                 guard stats.loss.isFinite else { throw TrainingError("the GRPO loss became \(stats.loss) at step \(step); lower `lr`") }
                 if !referenceBatches.isEmpty {
@@ -239,7 +253,8 @@ public struct GRPOTrainer: Sendable {
             let std = GRPOObjective.standardDeviation(all)
             curve.append(GRPOStep(step: step, rewardMean: mean, rewardStd: std, formatRate: formats / count, accuracy: correct / count,
                                   kl: kl, clipFraction: clipped, completionLength: lengths / count,
-                                  gradNorm: norm, learningRate: lr, seconds: Date().timeIntervalSince(stepStart), phases: phases,
+                                  gradNorm: norm, learningRate: lr, entropy: entropy, zeroStdFraction: GRPOObjective.zeroStdFraction(rewards),
+                                  seconds: Date().timeIntervalSince(stepStart), phases: phases,
                                   adversarial: cfg.adversary.map { adversary in
                                       var split = Self.split(rewards: rewards, correct: promptCorrect, attacked: attacked,
                                                              eps: adversary.attack(at: step).eps)
