@@ -122,7 +122,6 @@ public enum GRPOObjective {
         return entropies.map { $0.map { $0 >= threshold } }
     }
 
-    /// Standard deviation with Bessel's correction (torch's default); 0 for fewer than two values.
     /// The share of groups whose rewards are all equal (TRL's `frac_reward_zero_std`): their
     /// advantages are zero, so they give the policy term nothing to learn from.
     public static func zeroStdFraction(_ rewardsByPrompt: [[Double]]) -> Double {
@@ -131,6 +130,7 @@ public enum GRPOObjective {
         return Double(flat) / Double(rewardsByPrompt.count)
     }
 
+    /// Standard deviation with Bessel's correction (torch's default); 0 for fewer than two values.
     static func standardDeviation(_ values: [Double]) -> Double {
         guard values.count > 1 else { return 0 }
         let mean = values.reduce(0, +) / Double(values.count)

@@ -180,8 +180,9 @@ public struct GRPOTrainer: Sendable {
             let ref = cfg.objective.beta != 0
                 ? Self.completionLogProbs(parallel.tokenLogProbs(parameters: reference, batches: batches, temperature: cfg.temperature), batches)
                 : nil
-            // Logged: the KL of the policy that sampled the rollouts (first iteration, before this
-            // step's updates; exactly 0 at step 0) and the clip fraction over all iterations.
+            // Logged: the KL and the token entropy of the policy that sampled the rollouts (first
+            // iteration, before this step's updates; the KL exactly 0 at step 0) and the clip
+            // fraction over all iterations.
             var kl = 0.0, clipped = 0.0, entropy = 0.0, adversarialNLL: Double?
             var norm: Float = 0
             // With `adversarial_nll`, the attacked prompts teacher-forced on their reference responses.
