@@ -6,7 +6,8 @@ public struct CurveTable: Sendable, Equatable {
     public var header: [String]
     public var rows: [[Double]]
 
-    /// Parses `text`; a cell that is not a number is an error naming its line.
+    /// Parses `text`; an empty cell (a column a step does not measure) is NaN; a cell that is not a
+    /// number is an error naming its line.
     public init(csv text: String, file: String) throws {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         guard let first = lines.first else { throw ReportError("\(file) is empty") }
@@ -18,7 +19,9 @@ public struct CurveTable: Sendable, Equatable {
                 throw ReportError("\(file):\(index + 2): \(cells.count) cells, the header has \(names.count)")
             }
             return try cells.map {
-                guard let value = Double($0.trimmingCharacters(in: .whitespaces)) else {
+                let cell = $0.trimmingCharacters(in: .whitespaces)
+                if cell.isEmpty { return .nan }
+                guard let value = Double(cell) else {
                     throw ReportError("\(file):\(index + 2): `\($0)` is not a number")
                 }
                 return value
@@ -26,10 +29,12 @@ public struct CurveTable: Sendable, Equatable {
         }
     }
 
-    /// The (step, value) points of a column (the first column is the step), nil when absent.
+    /// The (step, value) points of a column (the first column is the step) where it has a value, nil
+    /// when absent or never measured.
     public func column(_ name: String) -> [(x: Double, y: Double)]? {
         guard let index = header.firstIndex(of: name) else { return nil }
-        return rows.map { (x: $0[0], y: $0[index]) }
+        let points = rows.compactMap { $0[index].isNaN ? nil : (x: $0[0], y: $0[index]) }
+        return points.isEmpty ? nil : points
     }
 }
 

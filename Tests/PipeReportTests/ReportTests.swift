@@ -172,6 +172,10 @@ struct ReportTests {
 
     @Test func malformedInputsAreNamed() throws {
         #expect(throws: ReportError("c:3: `x` is not a number")) { try CurveTable(csv: "step,loss\n0,1\n1,x\n", file: "c") }
+        // An empty cell is a step the column does not measure (`instruct` GRPO's rationale columns).
+        let sparse = try CurveTable(csv: "step,loss,faithful\n0,1,\n1,2,0.5\n2,3,\n", file: "c")
+        #expect(sparse.column("faithful")?.map(\.y) == [0.5] && sparse.column("loss")?.count == 3)
+        #expect(try CurveTable(csv: "step,faithful\n0,\n", file: "c").column("faithful") == nil)
         #expect(throws: ReportError("c:2: 1 cells, the header has 2")) { try CurveTable(csv: "step,loss\n0\n", file: "c") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
