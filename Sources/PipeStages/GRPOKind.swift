@@ -14,7 +14,7 @@ import PipeTraining
 /// curves add clean and adversarial reward and accuracy per step.
 public struct GRPOKind: StageKind {
     public let name: String
-    public let version = 5
+    public let version = 6
     /// AT-GRPO rather than GRPO.
     public let adversarial: Bool
 

@@ -45,6 +45,16 @@ public struct Prediction: Codable, Equatable, Sendable {
     }
 }
 
+extension Prediction {
+    /// The prediction read from `completion` (its text, `tokens` long) to `example`'s prompt.
+    public init(_ example: Example, completion: String, tokens: Int, mode: ReasoningMode) {
+        let letter = Prompting.answerLetter(in: completion)
+        self.init(questionID: example.record.questionID, modality: example.record.modality, questionType: example.record.questionType,
+                  answer: example.record.answerLetter, predicted: letter, correct: letter == example.record.answerLetter,
+                  wellFormed: Prompting.isWellFormed(completion, mode: mode), completionTokens: tokens, completion: completion)
+    }
+}
+
 /// Greedy evaluation, batched, on worker threads (each its own generator).
 public struct Evaluator: Sendable {
     public var mode: ReasoningMode
@@ -86,12 +96,7 @@ public struct Evaluator: Sendable {
                       examples: [Example]) -> (result: EvaluationResult, predictions: [Prediction]) {
         let outputs = completions(model: model, dataset: dataset, examples: examples)
         let predictions = zip(examples, outputs).map { example, output in
-            let text = tokenizer.decode(output)
-            let letter = Prompting.answerLetter(in: text)
-            return Prediction(questionID: example.record.questionID, modality: example.record.modality,
-                              questionType: example.record.questionType, answer: example.record.answerLetter, predicted: letter,
-                              correct: letter == example.record.answerLetter, wellFormed: Prompting.isWellFormed(text, mode: mode),
-                              completionTokens: output.count, completion: text)
+            Prediction(example, completion: tokenizer.decode(output), tokens: output.count, mode: mode)
         }
         return (Self.summarize(predictions), predictions)
     }

@@ -42,6 +42,18 @@ public struct RationaleCheck: Codable, Equatable, Sendable {
                               checksRight: Double(checksRight) / Double(max(1, concluded)))
     }
 
+    /// Share of the right answers among `predictions` whose rationale does not conclude with the
+    /// true answer's text (a wrong option, or none): the letter is right against the steps before it.
+    /// 0 when none is right.
+    public static func rightAgainstConclusion(_ predictions: [Prediction], records: [VQARecord]) -> Double {
+        var right = 0, against = 0
+        for (prediction, record) in zip(predictions, records) where prediction.correct {
+            right += 1
+            if conclusion(in: prediction.completion) != squeezed(record.options[record.answer]) { against += 1 }
+        }
+        return right == 0 ? 0 : Double(against) / Double(right)
+    }
+
     /// One option check of a rationale: `B: chest vs chest yes.`
     struct OptionCheck: Equatable {
         var letter: String

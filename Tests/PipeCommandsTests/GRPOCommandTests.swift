@@ -28,7 +28,7 @@ struct GRPOCommandTests {
         #expect(files == ["curves.csv", "metrics.json", "model.safetensors", "predictions.jsonl", "timing.csv"])
         let curve = try String(contentsOfFile: project.path + "/out/curves.csv", encoding: .utf8).split(separator: "\n")
         #expect(curve.first.map(String.init) == "step,reward_mean,reward_std,format_rate,accuracy,kl,clip_fraction,completion_length,grad_norm,lr,"
-                + "entropy,frac_reward_zero_std")
+                + "entropy,frac_reward_zero_std,conclusion_accuracy,faithful,right_against_conclusion")
         #expect(curve.count == 3)
         #expect(curve[1].split(separator: ",")[5] == "0", "KL is 0 at the first step")
         let timing = try String(contentsOfFile: project.path + "/out/timing.csv", encoding: .utf8).split(separator: "\n")

@@ -56,6 +56,27 @@ struct GRPOTrainerTests {
         #expect(mean(cold, \.zeroStdFraction) > 0.6, "\(cold.map(\.csv))")
         #expect(mean(hot, \.zeroStdFraction) < mean(cold, \.zeroStdFraction), "\(hot.map(\.csv))")
         #expect((hot + cold).allSatisfy { $0.zeroStdFraction >= 0 && $0.zeroStdFraction <= 1 })
+        #expect((hot + cold).allSatisfy { $0.rationale == nil && $0.csv.hasSuffix(",,,") }, "no rationale to check in `instruct`")
+    }
+
+    /// In `cot`, each step's rollouts are checked against their rationales as `evaluate` checks
+    /// greedy answers; the shares are of the step's rollouts.
+    @Test func cotRolloutsAreCheckedAgainstTheirRationales() throws {
+        let (dataset, _) = try SFTTrainerTests.dataset(images: 24)
+        let start = try SFTTrainer(SFTTrainerTests.config()).train(on: dataset).checkpoint
+        var config = Self.config(threads: 1)
+        config.mode = .cot
+        config.maxNewTokens = 12
+        let curve = try GRPOTrainer(config).train(from: start, on: dataset).curve
+        for step in curve {
+            let rationale = try #require(step.rationale)
+            let shares = [rationale.conclusionAccuracy, rationale.faithful, rationale.rightAgainstConclusion]
+            #expect(shares.allSatisfy { $0 >= 0 && $0 <= 1 }, "\(step.csv)")
+            // An instruct-trained policy writes no conclusion, so every right rollout is right against it.
+            #expect(rationale.conclusionAccuracy == 0, "\(step.csv)")
+            #expect(step.accuracy == 0 || rationale.rightAgainstConclusion == 1, "\(step.csv)")
+            #expect(step.csv.split(separator: ",", omittingEmptySubsequences: false).count == 15)
+        }
     }
 
     /// AdamW's epsilon damps the steps of parameters whose gradients are small beside it: with one

@@ -37,6 +37,22 @@ struct RationaleCheckTests {
         #expect(check.checksRight == 0)   // these rationales check one option of three
     }
 
+    /// GRPO's rollouts are rewarded for the letter alone: the share of right answers whose own
+    /// conclusion is not the true answer is the share rewarded against their steps.
+    @Test func rightAnswersAgainstTheirConclusion() {
+        let completions = [
+            Self.think("MRI", "B"),       // right, by its conclusion
+            Self.think("CT", "B"),        // right against its conclusion
+            "<think> a MRI image . </think> <answer> B </answer>",   // right with no conclusion
+            Self.think("X - Ray", "B"),   // right against its conclusion
+            Self.think("CT", "A"),        // wrong: not counted
+        ]
+        let records = completions.map { _ in MedR2ProbeTests.record("q") }
+        #expect(RationaleCheck.rightAgainstConclusion(completions.map(Self.prediction), records: records) == 3.0 / 4)
+        #expect(RationaleCheck.rightAgainstConclusion([Self.prediction(Self.think("CT", "A"))], records: [records[0]]) == 0)
+        #expect(RationaleCheck.rightAgainstConclusion([], records: []) == 0)
+    }
+
     /// A rationale with every option of `MedR2ProbeTests.record` (CT, MRI, X-Ray) checked.
     static func checked(_ conclusion: String, _ verdicts: [String], letter: String) -> String {
         let checks = zip(["A : CT", "B : MRI", "C : X - Ray"], verdicts).map { "\($0) vs \(conclusion) \($1) ." }.joined(separator: " ")

@@ -49,6 +49,8 @@ public struct GRPOStep: Sendable {
     /// Share of the step's groups whose rewards are all equal, so their advantages are zero (TRL's
     /// `frac_reward_zero_std`).
     public var zeroStdFraction: Double = 0
+    /// `cot` only: how the rollouts' answers relate to their rationales (nil for `instruct`).
+    public var rationale: RolloutRationale? = nil
     public var seconds: Double
     /// Where the step's time went.
     public var phases = Phases()
@@ -65,6 +67,24 @@ public struct GRPOStep: Sendable {
         public var csv: String { String(format: "%.4f,%.4f,%.4f,%.4f,%.4f", attack, rollout, reward, logProbs, update) }
     }
 
+    /// The rollouts' rationales, measured as `evaluate` measures greedy answers (`RationaleCheck`).
+    public struct RolloutRationale: Sendable {
+        /// Share of the rollouts whose rationale concludes with the true answer's text.
+        public var conclusionAccuracy: Double
+        /// Share of the concluded rollouts whose letter is the option their conclusion names.
+        public var faithful: Double
+        /// Share of the right rollouts whose conclusion is not the true answer: rewarded for a letter
+        /// their own steps do not give.
+        public var rightAgainstConclusion: Double
+
+        init(_ predictions: [Prediction], records: [VQARecord]) {
+            let check = RationaleCheck.measure(predictions, records: records)
+            conclusionAccuracy = check.conclusionAccuracy
+            faithful = check.faithful
+            rightAgainstConclusion = RationaleCheck.rightAgainstConclusion(predictions, records: records)
+        }
+    }
+
     public struct AdversarialStep: Sendable {
         public var cleanReward: Double, cleanAccuracy: Double
         public var adversarialReward: Double, adversarialAccuracy: Double
@@ -74,12 +94,13 @@ public struct GRPOStep: Sendable {
     }
 
     public static let csvHeader = "step,reward_mean,reward_std,format_rate,accuracy,kl,clip_fraction,completion_length,grad_norm,lr,"
-        + "entropy,frac_reward_zero_std"
+        + "entropy,frac_reward_zero_std,conclusion_accuracy,faithful,right_against_conclusion"
     /// The header of AT-GRPO's curves: GRPO's columns, then the clean/adversarial split.
     public static let adversarialCSVHeader = csvHeader + ",clean_reward,clean_accuracy,adv_reward,adv_accuracy,eps,adv_nll"
     public var csv: String {
-        let base = String(format: "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6f,%.3f,%.6f,%.6g,%.6f,%.6f", step, rewardMean, rewardStd, formatRate, accuracy,
+        let base = String(format: "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.6f,%.3f,%.6f,%.6g,%.6f,%.6f,", step, rewardMean, rewardStd, formatRate, accuracy,
                           kl, clipFraction, completionLength, gradNorm, learningRate, entropy, zeroStdFraction)
+            + (rationale.map { String(format: "%.6f,%.6f,%.6f", $0.conclusionAccuracy, $0.faithful, $0.rightAgainstConclusion) } ?? ",,")
         guard let a = adversarial else { return base }
         return base + String(format: ",%.6f,%.6f,%.6f,%.6f,%.6g,", a.cleanReward, a.cleanAccuracy, a.adversarialReward,
                              a.adversarialAccuracy, a.eps) + (a.nll.map { String(format: "%.6f", $0) } ?? "")
@@ -153,7 +174,7 @@ public struct GRPOTrainer: Sendable {
             phases.rollout = Date().timeIntervalSince(mark)
             mark = Date()
             var rewards: [[Double]] = [], formats = 0.0, correct = 0.0, lengths = 0.0, promptCorrect: [Double] = []
-            var sequences: [Example] = []
+            var sequences: [Example] = [], predictions: [Prediction] = []
             for (p, example) in prompts.enumerated() {
                 var group: [Double] = [], groupCorrect = 0.0
                 for completion in rollouts[p] {
@@ -164,6 +185,7 @@ public struct GRPOTrainer: Sendable {
                     correct += accuracy
                     groupCorrect += accuracy
                     lengths += Double(completion.count)
+                    if cfg.mode == .cot { predictions.append(Prediction(example, completion: text, tokens: completion.count, mode: cfg.mode)) }
                     var sequence = example
                     sequence.target = completion.isEmpty ? [Tokenizer.eos] : completion
                     sequences.append(sequence)
@@ -255,6 +277,8 @@ public struct GRPOTrainer: Sendable {
             curve.append(GRPOStep(step: step, rewardMean: mean, rewardStd: std, formatRate: formats / count, accuracy: correct / count,
                                   kl: kl, clipFraction: clipped, completionLength: lengths / count,
                                   gradNorm: norm, learningRate: lr, entropy: entropy, zeroStdFraction: GRPOObjective.zeroStdFraction(rewards),
+                                  rationale: predictions.isEmpty ? nil
+                                      : GRPOStep.RolloutRationale(predictions, records: sequences.map(\.record)),
                                   seconds: Date().timeIntervalSince(stepStart), phases: phases,
                                   adversarial: cfg.adversary.map { adversary in
                                       var split = Self.split(rewards: rewards, correct: promptCorrect, attacked: attacked,
