@@ -61,7 +61,7 @@ let package = Package(
             "PipeRecipe", "PipeEngine", "PipeLedger", "PipeStages", "PipeReport", "PipeData", "PipeRemote", "PipeTensor", "PipeCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "pipe", dependencies: ["PipeCommands"]),
+        .executableTarget(name: "pipe", dependencies: ["PipeCommands", "PipeTensor"]),
         // `make bench`: the training stack's measurements (sgemm, SFT steps, BLAS share, generation, memory).
         .executableTarget(name: "pipe-training-bench", dependencies: ["PipeTraining", "PipeModel", "PipeTensor", "PipeSynth", "PipeData"],
                           path: "Benchmarks/TrainingBench"),

@@ -8,6 +8,9 @@ import PipeSynth
 import PipeTensor
 import PipeTraining
 
+// OpenBLAS's kernels as `pipe run` chooses them (AVX-512 ones where the CPU has them).
+BLASCoreType.reexec(coreTypeOnly: true)
+
 func seconds(_ body: () -> Void) -> Double {
     let start = Date()
     body()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PipeCluster
 import PipeEngine
+import PipeTensor
 
 /// `pipe exec-stage`: what a cluster job runs. Rebuilds the submitting run's pipeline, executes
 /// exactly one stage (its upstream stages must be in the shared cache), commits the artifact and

@@ -1,4 +1,5 @@
 import PipeCommands
+import PipeTensor
 
 BLASCoreType.reexecIfNeeded()
 PipeCommand.main(arguments: Array(CommandLine.arguments.dropFirst()))

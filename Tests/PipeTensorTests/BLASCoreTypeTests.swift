@@ -1,4 +1,4 @@
-import PipeCommands
+import PipeTensor
 import Testing
 
 /// When `pipe run` forces OpenBLAS's AVX-512 kernels.
@@ -20,6 +20,12 @@ struct BLASCoreTypeTests {
         #expect(BLASCoreType.settings(cpuInfo: Self.avx512, environment: [:]) == ["OPENBLAS_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "SkylakeX"])
         #expect(BLASCoreType.settings(cpuInfo: Self.avx2, environment: ["OPENBLAS_NUM_THREADS": "2"]).isEmpty)
         #expect(BLASCoreType.settings(cpuInfo: Self.avx512, environment: ["PIPE_BLAS_REEXEC": "1"]).isEmpty, "never twice")
+    }
+
+    @Test func theBenchmarkTakesTheCoreTypeAlone() {
+        #expect(BLASCoreType.settings(cpuInfo: Self.avx512, environment: [:], coreTypeOnly: true) == ["OPENBLAS_CORETYPE": "SkylakeX"])
+        #expect(BLASCoreType.settings(cpuInfo: Self.avx2, environment: [:], coreTypeOnly: true).isEmpty)
+        #expect(BLASCoreType.settings(cpuInfo: Self.avx512, environment: ["OPENBLAS_CORETYPE": "Haswell"], coreTypeOnly: true).isEmpty)
     }
 
     @Test func aClusterJobDropsOnlyWhatTheReexecutionSet() {
