@@ -21,56 +21,82 @@ public final class ModelWorkspace {
     /// The activations of the last forward pass.
     struct ForwardState {
         var b: Int, t: Int, s: Int
-        var images: UnsafePointer<Float>
+        /// Images encoded: b, or fewer when sequences share images.
+        var images: Int
+        /// The decoder's rows: per sequence [image; text], or each image once and then the text rows.
+        var rows: BlockRows
+        var pixels: UnsafePointer<Float>
         var tokens: UnsafePointer<Int32>
         var segments: UnsafePointer<Int32>?
-        var patches: UnsafeMutablePointer<Float>      // (B * P, patchPixels), normalized to [-1, 1]
-        var visionInput: UnsafeMutablePointer<Float>  // (B * P, C)
+        var patches: UnsafeMutablePointer<Float>      // (images * P, patchPixels), normalized to [-1, 1]
+        var visionInput: UnsafeMutablePointer<Float>  // (images * P, C)
         var vision: [BlockActivations]
-        var visionNorm: UnsafeMutablePointer<Float>   // (B * P, C)
+        var visionNorm: UnsafeMutablePointer<Float>   // (images * P, C)
         var visionMean: UnsafeMutablePointer<Float>, visionRstd: UnsafeMutablePointer<Float>
-        var decoderInput: UnsafeMutablePointer<Float> // (B * S, C), S = P + T
+        var decoderInput: UnsafeMutablePointer<Float> // (rows, C): B * S rows, S = P + T, when no images are shared
         var decoder: [BlockActivations]
-        var norm: UnsafeMutablePointer<Float>         // (B * S, C)
+        var norm: UnsafeMutablePointer<Float>         // (rows, C)
         var normMean: UnsafeMutablePointer<Float>, normRstd: UnsafeMutablePointer<Float>
         var text: UnsafeMutablePointer<Float>         // (B * T, C): the normed text rows
         var logits: UnsafeMutablePointer<Float>       // (B * T, V)
+
+        /// The decoder row of image `image`'s first token.
+        func imageRow(_ image: Int) -> Int {
+            if case let .sharedPrefix(_, prefix, _, _) = rows { return image * prefix }
+            return image * s
+        }
+
+        /// The decoder row of sequence `seq`'s first text token.
+        func textRow(_ seq: Int) -> Int {
+            if case let .sharedPrefix(images, prefix, _, t) = rows { return images * prefix + seq * t }
+            return seq * s + (s - t)
+        }
     }
 
     /// Runs the model on `b` images (B, H, W, 3) in [0, 1] and token rows (B, T); returns the
     /// logits (B, T, V) at the text positions, valid until the next call. `t` must be at most maxLen.
+    /// With `imageOf`, sequences share images: `images` holds each distinct image once and sequence
+    /// s reads image imageOf[s] (the G completions of a GRPO group), whose encoder pass and decoder
+    /// image rows, the same for every sequence of that image, are computed once. The logits and
+    /// gradients are those of the unshared pass up to rounding.
     public func forward(parameters p: UnsafePointer<Float>, images: UnsafePointer<Float>, tokens: UnsafePointer<Int32>,
-                        segments: UnsafePointer<Int32>? = nil, b: Int, t: Int) -> UnsafePointer<Float> {
+                        segments: UnsafePointer<Int32>? = nil, b: Int, t: Int, imageOf: [Int]? = nil) -> UnsafePointer<Float> {
         precondition(t >= 1 && t <= config.maxLen, "sequence longer than max_len")
+        precondition(imageOf.map { $0.count == b && $0.allSatisfy { $0 >= 0 } } ?? true, "one image index per sequence")
         let cfg = config, c = cfg.dim, np = cfg.patches, s = np + t, hidden = cfg.hidden
+        let encoded = imageOf.map { ($0.max() ?? -1) + 1 } ?? b
+        let rows = imageOf.map { BlockRows.sharedPrefix(images: encoded, prefix: np, imageOf: $0, t: t) } ?? .sequences(b: b, t: s, prefix: np)
+        let n = rows.count
         let st = forwardArena.arrange { arena in
-            ForwardState(b: b, t: t, s: s, images: images, tokens: tokens, segments: segments,
-                         patches: arena.take(b * np * cfg.patchPixels), visionInput: arena.take(b * np * c),
-                         vision: (0..<cfg.visionLayers).map { _ in BlockActivations(arena, b: b, t: np, c: c, hidden: hidden, heads: cfg.heads) },
-                         visionNorm: arena.take(b * np * c), visionMean: arena.take(b * np), visionRstd: arena.take(b * np),
-                         decoderInput: arena.take(b * s * c),
-                         decoder: (0..<cfg.layers).map { _ in BlockActivations(arena, b: b, t: s, c: c, hidden: hidden, heads: cfg.heads) },
-                         norm: arena.take(b * s * c), normMean: arena.take(b * s), normRstd: arena.take(b * s),
+            ForwardState(b: b, t: t, s: s, images: encoded, rows: rows, pixels: images, tokens: tokens, segments: segments,
+                         patches: arena.take(encoded * np * cfg.patchPixels), visionInput: arena.take(encoded * np * c),
+                         vision: (0..<cfg.visionLayers).map { _ in BlockActivations(arena, b: encoded, t: np, c: c, hidden: hidden, heads: cfg.heads) },
+                         visionNorm: arena.take(encoded * np * c), visionMean: arena.take(encoded * np), visionRstd: arena.take(encoded * np),
+                         decoderInput: arena.take(n * c),
+                         decoder: (0..<cfg.layers).map { _ in BlockActivations(arena, rows: rows, c: c, hidden: hidden, heads: cfg.heads) },
+                         norm: arena.take(n * c), normMean: arena.take(n), normRstd: arena.take(n),
                          text: arena.take(b * t * c), logits: arena.take(b * t * cfg.vocabSize))
         }
         state = st
-        encode(p, images: images, b: b, into: st)
-        // [image tokens; text tokens] per sequence.
+        encode(p, images: images, b: encoded, into: st)
+        // The image tokens, then the text tokens, where `rows` puts them.
+        for image in 0..<encoded {
+            (st.decoderInput + st.imageRow(image) * c).update(from: st.visionNorm + image * np * c, count: np * c)
+        }
         for seq in 0..<b {
-            let row = st.decoderInput + seq * s * c
-            row.update(from: st.visionNorm + seq * np * c, count: np * c)
-            Embedding.forward(row + np * c, ids: tokens + seq * t, table: p + layout.tokenEmbedding, n: t, c: c)
-            Elementwise.accumulate(row + np * c, p + layout.textPosition, count: t * c)
-            Self.addSegments(row + np * c, segments: segments.map { $0 + seq * t }, table: p + layout.segmentEmbedding, t: t, c: c)
+            let row = st.decoderInput + st.textRow(seq) * c
+            Embedding.forward(row, ids: tokens + seq * t, table: p + layout.tokenEmbedding, n: t, c: c)
+            Elementwise.accumulate(row, p + layout.textPosition, count: t * c)
+            Self.addSegments(row, segments: segments.map { $0 + seq * t }, table: p + layout.segmentEmbedding, t: t, c: c)
         }
         var x = UnsafePointer(st.decoderInput)
         for (l, w) in layout.decoderBlocks.enumerated() {
-            TransformerBlock(w: w, b: b, t: s, c: c, hidden: hidden, heads: cfg.heads, prefix: np, rotary: rotary).forward(p, input: x, acts: st.decoder[l])
+            TransformerBlock(w: w, rows: rows, c: c, hidden: hidden, heads: cfg.heads, rotary: rotary).forward(p, input: x, acts: st.decoder[l])
             x = UnsafePointer(st.decoder[l].output)
         }
         LayerNorm.forward(st.norm, mean: st.normMean, rstd: st.normRstd, x, weight: p + layout.normWeight, bias: p + layout.normBias,
-                          n: b * s, c: c)
-        for seq in 0..<b { (st.text + seq * t * c).update(from: st.norm + (seq * s + np) * c, count: t * c) }
+                          n: n, c: c)
+        for seq in 0..<b { (st.text + seq * t * c).update(from: st.norm + st.textRow(seq) * c, count: t * c) }
         // logits (B*T, V) = text . embedding^T
         BLAS.gemm(transB: true, m: b * t, n: cfg.vocabSize, k: c, a: st.text, lda: c, b: p + layout.tokenEmbedding, ldb: c,
                   c: st.logits, ldc: cfg.vocabSize)
@@ -97,7 +123,7 @@ public final class ModelWorkspace {
     public func encodeImages(parameters p: UnsafePointer<Float>, images: UnsafePointer<Float>, b: Int) -> UnsafePointer<Float> {
         let cfg = config, c = cfg.dim, np = cfg.patches
         let st = forwardArena.arrange { arena in
-            ForwardState(b: b, t: 0, s: np, images: images, tokens: Self.noTokens, segments: nil,
+            ForwardState(b: b, t: 0, s: np, images: b, rows: .sequences(b: b, t: np, prefix: np), pixels: images, tokens: Self.noTokens, segments: nil,
                          patches: arena.take(b * np * cfg.patchPixels), visionInput: arena.take(b * np * c),
                          vision: (0..<cfg.visionLayers).map { _ in BlockActivations(arena, b: b, t: np, c: c, hidden: cfg.hidden, heads: cfg.heads) },
                          visionNorm: arena.take(b * np * c), visionMean: arena.take(b * np), visionRstd: arena.take(b * np),
@@ -119,19 +145,21 @@ public final class ModelWorkspace {
     }
 
     /// Backpropagates dlogits (B, T, V) of the last forward pass: accumulates parameter gradients
-    /// into `g` and, when given, writes the gradient with respect to the input pixels (B, H, W, 3).
+    /// into `g` and, when given, writes the gradient with respect to the input pixels (B, H, W, 3;
+    /// one per distinct image when the forward pass shared images).
     /// With `parameterGradients` false the weight gradients are skipped (about a third of the work)
     /// and `g` holds only scratch: for an attack, which needs the pixels' gradient alone.
     public func backward(parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>, dlogits: UnsafePointer<Float>,
                          imageGradient: UnsafeMutablePointer<Float>? = nil, parameterGradients: Bool = true) {
         guard let st = state else { preconditionFailure("backward before forward") }
-        let cfg = config, c = cfg.dim, np = cfg.patches, b = st.b, t = st.t, s = st.s, hidden = cfg.hidden
+        let cfg = config, c = cfg.dim, np = cfg.patches, b = st.b, t = st.t, hidden = cfg.hidden
+        let n = st.rows.count, encoded = st.images
         let scratch = backwardArena.arrange { arena in
-            (dtext: arena.take(b * t * c), dnorm: arena.take(b * s * c), da: arena.take(b * s * c), db: arena.take(b * s * c),
-             decoderBlocks: BlockGradients(arena, b: b, t: s, c: c, hidden: hidden),
-             dvisionNorm: arena.take(b * np * c), dva: arena.take(b * np * c), dvb: arena.take(b * np * c),
-             visionBlocks: BlockGradients(arena, b: b, t: np, c: c, hidden: hidden),
-             dpatches: arena.take(b * np * cfg.patchPixels))
+            (dtext: arena.take(b * t * c), dnorm: arena.take(n * c), da: arena.take(n * c), db: arena.take(n * c),
+             decoderBlocks: BlockGradients(arena, rows: st.rows, c: c, hidden: hidden),
+             dvisionNorm: arena.take(encoded * np * c), dva: arena.take(encoded * np * c), dvb: arena.take(encoded * np * c),
+             visionBlocks: BlockGradients(arena, b: encoded, t: np, c: c, hidden: hidden),
+             dpatches: arena.take(encoded * np * cfg.patchPixels))
         }
         // Head (tied to the embedding).
         BLAS.gemm(m: b * t, n: c, k: cfg.vocabSize, a: dlogits, lda: cfg.vocabSize, b: p + layout.tokenEmbedding, ldb: c,
@@ -140,54 +168,56 @@ public final class ModelWorkspace {
             BLAS.gemm(transA: true, m: cfg.vocabSize, n: c, k: b * t, a: dlogits, lda: cfg.vocabSize, b: st.text, ldb: c, beta: 1,
                       c: g + layout.tokenEmbedding, ldc: c)
         }
-        scratch.dnorm.update(repeating: 0, count: b * s * c)
-        for seq in 0..<b { (scratch.dnorm + (seq * s + np) * c).update(from: scratch.dtext + seq * t * c, count: t * c) }
+        scratch.dnorm.update(repeating: 0, count: n * c)
+        for seq in 0..<b { (scratch.dnorm + st.textRow(seq) * c).update(from: scratch.dtext + seq * t * c, count: t * c) }
         let lastDecoder = st.decoder.last?.output ?? st.decoderInput
-        scratch.da.update(repeating: 0, count: b * s * c)
+        scratch.da.update(repeating: 0, count: n * c)
         LayerNorm.backward(dinp: scratch.da, dweight: g + layout.normWeight, dbias: g + layout.normBias, dout: scratch.dnorm,
-                           inp: lastDecoder, weight: p + layout.normWeight, mean: st.normMean, rstd: st.normRstd, n: b * s, c: c)
+                           inp: lastDecoder, weight: p + layout.normWeight, mean: st.normMean, rstd: st.normRstd, n: n, c: c)
         var dout = scratch.da, din = scratch.db
         for l in stride(from: cfg.layers - 1, through: 0, by: -1) {
             let input = l == 0 ? st.decoderInput : st.decoder[l - 1].output
-            TransformerBlock(w: layout.decoderBlocks[l], b: b, t: s, c: c, hidden: hidden, heads: cfg.heads, prefix: np, rotary: rotary)
+            TransformerBlock(w: layout.decoderBlocks[l], rows: st.rows, c: c, hidden: hidden, heads: cfg.heads, rotary: rotary)
                 .backward(p, g, input: input, acts: st.decoder[l], doutput: dout, dinput: din, scratch: scratch.decoderBlocks,
                           weights: parameterGradients)
             swap(&dout, &din)
         }
         // dout is now d(decoder input): text rows to the embeddings, image rows to the vision encoder.
+        for image in 0..<encoded {
+            (scratch.dvisionNorm + image * np * c).update(from: dout + st.imageRow(image) * c, count: np * c)
+        }
         for seq in 0..<b {
-            let row = dout + seq * s * c
-            (scratch.dvisionNorm + seq * np * c).update(from: row, count: np * c)
-            Embedding.backward(dtable: g + layout.tokenEmbedding, dout: row + np * c, ids: st.tokens + seq * t, n: t, c: c)
-            Elementwise.accumulate(g + layout.textPosition, row + np * c, count: t * c)
+            let row = dout + st.textRow(seq) * c
+            Embedding.backward(dtable: g + layout.tokenEmbedding, dout: row, ids: st.tokens + seq * t, n: t, c: c)
+            Elementwise.accumulate(g + layout.textPosition, row, count: t * c)
             for j in 0..<t {
                 let segment = st.segments.map { Int($0[seq * t + j]) } ?? 0
-                Elementwise.accumulate(g + layout.segmentEmbedding + segment * c, row + (np + j) * c, count: c)
+                Elementwise.accumulate(g + layout.segmentEmbedding + segment * c, row + j * c, count: c)
             }
         }
         let lastVision = st.vision.last?.output ?? st.visionInput
-        scratch.dva.update(repeating: 0, count: b * np * c)
+        scratch.dva.update(repeating: 0, count: encoded * np * c)
         LayerNorm.backward(dinp: scratch.dva, dweight: g + layout.visionNormWeight, dbias: g + layout.visionNormBias,
                            dout: scratch.dvisionNorm, inp: lastVision, weight: p + layout.visionNormWeight,
-                           mean: st.visionMean, rstd: st.visionRstd, n: b * np, c: c)
+                           mean: st.visionMean, rstd: st.visionRstd, n: encoded * np, c: c)
         var vout = scratch.dva, vin = scratch.dvb
         for l in stride(from: cfg.visionLayers - 1, through: 0, by: -1) {
             let input = l == 0 ? st.visionInput : st.vision[l - 1].output
-            TransformerBlock(w: layout.visionBlocks[l], b: b, t: np, c: c, hidden: hidden, heads: cfg.heads, prefix: np, rotary: rotary)
+            TransformerBlock(w: layout.visionBlocks[l], b: encoded, t: np, c: c, hidden: hidden, heads: cfg.heads, prefix: np, rotary: rotary)
                 .backward(p, g, input: input, acts: st.vision[l], doutput: vout, dinput: vin, scratch: scratch.visionBlocks,
                           weights: parameterGradients)
             swap(&vout, &vin)
         }
-        for image in 0..<b { Elementwise.accumulate(g + layout.visionPosition, vout + image * np * c, count: np * c) }
+        for image in 0..<encoded { Elementwise.accumulate(g + layout.visionPosition, vout + image * np * c, count: np * c) }
         if let imageGradient {
-            scratch.dpatches.update(repeating: 0, count: b * np * cfg.patchPixels)
+            scratch.dpatches.update(repeating: 0, count: encoded * np * cfg.patchPixels)
             Linear.backward(dinp: scratch.dpatches, dweight: parameterGradients ? g + layout.patchWeight : nil,
                             dbias: parameterGradients ? g + layout.patchBias : nil, dout: vout,
-                            inp: st.patches, weight: p + layout.patchWeight, n: b * np, c: cfg.patchPixels, oc: c)
-            Patches.scatter(imageGradient, patches: scratch.dpatches, b: b, size: cfg.imageSize, patch: cfg.patch)
+                            inp: st.patches, weight: p + layout.patchWeight, n: encoded * np, c: cfg.patchPixels, oc: c)
+            Patches.scatter(imageGradient, patches: scratch.dpatches, b: encoded, size: cfg.imageSize, patch: cfg.patch)
         } else {
             Linear.backward(dinp: nil, dweight: g + layout.patchWeight, dbias: g + layout.patchBias, dout: vout,
-                            inp: st.patches, weight: p + layout.patchWeight, n: b * np, c: cfg.patchPixels, oc: c)
+                            inp: st.patches, weight: p + layout.patchWeight, n: encoded * np, c: cfg.patchPixels, oc: c)
         }
     }
 }
