@@ -10,10 +10,14 @@ struct TokenBatch {
     var segments: [Int32]  // (B, T)
     var targets: [Int32]   // (B, T)
     var mask: [Float]      // (B, T): 1 where the target is a response token
-    var images: [Float]    // (B, H, W, 3)
+    var images: [Float]    // (B, H, W, 3), or (distinct images, H, W, 3) with `imageOf`
+    /// With `sharingImages`, the index in `images` of each row's image.
+    var imageOf: [Int]?
 
     /// Teacher-forcing rows for `examples`: input = <bos> prompt response, target shifted by one.
-    init(_ examples: [Example], dataset: VQADataset) {
+    /// With `sharingImages`, consecutive examples whose pixels are equal (a GRPO group's completions)
+    /// store their image once, and the model computes its image tokens once for all of them.
+    init(_ examples: [Example], dataset: VQADataset, sharingImages: Bool = false) {
         b = examples.count
         t = examples.map { $0.prompt.count + $0.target.count - 1 }.max() ?? 1
         inputs = [Int32](repeating: Tokenizer.pad, count: b * t)
@@ -22,6 +26,7 @@ struct TokenBatch {
         mask = [Float](repeating: 0, count: b * t)
         images = []
         images.reserveCapacity(b * dataset.imagePixels)
+        var imageOf: [Int] = [], last: ArraySlice<Float>?
         for (row, example) in examples.enumerated() {
             let sequence = example.prompt + example.target
             for j in 0..<(sequence.count - 1) {
@@ -30,8 +35,14 @@ struct TokenBatch {
                 targets[row * t + j] = sequence[j + 1]
                 if j + 1 >= example.prompt.count { mask[row * t + j] = 1 }
             }
-            images.append(contentsOf: example.image(in: dataset))
+            let image = example.image(in: dataset)
+            if !sharingImages || image != last {
+                images.append(contentsOf: image)
+                last = image
+            }
+            imageOf.append(images.count / dataset.imagePixels - 1)
         }
+        self.imageOf = sharingImages ? imageOf : nil
     }
 
     var responseTokens: Int { Int(mask.reduce(0, +)) }
@@ -86,7 +97,7 @@ final class ParallelGradients: @unchecked Sendable {
                     let batch = batches[index]
                     let n = batch.b * batch.t
                     let logits = workspaces[worker].forward(parameters: parameters, images: batch.images, tokens: batch.inputs,
-                                                            segments: batch.segments, b: batch.b, t: batch.t)
+                                                            segments: batch.segments, b: batch.b, t: batch.t, imageOf: batch.imageOf)
                     var logp = [Float](repeating: 0, count: n)
                     CrossEntropy.tokenLogProbs(&logp, logits: logits, targets: batch.targets, n: n, v: v, temperature: temperature)
                     results[index] = logp
@@ -141,7 +152,7 @@ final class ParallelGradients: @unchecked Sendable {
                     let batch = batches[index]
                     slots[index].update(repeating: 0, count: count)
                     let logits = workspaces[worker].forward(parameters: parameters, images: batch.images, tokens: batch.inputs,
-                                                            segments: batch.segments, b: batch.b, t: batch.t)
+                                                            segments: batch.segments, b: batch.b, t: batch.t, imageOf: batch.imageOf)
                     let (dlogits, value) = loss(index, batch, logits)
                     workspaces[worker].backward(parameters: parameters, gradients: slots[index], dlogits: dlogits)
                     losses[index] = value

@@ -158,6 +158,36 @@ struct GRPOTrainerTests {
         #expect(logpAtT != logp && tempered != policy)
     }
 
+    /// A group's completions share their image: stored once, computed once, the same log-probs and
+    /// gradient up to rounding.
+    @Test func completionsOfOnePromptShareTheirImage() throws {
+        let s = try AttackTests.setup()
+        // Two groups of two completions, then the first prompt again alone; the second group's image
+        // differs from the first's in one pixel (equal pixels, not equal records, decide).
+        var other = s.examples[1]
+        other.pixels = Array(s.examples[0].image(in: s.dataset))
+        other.pixels?[5] += 0.25
+        var examples = [s.examples[0], s.examples[0], other, other, s.examples[0]]
+        for i in examples.indices { examples[i].target = s.answers[(i + 1) % s.answers.count] }
+        let shared = TokenBatch(examples, dataset: s.dataset, sharingImages: true)
+        let unshared = TokenBatch(examples, dataset: s.dataset)
+        #expect(shared.imageOf == [0, 0, 1, 1, 2] && unshared.imageOf == nil)
+        #expect(shared.images.count == 3 * s.dataset.imagePixels && unshared.images.count == 5 * s.dataset.imagePixels)
+        #expect(shared.inputs == unshared.inputs && shared.targets == unshared.targets && shared.mask == unshared.mask)
+        let parallel = ParallelGradients(model: s.model, threads: 1)
+        let parameters = s.model.parameters.values
+        func run(_ batch: TokenBatch) -> ([Float], [Float]) {
+            var g = [Float](repeating: 0, count: parameters.count)
+            let logp = parallel.gradients(parameters: parameters, batches: [batch], gradients: &g) { _, _, _ in batch.mask.map { -$0 } }
+            return (logp[0], g)
+        }
+        let (logp, g) = run(unshared), (sharedLogp, sharedG) = run(shared)
+        let scale = g.map(abs).max() ?? 0
+        #expect(scale > 0 && zip(g, sharedG).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+        #expect(zip(logp, sharedLogp).allSatisfy { abs($0 - $1) <= 1e-4 })
+        #expect(parallel.tokenLogProbs(parameters: parameters, batches: [shared])[0] == sharedLogp)
+    }
+
     @Test func aPromptWithNoRoomToGenerateIsRefusedNamingItsRecord() throws {
         let (dataset, _) = try SFTTrainerTests.dataset(images: 8)
         let tokenizer = Tokenizer(texts: dataset.vocabularyTexts())

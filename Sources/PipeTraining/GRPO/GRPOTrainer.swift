@@ -197,7 +197,7 @@ public struct GRPOTrainer: Sendable {
             phases.reward = Date().timeIntervalSince(mark)
             mark = Date()
             let batches = stride(from: 0, to: sequences.count, by: cfg.microBatch).map {
-                TokenBatch(Array(sequences[$0..<min(sequences.count, $0 + cfg.microBatch)]), dataset: dataset)
+                TokenBatch(Array(sequences[$0..<min(sequences.count, $0 + cfg.microBatch)]), dataset: dataset, sharingImages: true)
             }
             let ref = cfg.objective.beta != 0
                 ? Self.completionLogProbs(parallel.tokenLogProbs(parameters: reference, batches: batches, temperature: cfg.temperature), batches)
