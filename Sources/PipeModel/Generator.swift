@@ -61,11 +61,25 @@ public final class Generator {
         var next = [Int32](repeating: 0, count: b)
         var randoms = seeds.map { SeededRandom(seed: $0) }
         var outputs = [[Int32]](repeating: [], count: b)
-        var scratchLogits = [Float](repeating: 0, count: v)
+        var scratchLogits = [Float](repeating: 0, count: v), prefillLogits = scratchLogits
+        let pixels = cfg.imageSize * cfg.imageSize * 3
 
-        // Prefill, one sequence at a time (prompts differ in length).
+        // Prefill, one sequence at a time (prompts differ in length). A sequence with the same image
+        // and prompt as the one before it (a GRPO group's completions) copies its cache and logits:
+        // the same computation, so the same bits.
         for i in 0..<b {
             let t = prompts[i].count, s = np + t
+            if i > 0, prompts[i] == prompts[i - 1], segments.map({ $0[i] == $0[i - 1] }) ?? true,
+               UnsafeBufferPointer(start: images + i * pixels, count: pixels).elementsEqual(UnsafeBufferPointer(start: images + (i - 1) * pixels, count: pixels)) {
+                for l in 0..<cfg.layers {
+                    (cache[l].k + i * maxS * c).update(from: cache[l].k + (i - 1) * maxS * c, count: s * c)
+                    (cache[l].v + i * maxS * c).update(from: cache[l].v + (i - 1) * maxS * c, count: s * c)
+                }
+                scratchLogits = prefillLogits
+                lengths[i] = s
+                next[i] = Self.sample(&scratchLogits, sampling, &randoms[i])
+                continue
+            }
             let st = prefillArena.arrange { arena in
                 (x: arena.take(s * c), blocks: (0..<cfg.layers).map { _ in BlockActivations(arena, b: 1, t: s, c: c, hidden: cfg.hidden, heads: cfg.heads) },
                  norm: arena.take(c), mean: arena.take(1), rstd: arena.take(1))
@@ -94,6 +108,7 @@ public final class Generator {
             LayerNorm.forward(st.norm, mean: st.mean, rstd: st.rstd, x + (s - 1) * c, weight: p + layout.normWeight,
                               bias: p + layout.normBias, n: 1, c: c)
             BLAS.gemv(m: v, n: c, a: p + layout.tokenEmbedding, lda: c, x: st.norm, y: &scratchLogits)
+            prefillLogits = scratchLogits
             lengths[i] = s
             next[i] = Self.sample(&scratchLogits, sampling, &randoms[i])
         }

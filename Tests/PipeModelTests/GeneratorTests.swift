@@ -57,6 +57,23 @@ struct GeneratorTests {
         #expect(other != all)
     }
 
+    /// A group of completions of one prompt reuses the first one's prefill: each completion is the
+    /// one sampled alone with its seed.
+    @Test func aGroupOfOnePromptSamplesAsEachAlone() throws {
+        let (model, images, prompts) = try Self.setup()
+        let generator = Generator(model)
+        let sampling = Sampling(temperature: 1.5, maxNewTokens: 10)
+        let pixels = 8 * 8 * 3, image = Array(images[pixels..<(2 * pixels)])
+        let seeds: [UInt64] = [21, 22, 23, 24]
+        let group = generator.generate(parameters: model.parameters.values, images: Array([[Float]](repeating: image, count: 4).joined()),
+                                       prompts: Array(repeating: prompts[1], count: 4), sampling: sampling, seeds: seeds)
+        let alone = seeds.map {
+            generator.generate(parameters: model.parameters.values, images: image, prompts: [prompts[1]], sampling: sampling, seeds: [$0])[0]
+        }
+        #expect(group == alone)
+        #expect(Set(group).count > 1, "the seeds sample different completions")
+    }
+
     @Test func generationStopsAtTheLengthLimits() throws {
         let (model, images, prompts) = try Self.setup()
         let generator = Generator(model)
