@@ -193,5 +193,26 @@ let allGradients = attackStep(weights: true), pixelsAlone = attackStep(weights: 
 print(String(format: "attack step (8 x 100 tokens, 1 thread): pixels' gradient alone %.1f ms, every gradient %.1f ms (%.2fx)",
              1000 * pixelsAlone, 1000 * allGradients, allGradients / pixelsAlone))
 
+// (h) A GRPO micro-batch's forward and backward (8 completions of 80 tokens, 1 thread) with each
+// image once for its group (G = 8: one image; G = 4: two) against every completion carrying its
+// image, side by side.
+func groupPass(imageOf: [Int]?) -> Double {
+    let images = imageOf.map { ($0.max() ?? 0) + 1 } ?? 8
+    let pixels = (0..<(images * attackModel.config.imageSize * attackModel.config.imageSize * 3)).map { Float($0 % 97) / 97 }
+    let tokens = (0..<640).map { Int32($0 % attackModel.config.vocabSize) }
+    let dlogits = [Float](repeating: 1e-4, count: 640 * attackModel.config.vocabSize)
+    return median((0..<9).map { _ in
+        seconds {
+            _ = attackWorkspace.forward(parameters: attackModel.parameters.values, images: pixels, tokens: tokens, b: 8, t: 80, imageOf: imageOf)
+            attackWorkspace.backward(parameters: attackModel.parameters.values, gradients: &weightGradients, dlogits: dlogits)
+        }
+    })
+}
+let unsharedPass = groupPass(imageOf: nil)
+let sharedByEight = groupPass(imageOf: Array(repeating: 0, count: 8)), sharedByFour = groupPass(imageOf: [0, 0, 0, 0, 1, 1, 1, 1])
+print(String(format: "GRPO micro-batch pass (8 x 80 tokens, forward + backward, 1 thread): every completion its image %.1f ms, "
+             + "each image once per group of 4 %.1f ms (%.2fx), of 8 %.1f ms (%.2fx)",
+             1000 * unsharedPass, 1000 * sharedByFour, unsharedPass / sharedByFour, 1000 * sharedByEight, unsharedPass / sharedByEight))
+
 // (e) memory.
 print(String(format: "peak resident memory: %.0f MB", peakMemoryMB()))
