@@ -77,6 +77,18 @@ public enum Softmax {
         let inv = 1 / s
         for i in 0..<count { x[i] *= inv }
     }
+
+    /// Backpropagates through the softmax of `rows` rows of `width` in place: each row of `grad`
+    /// (the gradient with respect to the probabilities `probs`) becomes p * (grad - sum_j p_j grad_j).
+    @inline(__always)
+    public static func backward(_ grad: UnsafeMutablePointer<Float>, probs: UnsafePointer<Float>, rows: Int, width: Int) {
+        for i in 0..<rows {
+            let row = grad + i * width, p = probs + i * width
+            var dot: Float = 0
+            for j in 0..<width { dot += p[j] * row[j] }
+            for j in 0..<width { row[j] = p[j] * (row[j] - dot) }
+        }
+    }
 }
 
 /// Math without library calls, so that loops over it vectorize.

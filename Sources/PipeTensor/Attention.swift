@@ -46,12 +46,7 @@ public enum Attention {
                 BLAS.gemm(transB: true, m: t, n: t, k: hs, a: d, lda: c, b: v, ldb: 3 * c, c: scratch, ldc: t)
                 BLAS.gemm(transA: true, m: t, n: hs, k: t, a: a, lda: t, b: d, ldb: c, beta: 1, c: dv, ldc: 3 * c)
                 // dscores = att * (datt - sum_j att * datt), zero where masked (att is 0 there)
-                for i in 0..<t {
-                    let row = scratch + i * t, p = a + i * t
-                    var dot: Float = 0
-                    for j in 0..<t { dot += p[j] * row[j] }
-                    for j in 0..<t { row[j] = p[j] * (row[j] - dot) }
-                }
+                Softmax.backward(scratch, probs: a, rows: t, width: t)
                 // dq += scale * dscores . k ; dk += scale * dscores^T . q
                 BLAS.gemm(m: t, n: hs, k: t, alpha: scale, a: scratch, lda: t, b: k, ldb: 3 * c, beta: 1, c: dq, ldc: 3 * c)
                 BLAS.gemm(transA: true, m: t, n: hs, k: t, alpha: scale, a: scratch, lda: t, b: q, ldb: 3 * c, beta: 1, c: dk, ldc: 3 * c)

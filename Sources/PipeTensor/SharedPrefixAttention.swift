@@ -59,12 +59,7 @@ public enum SharedPrefixAttention {
                 BLAS.gemm(transA: true, m: p, n: hs, k: t, a: a, lda: w, b: d, ldb: c, beta: 1, c: dpv, ldc: 3 * c)
                 BLAS.gemm(transA: true, m: t, n: hs, k: t, a: a + p, lda: w, b: d, ldb: c, beta: 1, c: dv, ldc: 3 * c)
                 // dscores = att * (datt - sum_j att * datt), zero where masked (att is 0 there)
-                for i in 0..<t {
-                    let row = scratch + i * w, probs = a + i * w
-                    var dot: Float = 0
-                    for j in 0..<w { dot += probs[j] * row[j] }
-                    for j in 0..<w { row[j] = probs[j] * (row[j] - dot) }
-                }
+                Softmax.backward(scratch, probs: a, rows: t, width: w)
                 // dq += scale * dscores . [prefix k; k] ; [dprefix k; dk] += scale * dscores^T . q
                 BLAS.gemm(m: t, n: hs, k: p, alpha: scale, a: scratch, lda: w, b: pk, ldb: 3 * c, beta: 1, c: dq, ldc: 3 * c)
                 BLAS.gemm(m: t, n: hs, k: t, alpha: scale, a: scratch + p, lda: w, b: k, ldb: 3 * c, beta: 1, c: dq, ldc: 3 * c)
