@@ -14,7 +14,7 @@ import PipeTraining
 /// curves add clean and adversarial reward and accuracy per step.
 public struct GRPOKind: StageKind {
     public let name: String
-    public let version = 6
+    public let version = 7   // 7: a group's completions share their image's pass (rounding differs)
     /// AT-GRPO rather than GRPO.
     public let adversarial: Bool
 
