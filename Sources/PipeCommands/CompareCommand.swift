@@ -37,9 +37,13 @@ struct CompareCommand: ParsableCommand {
             }
             runs.append(("run \(id)", metrics))
         }
+        guard runs.contains(where: { !$0.metrics.isEmpty }) else {
+            print("no metrics in these runs' stages (no stage wrote metrics.json)")
+            return
+        }
         let table = RunComparison(runs: runs).table(changedOnly: changed, matching: metric)
         guard !table.rows.isEmpty else {
-            print(changed ? "no metric differs" : "no metrics in these runs' stages (metrics.json)")
+            print(metric.map { "no metric matches `\($0)`" + (changed ? " and differs" : "") } ?? "no metric differs")
             return
         }
         if format == "csv" {

@@ -5,7 +5,7 @@ import PipeRecipe
 import PipeReport
 
 /// `pipe report RUN`: a Markdown + HTML report of a recorded run's evaluation, smoothing and
-/// training results (each stage named by its stage name). `pipe report EXPERIMENT`: the report of
+/// training results and of every stage's `metrics.json` (each stage named by its stage name). `pipe report EXPERIMENT`: the report of
 /// an ablation grid whose stages are all in the cache.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Write a Markdown + HTML report (with charts) of a run.")
@@ -31,28 +31,24 @@ struct ReportCommand: ParsableCommand {
             throw UsageError("\(target) exists; choose another --out or remove it")
         }
         let cache = try project.openCache()
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pipe-report-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
         var sources: [ReportSource] = []
-        for entry in try ledger.stages(ofRun: runId) where ["sft", "grpo", "at-grpo", "smooth", "evaluate"].contains(entry.kind) {
+        for entry in try ledger.stages(ofRun: runId) {
             guard let hex = entry.output, let digest = Digest(hex: hex) else { continue }
-            let directory = scratch + "/" + entry.stage
             do {
-                try Tree.materialize(digest, from: cache.objects, into: directory)
-                let source = try ReportSource(label: entry.stage, directory: directory)
+                let source = try ReportSource(label: entry.stage) { AblationRun.file($0, of: digest, cache: cache) }
                 if !source.isEmpty { sources.append(source) }
             } catch let error as ReportError {
                 throw UsageError("cannot report stage `\(entry.stage)`: \(error)")
-            } catch {
-                throw UsageError("cannot read the output of `\(entry.stage)`: \(error)\n  hint: `pipe run` recomputes missing or corrupted results")
             }
         }
         guard !sources.isEmpty else {
-            throw UsageError("run \(runId) has no evaluate, smooth or training results to report\n  hint: `pipe show \(runId)` lists its stages")
+            throw UsageError("run \(runId) has no stage with metrics.json, curves.csv or smoothing.json to report\n"
+                             + "  hint: `pipe show \(runId)` lists its stages; a `command` stage reports by writing $PIPE_OUT/metrics.json")
         }
         let report = Report(title: title ?? "\(run.recipeName): run \(runId)", sources: sources)
         try Self.write(html: report.html, markdown: report.markdown, to: target)
-        if !report.summary.rows.isEmpty { print(report.summary.markdown) }
+        let tables = report.printedTables
+        if !tables.isEmpty { print(tables) }
         print("wrote \(target)/report.html and report.md (\(report.charts.count) charts)")
     }
 

@@ -78,6 +78,22 @@ extension Report {
         }
     }
 
+    /// The final metrics of each stage that is not an evaluation (the summary shows those): training
+    /// stages, `command` stages that write `metrics.json`. One table each, metric names sorted.
+    public var stageMetrics: [(label: String, table: Table)] {
+        sources.compactMap { source in
+            guard source.evaluation == nil, !source.metrics.isEmpty else { return nil }
+            let rows = source.metrics.keys.sorted().map { [$0, String(format: "%.4g", source.metrics[$0]!)] }
+            return (source.label, Table(header: ["metric", "value"], rows: rows))
+        }
+    }
+
+    /// What `pipe report` prints: the results table, or else each stage's metrics.
+    public var printedTables: String {
+        if !evaluations.isEmpty { return summary.markdown }
+        return stageMetrics.map { "\($0.label)\n" + $0.table.markdown }.joined(separator: "\n")
+    }
+
     static let notes = """
         Accuracy is Med-R1's: the letter in `<answer> X </answer>` must equal the ground truth; no answer counts as wrong. \
         Attacks perturb the [0, 1] pixels (eps in units of 1/255 for L-infinity). Certified accuracy at radius r: the share of \
@@ -91,6 +107,8 @@ extension Report {
         var lines = ["# \(title)", ""]
         if !evaluations.isEmpty { lines += ["## Results (test split)", "", summary.markdown, Self.notes, ""] }
         for calibration in calibrations { lines += ["## Smoothing calibration", "", calibration.note, "", calibration.table.markdown] }
+        let metrics = stageMetrics
+        if !metrics.isEmpty { lines += ["## Stage metrics", ""] + metrics.flatMap { ["### \($0.label)", "", $0.table.markdown] } }
         let titles = charts.compactMap { Self.attribute("data-title", in: $0.svg) }
         if !titles.isEmpty { lines += ["## Charts (in report.html)", ""] + titles.map { "- \($0)" } + [""] }
         return lines.joined(separator: "\n")
@@ -104,6 +122,10 @@ extension Report {
         }
         for calibration in calibrations {
             body += "<h2>Smoothing calibration</h2>\n<p>\(SVG.escape(calibration.note))</p>\n" + calibration.table.html
+        }
+        let metrics = stageMetrics
+        if !metrics.isEmpty {
+            body += "<h2>Stage metrics</h2>\n" + metrics.map { "<h3>\(SVG.escape($0.label))</h3>\n" + $0.table.html }.joined()
         }
         return Self.document(title: title, body: body + Self.figures(charts))
     }

@@ -46,37 +46,53 @@ public struct ReportError: Error, CustomStringConvertible, Equatable {
 
 /// What one input of a report holds, by the files its artifact has: an evaluation (`evaluate`'s
 /// `metrics.json`), a smoothing calibration (`smooth`'s `smoothing.json`), training curves
-/// (`curves.csv` of `sft`, `grpo`, `at-grpo`).
+/// (`curves.csv` of `sft`, `grpo`, `at-grpo`), and the numbers of any stage's `metrics.json`
+/// (a `command` stage's included).
 public struct ReportSource: Sendable {
     public var label: String
     public var evaluation: EvaluationReport?
     public var smoothing: SmoothingChoice?
     public var curves: CurveTable?
+    /// Every numeric leaf of the stage's `metrics.json`, as `path.to.value` -> value.
+    public var metrics: [String: Double]
 
-    public init(label: String, evaluation: EvaluationReport? = nil, smoothing: SmoothingChoice? = nil, curves: CurveTable? = nil) {
+    public init(label: String, evaluation: EvaluationReport? = nil, smoothing: SmoothingChoice? = nil, curves: CurveTable? = nil,
+                metrics: [String: Double] = [:]) {
         self.label = label
         self.evaluation = evaluation
         self.smoothing = smoothing
         self.curves = curves
+        self.metrics = metrics
     }
 
     /// Reads the artifact in `directory`; a file that is present but malformed is an error.
     public init(label: String, directory: String) throws {
-        self.label = label
-        let manager = FileManager.default
-        if let data = manager.contents(atPath: directory + "/smoothing.json") {
+        try self.init(label: label) { FileManager.default.contents(atPath: directory + "/" + $0) }
+    }
+
+    /// Reads an artifact through `file`, which gives the bytes of a top-level file by name (nil when
+    /// the artifact has none); a file that is present but malformed is an error.
+    public init(label: String, file: (String) -> Data?) throws {
+        self.init(label: label)
+        if let data = file("smoothing.json") {
             smoothing = try Self.decode(SmoothingChoice.self, data, file: "\(label)/smoothing.json")
         }
-        if let data = manager.contents(atPath: directory + "/metrics.json"), manager.fileExists(atPath: directory + "/attacks.csv") {
-            evaluation = try Self.decode(EvaluationReport.self, data, file: "\(label)/metrics.json")
+        if let data = file("metrics.json") {
+            guard let json = try? JSONSerialization.jsonObject(with: data) else {
+                throw ReportError("\(label)/metrics.json is not JSON")
+            }
+            metrics = Dictionary(uniqueKeysWithValues: RunComparison.flatten(json, prefix: "").map { (String($0.key.dropFirst()), $0.value) })
+            if file("attacks.csv") != nil {
+                evaluation = try Self.decode(EvaluationReport.self, data, file: "\(label)/metrics.json")
+            }
         }
-        if let data = manager.contents(atPath: directory + "/curves.csv") {
+        if let data = file("curves.csv") {
             curves = try CurveTable(csv: String(decoding: data, as: UTF8.self), file: "\(label)/curves.csv")
         }
     }
 
     /// Whether the input holds anything a report shows.
-    public var isEmpty: Bool { evaluation == nil && smoothing == nil && curves == nil }
+    public var isEmpty: Bool { evaluation == nil && smoothing == nil && curves == nil && metrics.isEmpty }
 
     static func decode<T: Decodable>(_ type: T.Type, _ data: Data, file: String) throws -> T {
         do {

@@ -41,7 +41,7 @@ struct ReportAction: JobAction {
             throw JobFailure(error.description)
         }
         if let empty = sources.first(where: \.isEmpty) {
-            throw JobFailure("input `\(empty.label)` has no metrics.json of an evaluate stage, smoothing.json or curves.csv to report; give evaluate, smooth or training stages")
+            throw JobFailure("input `\(empty.label)` has no metrics.json, smoothing.json or curves.csv to report; give evaluate, smooth or training stages, or a command stage that writes metrics.json")
         }
         let report = Report(title: title, sources: sources)
         let out = context.outputDirectory
