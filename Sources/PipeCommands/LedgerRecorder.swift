@@ -80,5 +80,6 @@ final class ObserverGroup: RunObserver {
     private let observers: [RunObserver]
     init(_ observers: [RunObserver]) { self.observers = observers }
     func stageStarted(_ job: String, reason: RunReason) { for o in observers { o.stageStarted(job, reason: reason) } }
+    func stageProgress(_ job: String, file: String) { for o in observers { o.stageProgress(job, file: file) } }
     func stageFinished(_ result: StageResult) { for o in observers { o.stageFinished(result) } }
 }

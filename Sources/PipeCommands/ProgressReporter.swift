@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PipeEngine
 
 /// Live progress: on a terminal, one redrawn status line under the finished stages; otherwise
@@ -8,6 +11,8 @@ final class ProgressReporter: RunObserver, @unchecked Sendable {
     private let interactive = Terminal.isInteractive
     private let lock = NSLock()
     private var running: [String: ContinuousClock.Instant] = [:]
+    /// Each running stage's progress file (`$PIPE_PROGRESS`), whose last line is shown.
+    private var progressFiles: [String: String] = [:]
     private var finished = 0
     private var timer: DispatchSourceTimer?
 
@@ -29,10 +34,15 @@ final class ProgressReporter: RunObserver, @unchecked Sendable {
         }
     }
 
+    func stageProgress(_ job: String, file: String) {
+        lock.withLock { progressFiles[job] = file }
+    }
+
     func stageFinished(_ result: StageResult) {
         lock.withLock {
             finished += 1
             running[result.job] = nil
+            progressFiles[result.job] = nil
             switch result.status {
             case .cached: if interactive { drawStatus() }
             case .ran: emit("done    \(result.job) (\(Terminal.duration(result.seconds)))")
@@ -74,10 +84,30 @@ final class ProgressReporter: RunObserver, @unchecked Sendable {
         guard interactive else { return }
         let now = ContinuousClock.now
         let active = running.sorted { $0.value < $1.value }.map { name, start in
-            "\(name) \(Terminal.duration(Self.seconds(now - start)))"
+            "\(name) \(Terminal.duration(Self.seconds(now - start)))" + (progressFiles[name].flatMap(Self.lastLine).map { " (\($0))" } ?? "")
         }
         let line = "[\(finished)/\(total)]" + (active.isEmpty ? "" : " running: " + active.joined(separator: ", "))
-        FileHandle.standardError.write(Data("\r\u{1b}[K\(line.prefix(200))".utf8))
+        FileHandle.standardError.write(Data("\r\u{1b}[K\(Terminal.fitted(line, columns: Terminal.columns))".utf8))
+    }
+
+    /// The last non-empty line of a progress file (its last 512 bytes are read), printable
+    /// characters only; nil when there is none or it is not a regular file (a stage may have put
+    /// a FIFO there: it is opened without blocking and left alone).
+    static func lastLine(of file: String) -> String? {
+        let fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let offset = max(Int(info.st_size) - 512, 0)
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 512, off_t(offset)) }
+        guard count > 0 else { return nil }
+        let text = String(decoding: buffer[..<count], as: UTF8.self)
+        guard let line = text.split(whereSeparator: \.isNewline).last else { return nil }
+        let printable = String(String.UnicodeScalarView(line.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }))
+        let trimmed = printable.trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? nil : trimmed
     }
 }
 

@@ -14,6 +14,22 @@ enum Terminal {
         isatty(2) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }
 
+    /// The terminal's width in columns: `COLUMNS` when set, else stderr's window size, else 80.
+    static var columns: Int {
+        if let text = ProcessInfo.processInfo.environment["COLUMNS"], let columns = Int(text), columns > 0 { return columns }
+        var size = winsize()
+        if ioctl(2, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return 80
+    }
+
+    /// `line` cut to fit one row of `columns` (ending in `…` where cut), so that redrawing it never
+    /// wraps onto a second row, which a carriage return could not erase.
+    static func fitted(_ line: String, columns: Int) -> String {
+        let room = max(columns - 1, 1)
+        guard line.count > room else { return line }
+        return String(line.prefix(room - 1)) + "…"
+    }
+
     /// Formats seconds for tables: `4ms`, `0.12s`, `3.4s`, `2m05s`.
     static func duration(_ seconds: Double) -> String {
         if seconds < 0.1 { return String(format: "%.0fms", seconds * 1000) }

@@ -58,7 +58,7 @@ extension Executor {
         // The workspace is the scratch space; `out/`, `in/` and `log` in it are the engine's.
         let context = JobContext(outputDirectory: workspace.output, inputDirectories: [:],
                                  scratchDirectory: workspace.root, logPath: workspace.log,
-                                 cancellation: cancellation)
+                                 progressPath: workspace.progress, cancellation: cancellation)
         var inputs: [String: String] = [:]
         do {
             try workspace.prepare()
@@ -83,6 +83,7 @@ extension Executor {
 
         var running = context
         running.inputDirectories = inputs
+        notify { $0.stageProgress(job.name, file: context.progressPath) }
         let clock = ContinuousClock.now
         result.started = Date()
         var thrown: Error?

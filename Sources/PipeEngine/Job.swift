@@ -53,14 +53,26 @@ public struct JobContext: Sendable {
     public var scratchDirectory: String
     /// The captured log (stdout/stderr); append to it.
     public var logPath: String
+    /// A file whose last line is the stage's progress, shown in the live progress line of
+    /// `pipe run` (`$PIPE_PROGRESS` of a `command` stage).
+    public var progressPath: String
     public var cancellation: Cancellation
 
-    /// Appends a line to the log.
+    /// Appends a line to the log; the line is the stage's progress too (a built-in kind logs
+    /// `step 40/100 ... loss 0.41 ...` as it trains).
     public func log(_ line: String) {
         guard let handle = FileHandle(forWritingAtPath: logPath) else { return }
         handle.seekToEndOfFile()
         handle.write(Data((line + "\n").utf8))
         try? handle.close()
+        progress(line)
+    }
+
+    /// Replaces the stage's progress line with the last line of `text`, in one step (a reader
+    /// sees the old line or the new).
+    public func progress(_ text: String) {
+        guard let line = text.split(separator: "\n").last else { return }
+        try? FileSystem.writeAtomically(Data((line + "\n").utf8), to: progressPath, temporaryDirectory: scratchDirectory)
     }
 }
 

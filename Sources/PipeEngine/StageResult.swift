@@ -54,7 +54,13 @@ public struct StageResult: Sendable {
 /// Receives progress from a run; calls arrive one at a time, from worker threads.
 public protocol RunObserver: AnyObject {
     func stageStarted(_ job: String, reason: RunReason)
+    /// Where the running stage `job` reports its progress: a file whose last line is the progress.
+    func stageProgress(_ job: String, file: String)
     func stageFinished(_ result: StageResult)
+}
+
+extension RunObserver {
+    public func stageProgress(_ job: String, file: String) {}
 }
 
 /// How a run proceeds.

@@ -11,6 +11,8 @@ final class Workspace {
     var output: String { root + "/out" }
     var inputs: String { root + "/in" }
     var log: String { root + "/log" }
+    /// The stage's progress line (`$PIPE_PROGRESS`).
+    var progress: String { root + "/progress" }
     private var created = false
 
     init(in temporaryDirectory: String) {

@@ -44,6 +44,7 @@ struct CommandAction: JobAction {
         variables["PIPE_PARAMS"] = paramsPath
         variables["PIPE_STAGE"] = stageName
         variables["PIPE_SCRATCH"] = context.scratchDirectory
+        variables["PIPE_PROGRESS"] = context.progressPath
         for (role, directory) in context.inputDirectories { variables["PIPE_IN_" + role] = directory }
         let quotedDirectory = "'" + workingDirectory.replacingOccurrences(of: "'", with: "'\\''") + "'"
         let script = "cd -- \(quotedDirectory) || exit 127\n" + command
