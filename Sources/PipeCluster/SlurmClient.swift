@@ -22,9 +22,29 @@ public struct SlurmClient: Sendable {
         public var isFailed: Bool { !isPending && !isRunning && !isCompleted }
     }
 
-    /// A Slurm command that failed, with what it printed.
+    /// A Slurm command that failed, with what it printed and, where the cause is known, what to do.
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        public var hint: String?
+
+        public init(description: String, hint: String? = nil) {
+            self.description = description
+            self.hint = hint
+        }
+    }
+
+    /// What to do about an `sbatch` that failed with `message`: the cause when Slurm's words name it
+    /// (no configuration, no controller), else where submission settings live.
+    public static func hint(forSubmission message: String) -> String {
+        if message.contains("Could not establish a configuration source") || message.contains("No such file or directory") && message.contains("slurm.conf") {
+            return "sbatch finds no Slurm configuration: set SLURM_CONF to the cluster's slurm.conf, or run pipe on the cluster's "
+                + "login node; to try pipe on this machine, start a single-node cluster with `scripts/slurm-single-node.sh start DIR`"
+        }
+        if ["Unable to contact slurm controller", "Unable to establish control machine", "Connection refused", "Socket timed out",
+            "Zero Bytes were transmitted"].contains(where: message.contains) {
+            return "sbatch cannot reach the Slurm controller (is slurmctld running? `scontrol ping` says; SLURM_CONF names the cluster)"
+        }
+        return "check `executor:` in pipe.yaml and the stages' `resources:` (partition, memory, time)"
     }
 
     /// Directories searched for the Slurm commands (`PATH`).
@@ -42,7 +62,9 @@ public struct SlurmClient: Sendable {
     /// Submits `script` (read by `sbatch` from its standard input) with `options`; returns the job id.
     public func submit(script: String, options: [String]) throws -> String {
         let output = try run("sbatch", ["--parsable"] + options, input: script)
-        guard output.status == 0 else { throw Failure(description: "sbatch failed: \(output.message)") }
+        guard output.status == 0 else {
+            throw Failure(description: "sbatch failed: \(output.message)", hint: Self.hint(forSubmission: output.message))
+        }
         // `--parsable` prints `ID` or `ID;CLUSTER`.
         let id = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first.map(String.init) ?? ""
         guard !id.isEmpty, id.allSatisfy(\.isNumber) else { throw Failure(description: "sbatch printed no job id: \(output.message)") }

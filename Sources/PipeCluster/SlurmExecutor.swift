@@ -78,13 +78,13 @@ public final class SlurmExecutor {
 
     // MARK: Submission
 
-    /// Resolves what is cached now (stages whose inputs are all known) and submits the rest.
+    /// Whether no job was submitted when `run()` threw: the run left nothing on the cluster and no
+    /// log directory.
+    public private(set) var submittedNothing = true
+
+    /// Resolves what is cached now (stages whose inputs are all known) and submits the rest. The
+    /// log directory is made before the first submission and removed if that one fails.
     private func submitAll(_ order: [Int]) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw SlurmClient.Failure(description: "cannot create the job log directory \(runDirectory): \(error)")
-        }
         for i in order {
             if cancellation.isCancelled { break }
             let job = pipeline.jobs[i]
@@ -102,11 +102,30 @@ public final class SlurmExecutor {
                 }
             }
             do {
+                if submissions.isEmpty { try makeRunDirectory() }
                 submissions[i] = try submit(i, after: upstream.compactMap { submissions[$0]?.id })
+                submittedNothing = false
             } catch {
                 client.cancel(submissions.values.map(\.id))
-                throw SlurmClient.Failure(description: "cannot submit stage `\(job.name)`: \(error)")
+                if submissions.isEmpty { for folder in createdFolders { rmdir(folder) } }
+                throw SlurmClient.Failure(description: "cannot submit stage `\(job.name)`: \(error)", hint: (error as? SlurmClient.Failure)?.hint)
             }
+        }
+    }
+
+    /// The folders `makeRunDirectory` created, innermost first: what a failed first submission removes.
+    private var createdFolders: [String] = []
+
+    private func makeRunDirectory() throws {
+        var folder = runDirectory
+        while !folder.isEmpty, folder != "/", !FileManager.default.fileExists(atPath: folder) {
+            createdFolders.append(folder)
+            folder = (folder as NSString).deletingLastPathComponent
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw SlurmClient.Failure(description: "cannot create the job log directory \(runDirectory): \(error)")
         }
     }
 

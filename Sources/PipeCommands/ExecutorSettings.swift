@@ -114,6 +114,11 @@ struct ExecutorOption: ParsableArguments {
             guard client.locate("sbatch") != nil, client.locate("squeue") != nil else {
                 throw UsageError("executor slurm: `sbatch` and `squeue` are not on PATH\n  hint: run pipe on the cluster's login node, or use --executor local")
             }
+            // sbatch retries a missing configuration file for a minute before it says so.
+            if let file = ProcessInfo.processInfo.environment["SLURM_CONF"], !FileManager.default.fileExists(atPath: file) {
+                throw UsageError("executor slurm: SLURM_CONF=\(file): no such file\n  hint: point SLURM_CONF at the cluster's slurm.conf, "
+                                 + "or start a single-node cluster to try pipe: `scripts/slurm-single-node.sh start DIR`")
+            }
             return .slurm(settings.slurm, source: source)
         }
     }

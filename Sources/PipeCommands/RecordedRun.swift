@@ -48,9 +48,15 @@ struct RecordedRun {
             } catch {
                 reporter.stop()
                 signals.restore()
-                try? recorder.finish([])
-                try? ledger.finish(run: runId, status: "failed")
-                throw UsageError("\(error)\n  hint: check `executor:` in pipe.yaml and the stages' `resources:` (partition, memory, time)")
+                if executor.submittedNothing {
+                    // Nothing reached the cluster: the attempt is not a run.
+                    try? ledger.discard(run: runId)
+                } else {
+                    try? recorder.finish([])
+                    try? ledger.finish(run: runId, status: "failed")
+                }
+                let hint = (error as? SlurmClient.Failure)?.hint ?? SlurmClient.hint(forSubmission: "")
+                throw UsageError("\(error)\n  hint: \(hint)")
             }
         }
         reporter.stop()

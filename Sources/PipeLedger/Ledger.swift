@@ -132,6 +132,14 @@ public final class Ledger: @unchecked Sendable {
         }
     }
 
+    /// Removes a run that never started anything (its stages' rows too), as if never begun.
+    public func discard(run id: Int64) throws {
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM stageRun WHERE runId = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [id])
+        }
+    }
+
     /// The newest runs first.
     public func runs(limit: Int = 50) throws -> [RunEntry] {
         try queue.read { db in try RunEntry.order(Column("id").desc).limit(limit).fetchAll(db) }
