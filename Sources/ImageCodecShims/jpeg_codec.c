@@ -278,4 +278,64 @@ int pipe_jpeg_encode_cmyk(const uint8_t *pixels, int width, int height, int adob
     return 0;
 }
 
+int pipe_jpeg_encode_progressive_gray(const uint8_t *pixels, int width, int height, int refinements,
+                                      uint8_t **output, size_t *output_size, char *error, size_t error_size) {
+    struct jpeg_compress_struct info;
+    struct pipe_jpeg_error jerr;
+    unsigned char *volatile destination = NULL;
+    unsigned long destination_size = 0;
+    jpeg_scan_info *volatile scans = NULL;
+    *output = NULL;
+    *output_size = 0;
+    if (width <= 0 || height <= 0 || width > PIPE_IMAGE_MAX_SIDE || height > PIPE_IMAGE_MAX_SIDE || refinements < 0 ||
+        refinements > 10) {
+        set_error(error, error_size, "", "invalid JPEG encoding parameters");
+        return -1;
+    }
+    info.err = pipe_jpeg_errors(&jerr);
+    if (setjmp(jerr.jump)) {
+        jpeg_destroy_compress(&info);
+        free(destination);
+        free(scans);
+        set_error(error, error_size, "JPEG encoding failed: ", jerr.message);
+        return -1;
+    }
+    jpeg_create_compress(&info);
+    jpeg_mem_dest(&info, (unsigned char **)&destination, &destination_size);
+    info.image_width = (JDIMENSION)width;
+    info.image_height = (JDIMENSION)height;
+    info.input_components = 1;
+    info.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&info);
+    // The DC scan, then each AC coefficient in its own band: a first scan, then `refinements` more.
+    int count = 1 + 63 * (1 + refinements);
+    scans = calloc((size_t)count, sizeof *scans);
+    if (scans == NULL) {
+        snprintf(jerr.message, sizeof jerr.message, "out of memory");
+        longjmp(jerr.jump, 1);
+    }
+    scans[0].comps_in_scan = 1;
+    for (int k = 1, n = 1; k <= 63; k++) {
+        for (int pass = 0; pass <= refinements; pass++, n++) {
+            scans[n].comps_in_scan = 1;
+            scans[n].Ss = scans[n].Se = k;
+            scans[n].Ah = pass == 0 ? 0 : refinements - pass + 1;
+            scans[n].Al = refinements - pass;
+        }
+    }
+    info.scan_info = scans;
+    info.num_scans = count;
+    jpeg_start_compress(&info, TRUE);
+    while (info.next_scanline < info.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)info.next_scanline * width);
+        jpeg_write_scanlines(&info, &row, 1);
+    }
+    jpeg_finish_compress(&info);
+    jpeg_destroy_compress(&info);
+    free(scans);
+    *output = destination;
+    *output_size = destination_size;
+    return 0;
+}
+
 void pipe_image_free(void *pointer) { free(pointer); }

@@ -32,21 +32,6 @@ extension Image {
         return status == 0
     }
 
-    /// A CMYK JPEG of `pixels` (4 samples per pixel, 0 = no ink), Adobe-inverted under an Adobe marker
-    /// as Photoshop saves it, or plain without one. For test fixtures: pipe itself writes RGB and gray.
-    public static func cmykJPEGData(width: Int, height: Int, pixels: [UInt8], adobeInverted: Bool) throws -> Data {
-        guard width > 0, height > 0, pixels.count == width * height * 4 else {
-            throw ImageError.invalid("\(width)x\(height)x4 with \(pixels.count) samples")
-        }
-        var output: UnsafeMutablePointer<UInt8>?
-        var size = 0
-        var message = [CChar](repeating: 0, count: 512)
-        let status = pipe_jpeg_encode_cmyk(pixels, Int32(width), Int32(height), adobeInverted ? 1 : 0, &output, &size, &message, message.count)
-        guard status == 0, let output else { throw ImageError.invalid(Self.text(message)) }
-        defer { pipe_image_free(output) }
-        return Data(bytes: output, count: size)
-    }
-
     /// The image as a baseline JPEG; the same image and quality always give the same bytes.
     public func jpegData(quality: Int = 90) throws -> Data {
         try encode { pixels, output, size, error, errorSize in
@@ -59,6 +44,20 @@ extension Image {
         try encode { pixels, output, size, error, errorSize in
             pipe_png_encode(pixels, Int32(width), Int32(height), Int32(channels), output, size, error, errorSize)
         }
+    }
+
+    typealias Encoder = (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<Int>?,
+                         UnsafeMutablePointer<CChar>?, Int) -> Int32
+
+    /// The bytes a shim's encoder writes, or its error.
+    static func encoded(_ encoder: Encoder) throws -> Data {
+        var output: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var message = [CChar](repeating: 0, count: 512)
+        let status = encoder(&output, &size, &message, message.count)
+        guard status == 0, let output else { throw ImageError.invalid(Self.text(message)) }
+        defer { pipe_image_free(output) }
+        return Data(bytes: output, count: size)
     }
 
     private typealias Decoder = (UnsafePointer<UInt8>?, Int, UInt64, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
@@ -83,15 +82,9 @@ extension Image {
 
     private func encode(_ encoder: (UnsafePointer<UInt8>?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
                                     UnsafeMutablePointer<Int>?, UnsafeMutablePointer<CChar>?, Int) -> Int32) throws -> Data {
-        var output: UnsafeMutablePointer<UInt8>?
-        var size = 0
-        var message = [CChar](repeating: 0, count: 512)
-        let status = pixels.withUnsafeBufferPointer { encoder($0.baseAddress, &output, &size, &message, message.count) }
-        guard status == 0, let output else {
-            throw ImageError.invalid(Self.text(message))
+        try pixels.withUnsafeBufferPointer { buffer in
+            try Self.encoded { encoder(buffer.baseAddress, $0, $1, $2, $3) }
         }
-        defer { pipe_image_free(output) }
-        return Data(bytes: output, count: size)
     }
 
     /// Throws for a shim's failure status: a size limit, or damage.
@@ -101,7 +94,7 @@ extension Image {
     }
 
     /// A shim's NUL-terminated error message.
-    private static func text(_ message: [CChar]) -> String {
+    static func text(_ message: [CChar]) -> String {
         String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

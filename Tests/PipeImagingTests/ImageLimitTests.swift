@@ -124,3 +124,22 @@ struct ImageLimitTests {
         #expect(try Image(decoding: try ImageCodecTests.pattern(width: 16, height: 16).jpegData(), maxPixels: 256).height == 16)
     }
 }
+
+/// Each scan of a progressive JPEG is a pass over the whole image: their number is capped.
+struct JPEGScanLimitTests {
+    static let gray = (0..<(32 * 32)).map { UInt8(truncatingIfNeeded: $0 * 7) }
+
+    @Test func aJPEGOfMoreThan500ScansIsRefused() throws {
+        // 1 + 63 x 11 = 694 scans.
+        let many = try Image.progressiveGrayJPEGData(width: 32, height: 32, pixels: Self.gray, refinements: 10)
+        #expect(throws: ImageError.tooLarge("JPEG has more than 500 scans, beyond the size limit of 500 scans")) {
+            try Image(decoding: many)
+        }
+        // 1 + 63 x 6 = 379 scans decode, to the same pixels as a baseline JPEG would within JPEG's error.
+        let fewer = try Image(decoding: try Image.progressiveGrayJPEGData(width: 32, height: 32, pixels: Self.gray, refinements: 5))
+        #expect(fewer.width == 32 && fewer.channels == 1)
+        let reference = try Image(decoding: try Image(width: 32, height: 32, channels: 1, pixels: Self.gray).jpegData(quality: 75))
+        let difference = zip(fewer.pixels, reference.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0
+        #expect(difference <= 40, "max difference \(difference)")
+    }
+}

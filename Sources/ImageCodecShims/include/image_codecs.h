@@ -37,6 +37,12 @@ int pipe_jpeg_encode_cmyk(const uint8_t *pixels, int width, int height, int adob
 int pipe_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,
                      uint8_t **output, size_t *output_size, char *error, size_t error_size);
 
+/// Encodes 8-bit gray pixels as a progressive JPEG of 1 + 63 x (1 + `refinements`) scans (0-10
+/// refinements): the DC, then each AC coefficient alone, refined bit by bit. Test fixtures use it
+/// for the scan limit. Free `*output` with pipe_image_free.
+int pipe_jpeg_encode_progressive_gray(const uint8_t *pixels, int width, int height, int refinements,
+                                      uint8_t **output, size_t *output_size, char *error, size_t error_size);
+
 /// Decodes a PNG into 8-bit pixels, 1 (gray) or 3 (RGB) channels: palettes are expanded, 16-bit
 /// samples reduced, alpha dropped. More than `max_pixels` pixels, an ancillary chunk of more than
 /// PIPE_PNG_MAX_CHUNK_BYTES or more than PIPE_PNG_MAX_CHUNKS of them is refused before libpng
