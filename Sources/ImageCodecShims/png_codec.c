@@ -52,8 +52,72 @@ static void pipe_png_write(png_structp png, png_bytep in, png_size_t count) {
 
 static void pipe_png_flush(png_structp png) { (void)png; }
 
-int pipe_png_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *width, int *height, int *channels,
-                    char *error, size_t error_size) {
+static uint32_t big_endian(const uint8_t *bytes) {
+    return (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8 | bytes[3];
+}
+
+// The fewest bytes a row of `width` pixels takes before compression (with its filter byte), or 0
+// for a color type and bit depth libpng would refuse.
+static uint64_t png_row_bytes(uint32_t width, int depth, int color) {
+    int samples = color == 0 ? 1 : color == 2 ? 3 : color == 3 ? 1 : color == 4 ? 2 : color == 6 ? 4 : 0;
+    if (samples == 0 || (depth != 1 && depth != 2 && depth != 4 && depth != 8 && depth != 16)) return 0;
+    return 1 + ((uint64_t)width * samples * depth + 7) / 8;
+}
+
+// Walks the chunk headers (not their data) and checks the sizes they declare against the limits:
+// IHDR's width x height against `max_pixels`, each other chunk but IDAT against
+// PIPE_PNG_MAX_CHUNK_BYTES, their number against PIPE_PNG_MAX_CHUNKS. Returns 0, or
+// PIPE_IMAGE_TOO_LARGE with the message, or -1 when the image data present cannot hold the image
+// (deflate expands at most 1032 times: a forged header over a short stream is refused before the
+// rows are allocated). Other damage is left for libpng to report.
+static int png_check_sizes(const uint8_t *data, size_t size, uint64_t max_pixels, char *error, size_t error_size) {
+    size_t offset = 8;
+    int chunks = 0;
+    uint64_t raw = 0, compressed = 0;
+    uint32_t w = 0, h = 0;
+    while (size - offset >= 8) {
+        uint32_t length = big_endian(data + offset);
+        const uint8_t *type = data + offset + 4;
+        char name[5];
+        for (int i = 0; i < 4; i++) name[i] = (type[i] >= 'A' && type[i] <= 'Z') || (type[i] >= 'a' && type[i] <= 'z') ? (char)type[i] : '?';
+        name[4] = '\0';
+        if (length > 0x7fffffffu) return 0;
+        if (memcmp(type, "IHDR", 4) == 0 && length >= 13 && size - offset >= 8 + 13) {
+            w = big_endian(data + offset + 8);
+            h = big_endian(data + offset + 12);
+            raw = png_row_bytes(w, data[offset + 16], data[offset + 17]) * h;
+            if ((uint64_t)w * h > max_pixels) {
+                snprintf(error, error_size, "PNG is %u x %u, beyond the size limit of %llu pixels", w, h, (unsigned long long)max_pixels);
+                return PIPE_IMAGE_TOO_LARGE;
+            }
+        } else if (memcmp(type, "IDAT", 4) == 0) {
+            size_t present = size - offset - 8;
+            compressed += length < present ? length : present;
+        } else {
+            if (length > PIPE_PNG_MAX_CHUNK_BYTES) {
+                snprintf(error, error_size, "PNG chunk `%s` declares %u bytes, beyond the size limit of %u bytes per chunk",
+                         name, length, PIPE_PNG_MAX_CHUNK_BYTES);
+                return PIPE_IMAGE_TOO_LARGE;
+            }
+            if (++chunks > PIPE_PNG_MAX_CHUNKS) {
+                snprintf(error, error_size, "PNG has more than %d chunks besides its image data, beyond the size limit of %d",
+                         PIPE_PNG_MAX_CHUNKS, PIPE_PNG_MAX_CHUNKS);
+                return PIPE_IMAGE_TOO_LARGE;
+            }
+        }
+        if (memcmp(type, "IEND", 4) == 0 || size - offset - 8 < (size_t)length + 4) break;
+        offset += 12 + (size_t)length;
+    }
+    if (raw > compressed * 1032 + 4096) {
+        snprintf(error, error_size, "truncated PNG: %llu bytes of image data cannot hold %u x %u pixels",
+                 (unsigned long long)compressed, w, h);
+        return -1;
+    }
+    return 0;
+}
+
+int pipe_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, uint8_t **pixels, int *width, int *height,
+                    int *channels, char *error, size_t error_size) {
     struct pipe_png_state state;
     memset(&state, 0, sizeof state);
     state.data = data;
@@ -63,6 +127,8 @@ int pipe_png_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *wid
         snprintf(error, error_size, "not a PNG file");
         return -1;
     }
+    int checked = png_check_sizes(data, size, max_pixels, error, error_size);
+    if (checked != 0) return checked;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, pipe_png_error, pipe_png_warning);
     if (png == NULL) {
         snprintf(error, error_size, "cannot initialize libpng");
@@ -84,9 +150,13 @@ int pipe_png_decode(const uint8_t *data, size_t size, uint8_t **pixels, int *wid
         return -1;
     }
     png_set_read_fn(png, &state, pipe_png_read);
-    png_set_user_limits(png, PIPE_IMAGE_MAX_SIDE, PIPE_IMAGE_MAX_SIDE);
+    // libpng's own limits, behind the checks above: the pixel cap is ours, sides are libpng's maximum.
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    png_set_chunk_malloc_max(png, PIPE_PNG_MAX_CHUNK_BYTES);
+    png_set_chunk_cache_max(png, PIPE_PNG_MAX_CHUNKS);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    if ((uint64_t)w * h > max_pixels) png_error(png, "image beyond the pixel limit");
     int color = png_get_color_type(png, info);
     if (png_get_bit_depth(png, info) == 16) png_set_strip_16(png);
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);

@@ -27,8 +27,14 @@ public final class ArchiveReader {
     private let limits: ArchiveLimits
     private var entries = 0
     private var totalBytes: Int64 = 0
+    /// Damage that does not stop reading, as a phrase (a zip's central directory missing); `warnings` says it.
+    public let damage: String?
 
-    /// Opens the archive at `path`.
+    /// Problems that do not stop reading, one line each naming the archive: a zip whose central
+    /// directory is missing is read from its local headers (check `damage` to refuse it instead).
+    public var warnings: [String] { damage.map { ["\(source): \($0)"] } ?? [] }
+
+    /// Opens the archive at `path`. Entry names are read as UTF-8 whatever the process's locale.
     public init(path: String, limits: ArchiveLimits = ArchiveLimits()) throws {
         guard let archive = archive_read_new() else { throw ArchiveError.io("cannot allocate an archive reader") }
         archive_read_support_filter_all(archive)
@@ -36,8 +42,10 @@ public final class ArchiveReader {
         self.archive = archive
         self.source = path
         self.limits = limits
+        damage = ZipDirectory.problem(at: path)
         // On failure `deinit` frees the reader.
-        guard archive_read_open_filename(archive, path, 1 << 16) == ARCHIVE_OK else {
+        let opened = ArchiveLocale.utf8 { archive_read_open_filename(archive, path, 1 << 16) }
+        guard opened == ARCHIVE_OK else {
             let message = Self.message(archive)
             throw FileManager.default.fileExists(atPath: path)
                 ? ArchiveError.corrupt("\(path): \(message)") : ArchiveError.io("cannot open \(path): no such file")
@@ -51,7 +59,8 @@ public final class ArchiveReader {
     public func forEach(_ body: (ArchiveEntry, _ read: () throws -> Data) throws -> Void) throws {
         var header: OpaquePointer?
         while true {
-            let status = archive_read_next_header(archive, &header)
+            // Names are converted as the header is read: under the UTF-8 locale.
+            let status = ArchiveLocale.utf8 { archive_read_next_header(archive, &header) }
             if status == ARCHIVE_EOF { return }
             guard status == ARCHIVE_OK, let header else {
                 throw ArchiveError.corrupt("\(source): \(Self.message(archive))")
@@ -60,7 +69,7 @@ public final class ArchiveReader {
             guard entries <= limits.maxEntries else {
                 throw ArchiveError.limitExceeded("\(source) has more than \(limits.maxEntries) entries (an archive bomb?); raise max_entries if it is genuine")
             }
-            let entry = try check(header)
+            let entry = try ArchiveLocale.utf8 { try check(header) }
             var consumed = false
             try body(entry) {
                 guard !consumed else { throw ArchiveError.io("entry \(entry.path) was already read") }
@@ -71,7 +80,7 @@ public final class ArchiveReader {
     }
 
     private func check(_ header: OpaquePointer) throws -> ArchiveEntry {
-        let raw = archive_entry_pathname(header).map { String(cString: $0) } ?? ""
+        let raw = (archive_entry_pathname_utf8(header) ?? archive_entry_pathname(header)).map { String(cString: $0) } ?? ""
         guard let path = ArchivePath.normalize(raw) else {
             throw ArchiveError.unsafeEntry(raw, reason: "absolute path or `..` would write outside the destination")
         }
@@ -80,7 +89,7 @@ public final class ArchiveReader {
         if let declared, declared > limits.maxEntryBytes {
             throw ArchiveError.limitExceeded("entry `\(path)` declares \(declared) bytes, over the limit of \(limits.maxEntryBytes)")
         }
-        if let target = archive_entry_hardlink(header).map({ String(cString: $0) }) {
+        if let target = (archive_entry_hardlink_utf8(header) ?? archive_entry_hardlink(header)).map({ String(cString: $0) }) {
             guard let normalized = ArchivePath.normalize(target) else {
                 throw ArchiveError.unsafeEntry(raw, reason: "hard link to `\(target)` outside the destination")
             }
@@ -90,7 +99,7 @@ public final class ArchiveReader {
         case 0o100000: return ArchiveEntry(path: path, kind: .file, declaredSize: declared)
         case 0o040000: return ArchiveEntry(path: path, kind: .directory, declaredSize: nil)
         case 0o120000:
-            let target = archive_entry_symlink(header).map { String(cString: $0) } ?? ""
+            let target = (archive_entry_symlink_utf8(header) ?? archive_entry_symlink(header)).map { String(cString: $0) } ?? ""
             guard ArchivePath.linkStaysInside(entry: path, target: target) else {
                 throw ArchiveError.unsafeEntry(raw, reason: "symbolic link to `\(target)` points outside the destination")
             }

@@ -2,7 +2,8 @@ import CLibArchive
 import Foundation
 
 /// Writes a zip, tar.gz, tar.xz or tar.zst deterministically: entries in the order given, fixed
-/// times, owners and modes, no gzip timestamp, so the same entries give the same bytes.
+/// times, owners and modes, no gzip timestamp, so the same entries give the same bytes. Names are
+/// written as UTF-8 (zip's UTF-8 flag, pax headers) whatever the process's locale.
 public final class ArchiveWriter {
     public enum Format: String, Sendable {
         case zip
@@ -21,9 +22,16 @@ public final class ArchiveWriter {
         guard let archive = archive_write_new() else { throw ArchiveError.io("cannot allocate an archive writer") }
         self.archive = archive
         self.path = path
+        // Name conversions are set up with the format, under the locale they will run in.
+        try ArchiveLocale.utf8 { try Self.open(archive, path: path, format: format) }
+    }
+
+    private static func open(_ archive: OpaquePointer, path: String, format: Format) throws {
         switch format {
         case .zip:
             archive_write_set_format_zip(archive)
+            // Names stored as UTF-8 with the zip's UTF-8 flag, so every reader decodes them alike.
+            archive_write_set_format_option(archive, "zip", "hdrcharset", "UTF-8")
         case .tarGzip:
             archive_write_set_format_pax_restricted(archive)
             archive_write_add_filter_gzip(archive)
@@ -67,6 +75,11 @@ public final class ArchiveWriter {
     }
 
     private func add(_ name: String, type: UInt32, mode: UInt32, data: Data = Data(), symlink: String? = nil) throws {
+        // libarchive converts names from the locale's charset: the UTF-8 one, whatever the process's.
+        try ArchiveLocale.utf8 { try write(name, type: type, mode: mode, data: data, symlink: symlink) }
+    }
+
+    private func write(_ name: String, type: UInt32, mode: UInt32, data: Data, symlink: String?) throws {
         guard let entry = archive_entry_new() else { throw ArchiveError.io("cannot allocate an archive entry") }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname(entry, name)
@@ -90,7 +103,7 @@ public final class ArchiveWriter {
     /// Writes the archive's end and closes the file.
     public func finish() throws {
         finished = true
-        let closed = archive_write_close(archive)
+        let closed = ArchiveLocale.utf8 { archive_write_close(archive) }
         let message = ArchiveReader.message(archive)
         archive_write_free(archive)
         guard closed == ARCHIVE_OK else { throw ArchiveError.io("cannot finish \(path): \(message)") }

@@ -109,12 +109,12 @@ final class PixelFile {
     }
 
     /// Appends `data` decoded, when it is an RGB JPEG of `side` x `side`; false, appending nothing, otherwise.
-    func appendJPEG(_ data: Data, side: Int) throws -> Bool {
+    func appendJPEG(_ data: Data, side: Int, maxPixels: Int = Image.defaultMaxPixels) throws -> Bool {
         let count = side * side * 3
         try reserve(count)
         // Only a complete decode advances `filled`: a failed one leaves nothing behind.
         guard try Image.decodeJPEG(data, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + count)]),
-                                   width: side, height: side) else { return false }
+                                   width: side, height: side, maxPixels: maxPixels) else { return false }
         filled += count
         return true
     }

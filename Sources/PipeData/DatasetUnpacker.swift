@@ -16,6 +16,11 @@ public struct DatasetUnpacker: Sendable {
     public var questionTypes: Set<String> = []
     public var onBadImage = BadImagePolicy.error
     public var limits = ArchiveLimits()
+    /// The most pixels (width x height) an image may declare; a larger one is refused from its header.
+    public var maxImagePixels = Image.defaultMaxPixels
+    /// Refuse a damaged archive (a zip without its central directory), a path that appears twice and a
+    /// repeated QA file, instead of warning and using the first copy.
+    public var strict = false
     public var seed: UInt64 = 0
 
     public init() {}
@@ -31,13 +36,15 @@ public struct DatasetUnpacker: Sendable {
         /// Images that could not be decoded (with `on_bad_image: skip`), and records dropped with them.
         public var skippedImages: [String]
         public var skippedRecords: Int
+        /// What was wrong with the archive but read anyway (see `strict`), one line each.
+        public var warnings: [String]
     }
 
     /// Reads `archive`, writes the dataset into `output` (an existing empty directory).
     ///
     /// One pass reads the QA files and decodes each image a record already read needs; when an archive
     /// lists images before their QA file, a second pass decodes those. Images no kept record needs are
-    /// skipped without decoding.
+    /// skipped without decoding. Each warning (see `strict`) is also logged, as `warning: ...`.
     public func unpack(archive: String, into output: String, log: (String) -> Void = { _ in }) throws -> Summary {
         let clock = ContinuousClock()
         var phaseStart = clock.now
@@ -63,6 +70,8 @@ public struct DatasetUnpacker: Sendable {
         var total = 0
         var allModalities = Set<String>(), allTypes = Set<String>()
         var root: String?
+        var findings = ArchiveFindings(archive: archive, strict: strict)
+        var qaPaths = Set<String>()
 
         func decode(_ number: Int, _ read: () throws -> Data) throws {
             let path = imagePaths[number]
@@ -70,15 +79,17 @@ public struct DatasetUnpacker: Sendable {
             let image: Image
             do {
                 // An RGB JPEG of the target size (the synthetic benchmark's) decodes straight into the pixel file.
-                if try pixels.appendJPEG(data, side: size) {
+                if try pixels.appendJPEG(data, side: size, maxPixels: maxImagePixels) {
                     rowOf[number] = rows
                     rows += 1
                     return
                 }
-                image = try Image(decoding: data)
+                image = try Image(decoding: data, maxPixels: maxImagePixels)
             } catch let error as ImageError {
                 guard onBadImage == .skip else {
-                    throw DatasetError("image \(path): \(error); set on_bad_image: skip to drop it and its records")
+                    let pixelLimit = if case .tooLarge(let message) = error, message.hasSuffix(" pixels") { true } else { false }
+                    let hint = pixelLimit ? " (limits.max_image_pixels raises the pixel limit)" : ""
+                    throw DatasetError("image \(path): \(error)\(hint); set on_bad_image: skip to drop it and its records")
                 }
                 skippedImage[number] = true
                 skipped.append(path)
@@ -90,17 +101,22 @@ public struct DatasetUnpacker: Sendable {
             rows += 1
         }
 
-        try ArchiveReader(path: archive, limits: limits).forEach { entry, read in
+        let reader = try ArchiveReader(path: archive, limits: limits)
+        try findings.damaged(reader.damage)
+        try reader.forEach { entry, read in
             guard entry.kind == .file else { return }
             if let qaRoot = Self.root(ofQAFile: entry.path) {
                 if let root, root != qaRoot {
                     throw DatasetError("\(entry.path): QA files under two roots (`\(root)` and `\(qaRoot)`); an archive holds one dataset root")
                 }
                 root = qaRoot
+                guard qaPaths.insert(entry.path).inserted else { return try findings.duplicate(entry.path) }
+                let data = try read()
+                guard try !findings.repeatsQAFile(entry.path, data) else { return }
                 // A file lists the questions of one image together, and repeated fields share their
                 // strings: comparing with the previous record's is mostly an identity check.
                 var lastImagePath: String?, lastNumber = 0, lastModality: String?, lastType: String?
-                try OmniMedVQA.forEachRecord(in: try read(), file: entry.path) { record in
+                try OmniMedVQA.forEachRecord(in: data, file: entry.path) { record in
                     total += 1
                     if record.modality != lastModality {
                         allModalities.insert(record.modality)
@@ -130,13 +146,17 @@ public struct DatasetUnpacker: Sendable {
                     imageOfEntry.append(lastNumber)
                 }
             } else if let number = imageNumbers[entry.path] {
+                // Present already: an earlier entry had this path (before or after its record).
+                guard !present[number] else { return try findings.duplicate(entry.path) }
                 present[number] = true
                 if rowOf[number] < 0, !skippedImage[number] { try decode(number, read) }
-            } else {
-                unclaimed.insert(entry.path)
+            } else if !unclaimed.insert(entry.path).inserted {
+                try findings.duplicate(entry.path)
             }
         }
         phase("pass 1")
+        let warnings = findings.finish()
+        for warning in warnings { log("warning: " + warning) }
         guard total > 0 else {
             throw DatasetError("\(archive): no records in \(OmniMedVQA.qaDirectory)/*.json; is this an OmniMedVQA-layout archive?")
         }
@@ -160,6 +180,7 @@ public struct DatasetUnpacker: Sendable {
         // Images listed before the QA file that needs them.
         let remaining = imagePaths.indices.filter { rowOf[$0] < 0 && !skippedImage[$0] }
         if !remaining.isEmpty {
+            // The first copy of a repeated path is decoded (setting its row), as in pass 1.
             try ArchiveReader(path: archive, limits: limits).forEach { entry, read in
                 guard entry.kind == .file, let number = imageNumbers[entry.path], rowOf[number] < 0, !skippedImage[number] else { return }
                 try decode(number, read)
@@ -207,7 +228,7 @@ public struct DatasetUnpacker: Sendable {
         phase("index.json")
         let summary = Summary(records: entries.count, images: images.count, bySplit: bySplit, byModality: byModality,
                               byQuestionType: byType, byAnswerLetter: byLetter, skippedImages: skipped.sorted(),
-                              skippedRecords: skippedRecords)
+                              skippedRecords: skippedRecords, warnings: warnings)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(summary).write(to: URL(fileURLWithPath: output + "/metrics.json"))

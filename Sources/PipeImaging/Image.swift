@@ -97,10 +97,13 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
     case corrupt(String)
     case unsupported(String)
     case invalid(String)
+    /// The header declares more than a size limit allows (pixels, chunk bytes, scans); the message names the limit.
+    case tooLarge(String)
 
     public var description: String {
         switch self {
         case .corrupt(let message): return message
+        case .tooLarge(let message): return message
         case .unsupported(let message): return message
         case .invalid(let message): return "invalid image: \(message)"
         }

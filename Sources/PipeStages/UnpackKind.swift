@@ -32,7 +32,11 @@ public struct UnpackKind: StageKind {
                 .init("max_entries", .int(1...Int.max), default: .int(2_000_000), help: "most archive entries"),
                 .init("max_total_bytes", .int(1...Int.max), default: .int(64 << 30), help: "most uncompressed bytes"),
                 .init("max_compression_ratio", .number(1...1e9), default: .double(200), help: "most uncompressed bytes per compressed byte"),
-            ])), default: nil, help: "archive-bomb limits"),
+                .init("max_image_pixels", .int(1...Int.max), default: .int(50_000_000),
+                      help: "most pixels (width x height) an image may declare; checked before decoding"),
+            ])), default: nil, help: "archive-bomb and image-size limits"),
+            .init("strict", .bool, default: .bool(false),
+                  help: "refuse a zip without its central directory, a path that appears twice and a repeated QA file (default: warn, use the first copy)"),
         ])
     }
 
@@ -51,6 +55,8 @@ public struct UnpackKind: StageKind {
         unpacker.limits = ArchiveLimits(maxEntries: limits?["max_entries"]?.integer ?? 2_000_000,
                                         maxTotalBytes: Int64(limits?["max_total_bytes"]?.integer ?? 64 << 30),
                                         maxCompressionRatio: limits?["max_compression_ratio"]?.number ?? 200)
+        unpacker.maxImagePixels = limits?["max_image_pixels"]?.integer ?? 50_000_000
+        unpacker.strict = options["strict"]?.flag ?? false
         unpacker.seed = UInt64(stage.seed)
         var archive: String?
         if case .string(let path)? = options["path"] {
@@ -62,19 +68,22 @@ public struct UnpackKind: StageKind {
                               archive == nil ? "an unpack stage needs `with: {path: ...}` or `inputs: {archive: STAGE}`"
                                              : "give either `with.path` or an `archive` input, not both")
         }
-        return UnpackAction(unpacker: unpacker, archive: archive)
+        return UnpackAction(unpacker: unpacker, archive: archive, stage: stage.stage.name)
     }
 }
 
 struct UnpackAction: JobAction {
     var unpacker: DatasetUnpacker
     var archive: String?
+    var stage: String
 
     func run(_ context: JobContext) throws {
         let source = try archive ?? Self.findArchive(in: context.inputDirectories["archive"] ?? "")
         do {
             let summary = try unpacker.unpack(archive: source, into: context.outputDirectory, log: context.log)
             context.log("unpacked \(summary.records) records, \(summary.images) images: \(summary.bySplit)")
+            // The log holds them too, but a successful stage's log is not shown.
+            for warning in summary.warnings { FileHandle.standardError.write(Data("warning: stage `\(stage)`: \(warning)\n".utf8)) }
         } catch let error as DatasetError {
             throw JobFailure(error.description)
         } catch let error as ArchiveError {
