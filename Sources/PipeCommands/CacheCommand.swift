@@ -37,15 +37,29 @@ struct CacheCommand: ParsableCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "verify", abstract: "Hash every object and check every record; exit 1 on any problem.")
         @OptionGroup var options: CacheOptions
+        @Flag(help: "Remove corrupted objects and the results that reach them, so that `pipe run` recomputes those stages.")
+        var repair = false
 
         func run() throws {
-            let report = CacheMaintenance.verify(try options.project.openCache())
-            for problem in report.problems { print("problem: \(problem)") }
-            if report.problems.isEmpty {
-                print("cache ok: \(report.objects) objects, \(report.records) records verified")
+            let cache = try options.project.openCache()
+            guard repair else {
+                let report = CacheMaintenance.verify(cache)
+                for problem in report.problems { print("problem: \(problem)") }
+                if report.problems.isEmpty {
+                    print("cache ok: \(report.objects) objects, \(report.records) records verified")
+                } else {
+                    print("\(report.problems.count) problems in \(report.objects) objects, \(report.records) records (`pipe cache verify --repair` removes what they affect; `pipe run` then recomputes it)")
+                    throw ExitCode(1)
+                }
+                return
+            }
+            let report = try CacheMaintenance.repair(cache)
+            for line in report.removed { print("removed \(line)") }
+            let checked = "\(report.verified.objects) objects, \(report.verified.records) records verified"
+            if report.removed.isEmpty {
+                print("cache ok: \(checked); nothing to repair")
             } else {
-                print("\(report.problems.count) problems in \(report.objects) objects, \(report.records) records (`pipe run` recomputes what they affect)")
-                throw ExitCode(1)
+                print("repaired: \(checked); removed \(report.verified.corruptObjects.count) corrupted objects and \(report.verified.damagedRecords.count) results that reached them (the next `pipe run` recomputes those stages)")
             }
         }
     }

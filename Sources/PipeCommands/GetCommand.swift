@@ -36,9 +36,11 @@ struct GetCommand: ParsableCommand {
             throw UsageError("\(target) exists; choose another --out or remove it")
         }
         do {
+            // The whole tree is checked (names, size) before anything is written; a failure part-way
+            // removes what was written.
             try Tree.materialize(digest, from: cache.objects, into: target)
         } catch {
-            throw UsageError("cannot copy the output of `\(stage)`: \(error)\n  hint: `pipe run` recomputes missing or corrupted results")
+            throw UsageError("cannot copy the output of `\(stage)`: \(error)\n  hint: `pipe cache verify --repair` removes damaged results; `pipe run` then recomputes them")
         }
         print("wrote \(target)")
     }

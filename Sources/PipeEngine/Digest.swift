@@ -27,10 +27,10 @@ public struct Digest: Hashable, Comparable, Sendable, Codable, CustomStringConve
     /// The digest of some bytes.
     public static func of(_ data: some DataProtocol) -> Digest { Digest(SHA256.hash(data: data)) }
 
-    /// The digest of a file's content, read in 1 MiB chunks.
-    public static func of(fileAt path: String) throws -> Digest {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw EngineError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
+    /// The digest of a regular file's content (a FIFO, device or socket is refused unopened; links
+    /// are followed unless `followingLinks` is false).
+    public static func of(fileAt path: String, followingLinks: Bool = true) throws -> Digest {
+        let descriptor = try FileSystem.openRegularFile(path, followingLinks: followingLinks)
         defer { close(descriptor) }
         var hasher = SHA256()
         // One 256 KiB buffer, read into again and again, stays in the cache: a new chunk per read
@@ -78,6 +78,10 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case unsupportedOutput(String)
     /// A file-system operation failed.
     case io(String)
+    /// A path that had to be a regular file is something else: (path, what it is, e.g. "a FIFO").
+    case specialFile(String, String)
+    /// A tree over `Tree.Limits`: (its root, which limit).
+    case treeTooLarge(Digest, String)
 
     public var description: String {
         switch self {
@@ -85,6 +89,8 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
         case .missingObject(let digest): return "missing object \(digest.short)"
         case .unsupportedOutput(let text): return text
         case .io(let text): return text
+        case .specialFile(let path, let what): return "\(path) is \(what), not a regular file"
+        case .treeTooLarge(let digest, let detail): return "tree \(digest.short) refused: \(detail)"
         }
     }
 }

@@ -16,14 +16,15 @@ extension Executor {
         var reason = forced ?? (options.force.contains(job.name) ? .forced : nil)
         if reason == nil {
             do {
-                if let record = try cache.actions.hit(for: key), cache.objects.contains(record.output) {
+                if let record = try cache.checkedHit(key) {
                     result.output = record.output
                     result.log = record.log
                     return .done(result)
                 }
             } catch {
+                // A damaged hit is a miss: its record goes, and the stage is recomputed.
                 reason = .corruptOutput("\(error)")
-                try? cache.actions.remove(key)
+                cache.discard(key, because: error)
             }
         }
 
@@ -69,7 +70,7 @@ extension Executor {
                 } catch let error as EngineError {
                     if case .corruptObject(let digest, _) = error { try? cache.objects.remove(digest) }
                     switch error {
-                    case .corruptObject, .missingObject:
+                    case .corruptObject, .missingObject, .treeTooLarge:
                         return .corruptInput(upstream: pipeline.index[input.job]!, detail: "\(error)")
                     default: throw error
                     }

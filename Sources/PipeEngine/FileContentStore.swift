@@ -34,7 +34,11 @@ public final class FileContentStore: ContentStore, @unchecked Sendable {
 
     public func read(_ digest: Digest) throws -> Data {
         let file = path(of: digest)
-        guard let data = FileManager.default.contents(atPath: file) else {
+        let data: Data
+        do {
+            data = try FileSystem.readRegularFile(file)
+        } catch let error as EngineError {
+            if case .specialFile = error { throw EngineError.corruptObject(digest, detail: "\(error)") }
             if contains(digest) { throw EngineError.io("cannot read \(file)") }
             throw EngineError.missingObject(digest)
         }
@@ -44,9 +48,10 @@ public final class FileContentStore: ContentStore, @unchecked Sendable {
         return data
     }
 
+    /// An object already present is kept if it verifies and replaced if it does not.
     public func write(_ data: Data) throws -> Digest {
         let digest = Digest.of(data)
-        guard !contains(digest) else { return digest }
+        if contains(digest), (try? read(digest)) != nil { return digest }
         let temporary = FileSystem.temporaryPath(in: temporaryDirectory)
         do {
             try FileSystem.write(data, toNewFile: temporary)
@@ -62,23 +67,17 @@ public final class FileContentStore: ContentStore, @unchecked Sendable {
         let digest = try Digest.of(fileAt: file)
         var info = stat()
         guard stat(file, &info) == 0 else { throw EngineError.io("cannot stat \(file)") }
-        if contains(digest) {
-            unlink(file)
-        } else {
-            try place(file, as: digest)
-        }
+        try place(file, as: digest)
         return (digest, Int(info.st_size))
     }
 
     public func adopt(fileAt file: String, digest: Digest) throws {
-        if contains(digest) {
-            unlink(file)
-        } else {
-            try place(file, as: digest)
-        }
+        try place(file, as: digest)
     }
 
-    /// Renames a finished file into place, read-only. Another writer may have placed the same object.
+    /// Renames a finished file into place, read-only. Another writer may have placed the same object:
+    /// the rename replaces it, which costs no more than deleting the new file, and repairs an object
+    /// that was corrupted in place (the new file's digest has just been computed).
     private func place(_ file: String, as digest: Digest) throws {
         let target = path(of: digest)
         chmod(file, 0o444)
@@ -97,8 +96,9 @@ public final class FileContentStore: ContentStore, @unchecked Sendable {
         let source = path(of: digest)
         let actual: Digest
         do {
-            actual = try Digest.of(fileAt: source)
-        } catch {
+            actual = try Digest.of(fileAt: source, followingLinks: false)
+        } catch let error as EngineError {
+            if case .specialFile = error { throw EngineError.corruptObject(digest, detail: "\(error)") }
             throw contains(digest) ? EngineError.io("cannot read \(source)") : EngineError.missingObject(digest)
         }
         guard actual == digest else {

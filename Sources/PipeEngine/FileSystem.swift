@@ -15,6 +15,72 @@ public enum FileSystem {
         throw EngineError.io("cannot create directory \(path): \(String(cString: strerror(errno)))")
     }
 
+    /// `mkdir` of one directory that must not exist yet (an existing path, even a link, is an error).
+    static func makeNewDirectory(_ path: String) throws {
+        guard mkdir(path, 0o755) == 0 else {
+            let reason = errno == EEXIST ? "it already exists" : String(cString: strerror(errno))
+            throw EngineError.io("cannot create directory \(path): \(reason)")
+        }
+    }
+
+    /// `stat` (links followed), as a thrown error when it fails.
+    static func status(of path: String) throws -> stat {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw EngineError.io(errno == ENOENT ? "no such file or directory" : "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        return info
+    }
+
+    /// What a file is, for messages: "a FIFO", "a character device"...
+    public static func describe(mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: return "a regular file"
+        case S_IFDIR: return "a directory"
+        case S_IFLNK: return "a symbolic link"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "a special file"
+        }
+    }
+
+    /// Opens a regular file for reading without ever blocking on something else: `stat` (or `lstat`
+    /// when `followingLinks` is false) first, then `open` with `O_NONBLOCK` and `fstat` again, so a
+    /// FIFO, device or socket (or one swapped in meanwhile) is refused, never read.
+    public static func openRegularFile(_ path: String, followingLinks: Bool = true) throws -> Int32 {
+        var info = stat()
+        guard (followingLinks ? stat(path, &info) : lstat(path, &info)) == 0 else {
+            throw EngineError.io("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw EngineError.specialFile(path, describe(mode: info.st_mode)) }
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (followingLinks ? 0 : O_NOFOLLOW))
+        guard descriptor >= 0 else { throw EngineError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw EngineError.specialFile(path, describe(mode: info.st_mode))
+        }
+        return descriptor
+    }
+
+    /// A regular file's bytes (links not followed), read with `openRegularFile`.
+    static func readRegularFile(_ path: String) throws -> Data {
+        let descriptor = try openRegularFile(path, followingLinks: false)
+        defer { close(descriptor) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count == 0 { return data }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw EngineError.io("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            data.append(contentsOf: buffer[..<count])
+        }
+    }
+
     /// Writes bytes to a new file with plain POSIX calls (no fsync: callers rename the file into
     /// place, and every read verifies content against its digest).
     static func write(_ data: Data, toNewFile path: String, mode: mode_t = 0o644) throws {
@@ -41,10 +107,9 @@ public enum FileSystem {
 
     /// Copies a file's bytes to a new file with `mode`.
     static func copy(_ source: String, to target: String, mode: mode_t) throws {
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw EngineError.io("cannot open \(source)") }
+        let input = try openRegularFile(source, followingLinks: false)
         defer { close(input) }
-        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard output >= 0 else { throw EngineError.io("cannot create \(target): \(String(cString: strerror(errno)))") }
         defer { close(output) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)

@@ -140,9 +140,8 @@ public struct Cache: Sendable {
                      temporaryDirectory: temporary)
     }
 
-    /// The output and log of `key` if its record and output listing are present.
+    /// The output and log of `key` if its record is present and its output passes `checkOutput`.
     public func hit(_ key: Digest) -> (output: Digest, log: Digest?)? {
-        guard let hit = try? actions.hit(for: key), objects.contains(hit.output) else { return nil }
-        return hit
+        (try? checkedHit(key)) ?? nil
     }
 }

@@ -38,11 +38,18 @@ public enum Planner {
             }
             let material = job.keyMaterial(inputs: digests)
             let key = material.digest
+            // A damaged result is stale, as the run will find it (which then removes its record).
+            var hit: (output: Digest, log: Digest?)?, damage: String?
+            if !force.contains(job.name) {
+                do { hit = try cache.checkedHit(key) } catch { damage = "\(error)" }
+            }
             if force.contains(job.name) {
                 entries.append(Entry(job: job.name, state: .stale(.forced), key: key))
-            } else if let record = cache.hit(key) {
+            } else if let record = hit {
                 outputs[i] = record.output
                 entries.append(Entry(job: job.name, state: .cached(key: key, output: record.output), key: key))
+            } else if let damage {
+                entries.append(Entry(job: job.name, state: .stale(.corruptOutput(damage)), key: key))
             } else if let output = remote?(key) {
                 outputs[i] = output
                 entries.append(Entry(job: job.name, state: .remote(key: key, output: output), key: key))

@@ -30,8 +30,13 @@ public struct Tree: Equatable, Sendable {
         return Data(text.utf8)
     }
 
-    /// Parses a listing.
+    /// Parses a listing. A listing whose entry names could leave its directory (empty, `.`, `..`,
+    /// containing `/`, NUL or a newline), names an entry twice, or has more entries than
+    /// `Limits.standard` allows is refused as a corrupt object: it cannot have come from `ingest`.
     public init(decoding data: Data, digest: Digest) throws {
+        guard data.count(where: { $0 == 0x0a }) <= Limits.standard.maxEntries + 1 else {
+            throw EngineError.treeTooLarge(digest, "its listing has more than \(Limits.standard.maxEntries) entries, the limit per artifact")
+        }
         guard let text = String(data: data, encoding: .utf8) else {
             throw EngineError.corruptObject(digest, detail: "tree listing is not UTF-8")
         }
@@ -39,26 +44,75 @@ public struct Tree: Equatable, Sendable {
         guard lines.first == "pipe-tree 1" else { throw EngineError.corruptObject(digest, detail: "not a tree listing") }
         lines.removeFirst()
         if lines.last == "" { lines.removeLast() }
+        var seen = Set<String>()
         entries = try lines.map { line in
             let parts = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
             guard parts.count == 4, let kind = Kind(rawValue: String(parts[0])), let entryDigest = Digest(hex: String(parts[1])) else {
                 throw EngineError.corruptObject(digest, detail: "bad tree line `\(line)`")
             }
-            return Entry(name: String(parts[3]), kind: kind, digest: entryDigest, size: Int(parts[2]))
+            let name = String(parts[3])
+            if let problem = Self.problem(withName: name) {
+                throw EngineError.corruptObject(digest, detail: "tree listing names an entry \(Self.quoted(name)), which \(problem); refused")
+            }
+            guard seen.insert(name).inserted else {
+                throw EngineError.corruptObject(digest, detail: "tree listing names the entry \(Self.quoted(name)) twice; refused")
+            }
+            let size: Int?
+            if kind == .directory {
+                guard parts[2] == "-" else { throw EngineError.corruptObject(digest, detail: "bad tree line `\(line)`: a directory has no size") }
+                size = nil
+            } else {
+                guard let bytes = Int(parts[2]), bytes >= 0 else {
+                    throw EngineError.corruptObject(digest, detail: "bad tree line `\(line)`: a file's size is a whole number")
+                }
+                size = bytes
+            }
+            return Entry(name: name, kind: kind, digest: entryDigest, size: size)
         }
+    }
+
+    /// Why `name` cannot be an entry of a listing (it would not name one file inside the listing's
+    /// directory), or nil when it can.
+    public static func problem(withName name: String) -> String? {
+        if name.isEmpty { return "is empty" }
+        if name == ".." { return "would leave its directory" }
+        if name == "." { return "would name the directory itself" }
+        if name.contains("/") { return "contains `/`" }
+        if name.unicodeScalars.contains("\0") { return "contains a NUL byte" }
+        if name.unicodeScalars.contains("\n") { return "contains a newline" }
+        return nil
+    }
+
+    /// A name as shown in messages: in backquotes, or escaped when it holds control characters.
+    static func quoted(_ name: String) -> String {
+        name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f } ? name.debugDescription : "`\(name)`"
     }
 
     public init(entries: [Entry]) { self.entries = entries }
 
     /// Moves the files under `directory` into `store` and returns the tree's digest. The directory is
-    /// consumed. Links, devices and names with a newline are refused.
-    public static func ingest(directory: String, into store: ContentStore) throws -> (digest: Digest, files: Int, bytes: Int) {
+    /// consumed. Links, devices, names a listing cannot hold and trees over `limits` are refused.
+    public static func ingest(directory: String, into store: ContentStore,
+                              limits: Limits = .standard) throws -> (digest: Digest, files: Int, bytes: Int) {
+        var count = 0
+        return try ingest(directory: directory, into: store, limits: limits, depth: 1, count: &count)
+    }
+
+    private static func ingest(directory: String, into store: ContentStore, limits: Limits, depth: Int,
+                               count: inout Int) throws -> (digest: Digest, files: Int, bytes: Int) {
+        guard depth <= limits.maxDepth else {
+            throw EngineError.unsupportedOutput("the output nests directories more than \(limits.maxDepth) deep, the limit per artifact")
+        }
         var entries: [Entry] = []
         var files = 0, bytes = 0
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        count += names.count
+        guard count <= limits.maxEntries else {
+            throw EngineError.unsupportedOutput("the output has more than \(limits.maxEntries) files and directories, the limit per artifact")
+        }
         for name in names {
-            guard !name.contains("\n") else {
-                throw EngineError.unsupportedOutput("output file name \(name.debugDescription) contains a newline")
+            if let problem = problem(withName: name) {
+                throw EngineError.unsupportedOutput("output file name \(quoted(name)) \(problem)")
             }
             let path = directory + "/" + name
             var info = stat()
@@ -71,14 +125,14 @@ public struct Tree: Equatable, Sendable {
                 files += 1
                 bytes += size
             case S_IFDIR:
-                let sub = try ingest(directory: path, into: store)
+                let sub = try ingest(directory: path, into: store, limits: limits, depth: depth + 1, count: &count)
                 entries.append(Entry(name: name, kind: .directory, digest: sub.digest, size: nil))
                 files += sub.files
                 bytes += sub.bytes
             case S_IFLNK:
                 throw EngineError.unsupportedOutput("output `\(name)` is a symbolic link; write a regular file (copy it) instead")
             default:
-                throw EngineError.unsupportedOutput("output `\(name)` is not a regular file or directory")
+                throw EngineError.unsupportedOutput("output `\(name)` is \(FileSystem.describe(mode: info.st_mode)), not a regular file or directory")
             }
         }
         return (try store.write(Tree(entries: entries).encoded), files, bytes)
@@ -87,56 +141,5 @@ public struct Tree: Equatable, Sendable {
     /// Reads a tree listing, verified.
     public static func load(_ digest: Digest, from store: ContentStore) throws -> Tree {
         try Tree(decoding: try store.read(digest), digest: digest)
-    }
-
-    /// Writes the tree's files under `directory` (which must not exist), verifying every object.
-    public static func materialize(_ digest: Digest, from store: ContentStore, into directory: String) throws {
-        let tree = try load(digest, from: store)
-        try FileSystem.makeDirectory(directory)
-        for entry in tree.entries {
-            let path = directory + "/" + entry.name
-            switch entry.kind {
-            case .directory: try materialize(entry.digest, from: store, into: path)
-            case .file, .executable: try store.materialize(entry.digest, to: path, executable: entry.kind == .executable)
-            }
-        }
-    }
-
-    /// Every file of a tree with its relative path, and the digests of every listing in it.
-    public static func walk(_ digest: Digest, in store: ContentStore) throws -> (files: [(path: String, entry: Entry)], listings: [Digest]) {
-        var files: [(String, Entry)] = []
-        var listings: [Digest] = []
-        func visit(_ digest: Digest, prefix: String) throws {
-            listings.append(digest)
-            for entry in try load(digest, from: store).entries {
-                let path = prefix.isEmpty ? entry.name : prefix + "/" + entry.name
-                if entry.kind == .directory { try visit(entry.digest, prefix: path) } else { files.append((path, entry)) }
-            }
-        }
-        try visit(digest, prefix: "")
-        return (files, listings)
-    }
-}
-
-extension Tree {
-    /// The digest a file or directory would have in the store, computed without storing it:
-    /// a file's SHA-256, or a directory's Merkle digest (links followed).
-    public static func digest(ofPath path: String) throws -> Digest {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw EngineError.io("no such file or directory") }
-        guard (info.st_mode & S_IFMT) == S_IFDIR else { return try Digest.of(fileAt: path) }
-        var entries: [Entry] = []
-        for name in try FileManager.default.contentsOfDirectory(atPath: path) {
-            let child = path + "/" + name
-            var childInfo = stat()
-            guard stat(child, &childInfo) == 0 else { throw EngineError.io("cannot read \(child)") }
-            if (childInfo.st_mode & S_IFMT) == S_IFDIR {
-                entries.append(Entry(name: name, kind: .directory, digest: try digest(ofPath: child), size: nil))
-            } else {
-                entries.append(Entry(name: name, kind: childInfo.st_mode & 0o100 != 0 ? .executable : .file,
-                                     digest: try Digest.of(fileAt: child), size: Int(childInfo.st_size)))
-            }
-        }
-        return Digest.of(Tree(entries: entries).encoded)
     }
 }

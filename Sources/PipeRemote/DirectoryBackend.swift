@@ -22,11 +22,7 @@ public final class DirectoryBackend: RemoteBackend, @unchecked Sendable {
     private func path(_ relative: String) -> String { root + "/" + relative }
 
     public func download(_ relative: String, to file: String) throws -> PipeEngine.Digest? {
-        let source = open(path(relative), O_RDONLY | O_CLOEXEC)
-        guard source >= 0 else {
-            if errno == ENOENT { return nil }
-            throw RemoteError.transfer("cannot read \(path(relative)): \(String(cString: strerror(errno)))")
-        }
+        guard let source = try openRegularFile(relative) else { return nil }
         defer { close(source) }
         let target = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard target >= 0 else { throw RemoteError.local("cannot create \(file): \(String(cString: strerror(errno)))") }
@@ -138,11 +134,30 @@ public final class DirectoryBackend: RemoteBackend, @unchecked Sendable {
     }
 
     public func read(_ relative: String) throws -> Data? {
-        guard FileManager.default.fileExists(atPath: path(relative)) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path(relative)) else {
-            throw RemoteError.transfer("cannot read \(path(relative))")
+        guard let source = try openRegularFile(relative) else { return nil }
+        let handle = FileHandle(fileDescriptor: source, closeOnDealloc: true)
+        do {
+            return try handle.readToEnd() ?? Data()
+        } catch {
+            throw RemoteError.transfer("cannot read \(path(relative)): \(error)")
         }
-        return data
+    }
+
+    /// Opens a file of the remote for reading; nil when it does not exist. Anything that is not a
+    /// regular file (a FIFO, a device, a socket, a directory, or a link to one) is refused before it
+    /// is opened, and checked again on the open descriptor (opened with `O_NONBLOCK`), so a planted
+    /// FIFO can never block a reader.
+    private func openRegularFile(_ relative: String) throws -> Int32? {
+        let file = path(relative)
+        do {
+            return try FileSystem.openRegularFile(file)
+        } catch EngineError.specialFile(_, let what) {
+            throw RemoteError.corrupt("\(file) on the remote is \(what), not a regular file; remove it from the remote")
+        } catch {
+            var info = stat()
+            if stat(file, &info) != 0 && errno == ENOENT { return nil }
+            throw RemoteError.transfer("cannot read \(file): \(error)")
+        }
     }
 
     public func upload(file: String, to relative: String) throws {

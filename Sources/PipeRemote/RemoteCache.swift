@@ -62,20 +62,45 @@ public final class RemoteCache: @unchecked Sendable {
     }
 
     /// Fetches every object of a tree missing locally: listings level by level, then the files.
-    func fetchTree(_ root: Digest) throws {
-        var level = [root]
-        var files: [Digest] = []
+    /// Each level's listings are fetched, verified and decoded (which refuses names that would leave
+    /// their directory) before the next level is asked for, and the paths they describe are counted
+    /// against `Tree.Limits` (a listing named twice counts twice), so a hostile tree is refused after
+    /// a few objects, whatever it claims to hold. A refused listing is deleted from the local store.
+    func fetchTree(_ root: Digest, limits: Tree.Limits = .standard) throws {
+        var level: [Digest: Int] = [root: 1]   // listing -> how many paths name it
+        var entries = 0, depth = 0
+        var files = Set<Digest>()
         while !level.isEmpty {
-            try fetchAll(level.filter { !local.objects.contains($0) })
-            var next: [Digest] = []
-            for listing in level {
-                for entry in try Tree.load(listing, from: local.objects).entries {
-                    if entry.kind == .directory { next.append(entry.digest) } else if !local.objects.contains(entry.digest) { files.append(entry.digest) }
+            depth += 1
+            guard depth <= limits.maxDepth else {
+                throw RemoteError.corrupt("tree \(root.short) from \(backend.displayName) nests directories more than \(limits.maxDepth) deep, the limit per artifact; refused")
+            }
+            try fetchAll(level.keys.filter { !local.objects.contains($0) })
+            var next: [Digest: Int] = [:]
+            for (listing, paths) in level {
+                let tree = try loadFetched(listing, root: root)
+                let (count, overflow) = tree.entries.count.multipliedReportingOverflow(by: paths)
+                entries += overflow ? limits.maxEntries + 1 : count
+                guard entries <= limits.maxEntries else {
+                    throw RemoteError.corrupt("tree \(root.short) from \(backend.displayName) has more than \(limits.maxEntries) files and directories, the limit per artifact; refused")
+                }
+                for entry in tree.entries {
+                    if entry.kind == .directory { next[entry.digest, default: 0] += paths } else if !local.objects.contains(entry.digest) { files.insert(entry.digest) }
                 }
             }
             level = next
         }
-        try fetchAll(Array(Set(files)))
+        try fetchAll(Array(files))
+    }
+
+    /// A fetched listing, decoded; one the decoder refuses is deleted and reported as corrupt.
+    private func loadFetched(_ listing: Digest, root: Digest) throws -> Tree {
+        do {
+            return try Tree.load(listing, from: local.objects)
+        } catch let error as EngineError {
+            try? local.objects.remove(listing)
+            throw RemoteError.corrupt("tree \(root.short) from \(backend.displayName) is refused: \(error)")
+        }
     }
 
     private func fetchAll(_ digests: [Digest]) throws {

@@ -58,15 +58,19 @@ public struct JobBuilder: Sendable {
         }
     }
 
-    /// A dependency's content digest: a file's SHA-256, or a directory's Merkle digest.
+    /// A dependency's content digest: a file's SHA-256, or a directory's Merkle digest. A FIFO, a
+    /// device or a socket (or a link to one, or one inside a directory) is refused unopened.
     static func digest(of dependency: Stage.Dependency, in directory: String, stage: Stage, field: String) throws -> Digest {
         let path = dependency.path.hasPrefix("/") ? dependency.path : directory + "/" + dependency.path
         do {
             return try Tree.digest(ofPath: path)
         } catch {
+            var hint = "relative paths resolve against the recipe's directory"
+            if case .specialFile? = error as? EngineError {
+                hint = "name regular files or directories (links to them are followed): reading a FIFO, device or socket could block, and its content is no fixed input"
+            }
             throw RecipeError(dependency.location, path: field,
-                              "cannot read dependency `\(dependency.path)` (\(path)): \(error)",
-                              hint: "relative paths resolve against the recipe's directory")
+                              "cannot read dependency `\(dependency.path)` (\(path)): \(error)", hint: hint)
         }
     }
 }

@@ -79,6 +79,12 @@ struct UnpackAction: JobAction {
 
     func run(_ context: JobContext) throws {
         let source = try archive ?? Self.findArchive(in: context.inputDirectories["archive"] ?? "")
+        // Checked when the job was built too; checked again here, unopened, as the file may have changed since.
+        do {
+            close(try FileSystem.openRegularFile(source))
+        } catch {
+            throw JobFailure("cannot read the archive: \(error)")
+        }
         do {
             let summary = try unpacker.unpack(archive: source, into: context.outputDirectory, log: context.log)
             context.log("unpacked \(summary.records) records, \(summary.images) images: \(summary.bySplit)")
