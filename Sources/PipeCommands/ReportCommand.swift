@@ -64,7 +64,7 @@ struct ReportCommand: ParsableCommand {
         guard !FileManager.default.fileExists(atPath: target) else {
             throw UsageError("\(target) exists; choose another --out or remove it")
         }
-        let ablation = try Ablation(experiment: experiment, variants: experiment.variants, sets: [])
+        let ablation = try Ablation(experiment: experiment, variants: try experiment.checkedVariants(), sets: [])
         let cache = try project.cacheForReading()
         var outputs: [String: Digest] = [:]
         for entry in Planner.plan(ablation.pipeline, cache: cache, previous: { _ in nil }) {
