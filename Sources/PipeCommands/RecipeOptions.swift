@@ -1,4 +1,9 @@
 import ArgumentParser
+import Foundation
+import PipeRecipe
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The options every recipe command takes.
 struct RecipeOptions: ParsableArguments {
@@ -21,4 +26,32 @@ struct CacheOptions: ParsableArguments {
     var cache: String?
 
     var project: Project { Project(cacheOption: cache) }
+}
+
+/// The files a command is given (a recipe, an experiment), read whole, with the reason when one
+/// cannot be: missing, a directory, not permitted (the system's words), or not UTF-8 (where).
+enum InputFile {
+    /// The text of `path`; `what` names it in messages ("recipe"), `hint` follows a missing file's.
+    static func text(_ path: String, what: String, hint: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw UsageError("cannot read \(what) \(path): it is a directory, not a file")
+        }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { throw UsageError("cannot read \(what) \(path): no such file\n  hint: \(hint)") }
+            throw UsageError("cannot read \(what) \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw UsageError("cannot read \(what) \(path): \(String(cString: strerror(errno)))") }
+            if count == 0 { break }
+            data.append(contentsOf: buffer[..<count])
+        }
+        return try SourceText.decode(data, file: path)
+    }
 }
