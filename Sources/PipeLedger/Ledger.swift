@@ -73,14 +73,14 @@ public final class Ledger: @unchecked Sendable {
 
     /// An SQLite URI that opens `path` as a file nobody changes.
     static func immutableURI(_ path: String) -> String {
-        var encoded = ""
+        var encoded: [UInt8] = []
         for byte in path.utf8 {
             switch byte {
-            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"): encoded += String(format: "%%%02X", byte)
-            default: encoded += String(decoding: [byte], as: UTF8.self)
+            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"): encoded += Array(String(format: "%%%02X", byte).utf8)
+            default: encoded.append(byte)
             }
         }
-        return "file:" + encoded + "?immutable=1"
+        return "file:" + String(decoding: encoded, as: UTF8.self) + "?immutable=1"
     }
 
     /// Runs `body`, turning SQLite's errors into `LedgerError`s.
