@@ -20,6 +20,7 @@ public struct PipeCommand: ParsableCommand {
     public static func main(arguments: [String]) -> Never {
         Subprocess.closeInheritedDescriptorsOnExec()
         do {
+            try RecipeOptions.checkRepeatedOptions(arguments)
             var command = try parseAsRoot(arguments)
             try command.run()
             Foundation.exit(0)

@@ -20,6 +20,20 @@ struct RecipeOptions: ParsableArguments {
     var project: Project { Project(cacheOption: cache) }
 }
 
+extension RecipeOptions {
+    /// Refuses more `--set` (or `--axis`) options than a recipe may take, before the arguments are
+    /// parsed: the argument parser takes minutes over thousands of repeated options.
+    static func checkRepeatedOptions(_ arguments: [String]) throws {
+        for option in ["--set", "--axis"] {
+            let count = arguments.lazy.filter { $0 == option || $0.hasPrefix(option + "=") }.count
+            if count > RecipeLimits.maxOverrides {
+                throw UsageError("\(count) \(option) options, more than the limit of \(RecipeLimits.maxOverrides)\n"
+                                 + "  hint: change the recipe or the experiment itself")
+            }
+        }
+    }
+}
+
 /// The options of commands that only need the cache.
 struct CacheOptions: ParsableArguments {
     @Option(help: "The cache directory (default: artifacts/ beside the nearest pipe.yaml, or $PIPE_CACHE).")
