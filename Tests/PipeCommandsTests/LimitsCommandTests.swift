@@ -15,14 +15,28 @@ struct LimitsCommandTests {
         "pipe: 1\nname: t\nparams:\n\(params)stages:\n  a:\n    kind: command\n    command: echo \(echo) > \"$PIPE_OUT/x\"\n"
     }
 
-    @Test(arguments: [
-        ("alias bomb", recipe(params: "  l0: &l0 [a, a, a, a, a, a, a, a, a]\n" + (1...9).map { "  l\($0): &l\($0) [" + Array(repeating: "*l\($0 - 1)", count: 9).joined(separator: ", ") + "]\n" }.joined(), echo: "hi"),
-         "more than 100000 values (counting each use of an alias `*name` in full)"),
-        ("deep nesting", recipe(params: "  deep: " + String(repeating: "[", count: 100_000) + "\n", echo: "hi"),
-         "r.yaml:4:"),
-        ("doubling references", recipe(params: "  p0: x\n" + (1..<64).map { "  p\($0): \"${params.p\($0 - 1)}${params.p\($0 - 1)}\"\n" }.joined(), echo: "${params.p63}"),
-         "r.yaml:27:8: error: params.p23: `params.p23` holds more than 4194304 bytes of text"),
-    ])
+    static func aliasBomb() -> String {
+        var params = "  l0: &l0 [a, a, a, a, a, a, a, a, a]\n"
+        for level in 1...9 {
+            let aliases: [String] = Array(repeating: "*l\(level - 1)", count: 9)
+            params += "  l\(level): &l\(level) [" + aliases.joined(separator: ", ") + "]\n"
+        }
+        return recipe(params: params, echo: "hi")
+    }
+
+    static func doubling() -> String {
+        var params = "  p0: x\n"
+        for k in 1..<64 { params += "  p\(k): \"${params.p\(k - 1)}${params.p\(k - 1)}\"\n" }
+        return recipe(params: params, echo: "${params.p63}")
+    }
+
+    static let hostile: [(String, String, String)] = [
+        ("alias bomb", aliasBomb(), "more than 100000 values (counting each use of an alias `*name` in full)"),
+        ("deep nesting", recipe(params: "  deep: " + String(repeating: "[", count: 100_000) + "\n", echo: "hi"), "r.yaml:4:"),
+        ("doubling references", doubling(), "r.yaml:27:8: error: params.p23: `params.p23` holds more than 4194304 bytes of text"),
+    ]
+
+    @Test(arguments: hostile)
     func hostileRecipesAreRefused(name: String, text: String, message: String) throws {
         let project = try CLIProject()
         try project.directory.write("r.yaml", text)
@@ -34,7 +48,9 @@ struct LimitsCommandTests {
 
     @Test func aLongChainOfReferencesRuns() throws {
         let project = try CLIProject()
-        try project.directory.write("r.yaml", Self.recipe(params: "  p0: x\n" + (1..<2_000).map { "  p\($0): ${params.p\($0 - 1)}\n" }.joined(), echo: "${params.p1999}"))
+        var params = "  p0: x\n"
+        for k in 1..<2_000 { params += "  p\(k): ${params.p\(k - 1)}\n" }
+        try project.directory.write("r.yaml", Self.recipe(params: params, echo: "${params.p1999}"))
         let run = try project.pipe("run", "r.yaml")
         #expect(run.status == 0, "\(run.stderr)")
         #expect(Self.tmpIsEmpty(project))
@@ -52,15 +68,19 @@ struct LimitsCommandTests {
 
     // MARK: Ablation grids
 
-    @Test(arguments: [
-        (["--axis", "params.scale=" + (0..<1_000).map(String.init).joined(separator: ","), "--axis", "params.noise=" + (0..<1_000).map(String.init).joined(separator: ",")],
-         "the grid asks for 4000000 variants (1000 params.scale x 1000 params.noise x 2 zipped x 2 seeds), more than the limit of 1000"),
-        (["--seeds", (1...100_000).map(String.init).joined(separator: ",")],
-         "the grid asks for 400000 variants (2 params.scale x 2 zipped x 100000 seeds), more than the limit of 1000"),
-        ((0..<10_000).flatMap { ["--set", "stages.eval.env.V\($0)=\($0)"] },
-         "10000 overrides, more than the limit of 1000"),
-    ])
-    func largeGridsAreRefusedBeforeAnythingRuns(arguments: [String], message: String) throws {
+    static let thousand: String = (0..<1_000).map(String.init).joined(separator: ",")
+    static let manySeeds: String = (1...20_000).map(String.init).joined(separator: ",")
+    static let manySets: [String] = (0..<10_000).flatMap { (i: Int) -> [String] in ["--set", "stages.eval.env.V\(i)=\(i)"] }
+    static let largeGrids: [String: ([String], String)] = [
+        "1000 x 1000 axes": (["--axis", "params.scale=" + thousand, "--axis", "params.noise=" + thousand],
+                             "the grid asks for 4000000 variants (1000 params.scale x 1000 params.noise x 2 zipped x 2 seeds), more than the limit of 1000"),
+        "20,000 seeds": (["--seeds", manySeeds], "the grid asks for 80000 variants (2 params.scale x 2 zipped x 20000 seeds), more than the limit of 1000"),
+        "10,000 --set": (manySets, "error: 10000 --set options, more than the limit of 1000"),
+    ]
+
+    @Test(arguments: ["1000 x 1000 axes", "20,000 seeds", "10,000 --set"])
+    func largeGridsAreRefusedBeforeAnythingRuns(name: String) throws {
+        let (arguments, message) = Self.largeGrids[name]!
         let project = try CLIProject()
         let run = try PipeBinary.run(["ablate", "ablate/grid-experiment.yaml"] + arguments, in: project.path)
         #expect(run.status == 2, "\(run.stderr.prefix(500))")
@@ -83,9 +103,10 @@ struct LimitsCommandTests {
         let project = try CLIProject()
         try FileManager.default.createDirectory(atPath: project.path + "/ablate/dir.yaml", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: project.path + "/ablate/latin1.yaml", contents: Data([0x72, 0x3a, 0x20, 0xe9, 0x0a]))
-        for (file, message) in [("ablate/none.yaml", "error: cannot read experiment ablate/none.yaml: no such file\n  hint: experiments live in experiments/"),
+        let cases: [(String, String)] = [("ablate/none.yaml", "error: cannot read experiment ablate/none.yaml: no such file\n  hint: experiments live in experiments/"),
                                 ("ablate/dir.yaml", "error: cannot read experiment ablate/dir.yaml: it is a directory, not a file"),
-                                ("ablate/latin1.yaml", "ablate/latin1.yaml:1:4: error: not UTF-8 text: byte 0xE9 at offset 3")] {
+                                ("ablate/latin1.yaml", "ablate/latin1.yaml:1:4: error: not UTF-8 text: byte 0xE9 at offset 3")]
+        for (file, message) in cases {
             let run = try project.pipe("ablate", file)
             #expect(run.status == 2)
             #expect(run.stderr.hasPrefix(message), "\(run.stderr)")

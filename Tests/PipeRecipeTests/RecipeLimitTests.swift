@@ -34,7 +34,7 @@ struct RecipeLimitTests {
         let error = try error(Self.aliasBomb(levels: 9))
         #expect(error.message == "more than 100000 values (counting each use of an alias `*name` in full)")
         // Where the walk of the text had got to: the list whose aliases cross the limit.
-        #expect(error.location == SourceLocation(file: "r.yaml", line: 9, column: 16))
+        #expect(error.location == SourceLocation(file: "r.yaml", line: 9, column: 7))
         #expect(error.description.contains("hint: a recipe is small"))
         // A few aliases are fine.
         let small = try parse(Self.aliasBomb(levels: 2))
@@ -99,7 +99,7 @@ struct RecipeLimitTests {
     @Test func oneValueUsedOftenStillCountsEveryUse() throws {
         // 200 references to a 1,000-value list: each use is a copy in the resolved recipe.
         let list = "[" + (0..<1_000).map(String.init).joined(separator: ", ") + "]"
-        let uses = (0..<200).map { "    u\($0): ${params.big}\n" }.joined()
+        let uses = (0..<200).map { "      u\($0): ${params.big}\n" }.joined()
         let text = "pipe: 1\nname: t\nparams:\n  big: \(list)\nstages:\n  a:\n    kind: command\n    command: echo\n    with:\n" + uses
         let error = try error(text)
         #expect(error.path == "stages.a.with")
