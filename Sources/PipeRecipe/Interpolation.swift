@@ -98,6 +98,8 @@ private struct Resolver {
     let params: Node
     /// Resolved params by path: each is resolved once.
     var resolvedParams: [[String]: Resolved] = [:]
+    /// The keys of large written mappings in params, by path, so that each lookup costs one step per key.
+    var keyIndexes: [[String]: [String: Node]] = [:]
 
     init(params: Node) { self.params = params }
 
@@ -133,7 +135,7 @@ private struct Resolver {
     }
 
     /// The frame that resolves `need`, or nil for a scalar with nothing to resolve.
-    private func frame(_ need: Need, viaReference: Bool) throws -> Frame? {
+    private mutating func frame(_ need: Need, viaReference: Bool) throws -> Frame? {
         let node = need.node
         switch node.content {
         case .list(let items):
@@ -156,13 +158,18 @@ private struct Resolver {
     }
 
     /// The path (`params.a.b`) and the written param `reference` names, or an error at `location`.
-    private func lookup(_ reference: String, at location: SourceLocation, path: String) throws -> Need {
+    private mutating func lookup(_ reference: String, at location: SourceLocation, path: String) throws -> Need {
         let segments = reference.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         var current = params
         var walked = ["params"]
         for segment in segments.dropFirst() {
             let next: Node?
             switch current.content {
+            case .map(let entries) where entries.count > 8:
+                if keyIndexes[walked] == nil {
+                    keyIndexes[walked] = Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+                }
+                next = keyIndexes[walked]![segment]
             case .map(let entries): next = entries.first { $0.key == segment }?.value
             case .list(let items): next = Int(segment).flatMap { items.indices.contains($0) ? items[$0] : nil }
             default: next = nil
