@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PipeLedger
 import PipeRecipe
 import PipeStages
 
@@ -28,6 +29,9 @@ public struct PipeCommand: ParsableCommand {
             Terminal.error(error.description)
             Foundation.exit(2)
         } catch let error as UsageError {
+            Terminal.error("error: " + error.description)
+            Foundation.exit(2)
+        } catch let error as LedgerError {
             Terminal.error("error: " + error.description)
             Foundation.exit(2)
         } catch let code as ExitCode {

@@ -21,7 +21,7 @@ struct LedgerProblemTests {
             db = sqlite3.connect(sys.argv[1], isolation_level=None)
             db.execute("BEGIN EXCLUSIVE")
             print("locked", flush=True)
-            time.sleep(60)
+            time.sleep(15)
             """, project.path + "/artifacts/ledger.sqlite"]
         let out = Pipe()
         holder.standardOutput = out
@@ -30,7 +30,7 @@ struct LedgerProblemTests {
         #expect(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
 
         let run = try project.pipe("run", "chain.yaml", "--set", "params.greeting=hi", environment: ["PIPE_LEDGER_TIMEOUT": "1"])
-        #expect(run.status != 0)
+        #expect(run.status == 2)
         #expect(run.stderr.contains("the run ledger \(project.path)/artifacts/ledger.sqlite is locked by another pipe process (waited 1 s)"), "\(run.stderr)")
         #expect(!run.stderr.contains("SQLite error"), "\(run.stderr)")
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: project.path + "/artifacts/tmp")) ?? []).isEmpty)
@@ -86,7 +86,6 @@ struct LedgerProblemTests {
             if arguments[0] == "runs" { #expect(run.stdout.contains("chain"), "\(run.stdout)") }
         }
         #expect(FileManager.default.fileExists(atPath: output.path + "/count/count.txt"))
-        #expect(!FileManager.default.fileExists(atPath: cache + "/ledger.sqlite-shm"), "nothing written beside a ledger read as it stands")
     }
 
     static func shell(_ command: String) throws {
