@@ -67,7 +67,8 @@ enum AxisOptions {
                 throw UsageError("--axis \(text): expected path=v1,v2\n  hint: for example --axis params.reasoning=cot,instruct")
             }
             let path = String(text[..<equals])
-            let list = try YAMLReader.read("[" + text[text.index(after: equals)...] + "]", file: "--axis \(text)")
+            let label = text.count > 80 ? "--axis \(text.prefix(80))…" : "--axis \(text)"
+            let list = try YAMLReader.read("[" + text[text.index(after: equals)...] + "]", file: label)
             guard case .list(let values) = list.content, !values.isEmpty else { throw UsageError("--axis \(text): no values") }
             let axis = Experiment.Axis(path: path, values: values, location: list.location)
             experiment.zip = experiment.zip.map { $0.filter { $0.path != path } }.filter { !$0.isEmpty }

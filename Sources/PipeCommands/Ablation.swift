@@ -72,9 +72,7 @@ struct Ablation {
 
     /// Reads an experiment file, applies `--axis`, `--seeds` and `--set`, and builds its union graph.
     static func load(experimentFile file: String, axes: [String], seeds: String?, sets: [String]) throws -> Ablation {
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-            throw UsageError("cannot read experiment \(file)\n  hint: experiments live in experiments/, e.g. `pipe ablate experiments/cot-vs-instruct.yaml`")
-        }
+        let text = try InputFile.text(file, what: "experiment", hint: "experiments live in experiments/, e.g. `pipe ablate experiments/cot-vs-instruct.yaml`")
         return try load(experimentText: text, file: file, axes: axes, seeds: seeds, sets: sets)
     }
 
@@ -83,7 +81,7 @@ struct Ablation {
                      recipeText: String? = nil) throws -> Ablation {
         var parsed = try Experiment.parse(text, file: file)
         try AxisOptions.apply(axes: axes, seeds: seeds, to: &parsed)
-        return try Ablation(experiment: parsed, variants: parsed.variants, sets: try sets.map(Override.init(parsing:)), recipeText: recipeText)
+        return try Ablation(experiment: parsed, variants: try parsed.checkedVariants(), sets: try sets.map(Override.init(parsing:)), recipeText: recipeText)
     }
 
     static func load(_ file: String, text: String?, overrides: [Override], registry: KindRegistry, variant: (Int, Experiment.Variant)?) throws -> LoadedRecipe {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PipeLedger
 import PipeRecipe
 import PipeStages
 
@@ -20,6 +21,7 @@ public struct PipeCommand: ParsableCommand {
     public static func main(arguments: [String]) -> Never {
         Subprocess.closeInheritedDescriptorsOnExec()
         do {
+            try RecipeOptions.checkRepeatedOptions(arguments)
             var command = try parseAsRoot(arguments)
             try command.run()
             Foundation.exit(0)
@@ -27,6 +29,9 @@ public struct PipeCommand: ParsableCommand {
             Terminal.error(error.description)
             Foundation.exit(2)
         } catch let error as UsageError {
+            Terminal.error("error: " + error.description)
+            Foundation.exit(2)
+        } catch let error as LedgerError {
             Terminal.error("error: " + error.description)
             Foundation.exit(2)
         } catch let code as ExitCode {

@@ -104,14 +104,23 @@ struct Project {
         do {
             try FileManager.default.createDirectory(atPath: cacheRoot, withIntermediateDirectories: true)
             return try Ledger(path: cacheRoot + "/ledger.sqlite")
+        } catch let error as LedgerError {
+            throw UsageError(error.description)
         } catch {
             throw UsageError("cannot open the run ledger in \(cacheRoot): \(error)")
         }
     }
 
-    /// The ledger if one exists already (read-only commands do not create one).
+    /// The ledger if one exists already, opened only to read (read-only commands do not create one,
+    /// and read a cache they cannot write); opened to migrate it if an older pipe wrote it.
     func existingLedger() throws -> Ledger? {
-        FileManager.default.fileExists(atPath: cacheRoot + "/ledger.sqlite") ? try openLedger() : nil
+        let path = cacheRoot + "/ledger.sqlite"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            return try Ledger(readingAt: path) ?? openLedger()
+        } catch let error as LedgerError {
+            throw UsageError(error.description)
+        }
     }
 }
 
@@ -144,15 +153,7 @@ struct LoadedRecipe {
 
     /// Reads `file`, applies `overrides`, validates, and hashes `deps`.
     init(file: String, overrides: [Override], registry: KindRegistry = .builtIn) throws {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory)
-            throw UsageError(exists && isDirectory.boolValue ? "\(file) is a directory, not a recipe file"
-                             : "cannot read recipe \(file): no such file\n  hint: recipes live in recipes/, e.g. `pipe run recipes/demo.yaml`")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw UsageError("\(file) is not UTF-8 text")
-        }
+        let text = try InputFile.text(file, what: "recipe", hint: "recipes live in recipes/, e.g. `pipe run recipes/demo.yaml`")
         try self.init(file: file, text: text, overrides: overrides, registry: registry)
     }
 

@@ -54,13 +54,13 @@ struct ReportCommand: ParsableCommand {
 
     /// The report of an experiment whose every stage is cached (after `pipe ablate`).
     func experimentReport(_ project: Project) throws {
-        guard let text = try? String(contentsOfFile: reference, encoding: .utf8) else { throw UsageError("cannot read experiment \(reference)") }
+        let text = try InputFile.text(reference, what: "experiment", hint: "experiments live in experiments/")
         let experiment = try Experiment.parse(text, file: reference)
         let target = Project.absolute(out ?? "reports/\(experiment.name)", from: FileManager.default.currentDirectoryPath)
         guard !FileManager.default.fileExists(atPath: target) else {
             throw UsageError("\(target) exists; choose another --out or remove it")
         }
-        let ablation = try Ablation(experiment: experiment, variants: experiment.variants, sets: [])
+        let ablation = try Ablation(experiment: experiment, variants: try experiment.checkedVariants(), sets: [])
         let cache = try project.cacheForReading()
         var outputs: [String: Digest] = [:]
         for entry in Planner.plan(ablation.pipeline, cache: cache, previous: { _ in nil }) {

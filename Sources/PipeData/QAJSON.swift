@@ -4,7 +4,13 @@ import Foundation
 /// `keys` are kept (strings, numbers, booleans, null; a nested list or object as `.nested`). Other
 /// fields are checked and skipped without building strings for them. Much faster than
 /// `JSONSerialization` on a 50,000-record file.
+///
+/// Lists and objects nest at most `maxDepth` levels (the file's list is the first); deeper text is
+/// refused, so that no file can exhaust the stack.
 struct QAJSON {
+    /// How deeply lists and objects may nest. OmniMedVQA files are a list of flat records (depth 2).
+    static let maxDepth = 64
+
     /// A field's value as a record needs it.
     enum Field: Equatable {
         case string(String)
@@ -30,6 +36,8 @@ struct QAJSON {
     /// Per key: whether equal values share one string (fields repeated across records).
     private let interned: [Bool]
     private var interner = StringInterner()
+    /// How many lists and objects enclose the current position.
+    private var depth = 0
 
     /// Parses `data`; each object becomes one slot per key of `keys` (nil where absent). Throws a
     /// `DatasetError` naming `file` and the line of the first error.
@@ -52,17 +60,30 @@ struct QAJSON {
             do {
                 try reader.list(body)
             } catch let error as Problem {
-                if error.shape { throw DatasetError("\(file): \(error.message)") }
-                throw DatasetError("\(file): not valid JSON: \(error.message) at line \(reader.line(of: error.offset))")
+                switch error.kind {
+                case .shape: throw DatasetError("\(file): \(error.message)")
+                case .syntax: throw DatasetError("\(file): not valid JSON: \(error.message) at line \(reader.line(of: error.offset))")
+                case .limit:
+                    throw DatasetError("\(file): \(error.message) at line \(reader.line(of: error.offset)), byte \(error.offset)"
+                                       + "\n  hint: a QA file is a JSON list of flat records")
+                }
             }
         }
     }
 
     struct Problem: Error {
+        enum Kind {
+            /// Broken JSON.
+            case syntax
+            /// Valid JSON of the wrong shape.
+            case shape
+            /// JSON beyond a limit of this reader (nesting).
+            case limit
+        }
+
         var message: String
         var offset: Int
-        /// Valid JSON of the wrong shape, rather than broken JSON.
-        var shape = false
+        var kind = Kind.syntax
     }
 
     private init(bytes: UnsafeBufferPointer<UInt8>, keys: [[UInt8]], interned: [Bool]) {
@@ -99,6 +120,14 @@ struct QAJSON {
         return true
     }
 
+    /// Enters a list or an object at `at`; call `depth -= 1` on leaving it.
+    private mutating func enter() throws {
+        depth += 1
+        guard depth <= Self.maxDepth else {
+            throw Problem(message: "lists and objects nested deeper than \(Self.maxDepth) levels", offset: at, kind: .limit)
+        }
+    }
+
     private mutating func list(_ body: ([Field?], Int) throws -> Void) throws {
         skipSpace()
         guard at < bytes.count, bytes[at] == UInt8(ascii: "[") else {
@@ -106,8 +135,9 @@ struct QAJSON {
             _ = try value()
             skipSpace()
             guard at == bytes.count else { throw fail("unexpected text after the value") }
-            throw Problem(message: "expected a JSON list of records", offset: at, shape: true)
+            throw Problem(message: "expected a JSON list of records", offset: at, kind: .shape)
         }
+        try enter()
         at += 1
         // One array of slots, emptied after each object, serves every object.
         var fields = [Field?](repeating: nil, count: keys.count)
@@ -116,7 +146,7 @@ struct QAJSON {
             repeat {
                 skipSpace()
                 guard at < bytes.count, bytes[at] == UInt8(ascii: "{") else {
-                    throw Problem(message: "record \(count) is not a JSON object", offset: at, shape: true)
+                    throw Problem(message: "record \(count) is not a JSON object", offset: at, kind: .shape)
                 }
                 try object(into: &fields)
                 try body(fields, count)
@@ -139,6 +169,9 @@ struct QAJSON {
     }
 
     private mutating func object(keeping: Bool, _ fields: inout [Field?]) throws {
+        skipSpace()
+        try enter()
+        defer { depth -= 1 }
         try expect(UInt8(ascii: "{"), "`{`")
         if take(UInt8(ascii: "}")) { return }
         if keeping { lastField = 0 }
@@ -202,6 +235,8 @@ struct QAJSON {
             try skipObject()
             return .nested
         case UInt8(ascii: "["):
+            try enter()
+            defer { depth -= 1 }
             at += 1
             if !take(UInt8(ascii: "]")) {
                 repeat { _ = try value(keeping: false) } while take(UInt8(ascii: ","))

@@ -9,10 +9,19 @@ import Glibc
 public final class Ledger: @unchecked Sendable {
     let queue: DatabaseQueue
 
-    /// Opens (creating and migrating if needed) the ledger at `path`.
+    /// The ledger file.
+    public let path: String
+
+    /// How long to wait for another process's write lock: `PIPE_LEDGER_TIMEOUT` seconds, else 30.
+    static var busySeconds: Int {
+        ProcessInfo.processInfo.environment["PIPE_LEDGER_TIMEOUT"].flatMap { Int($0) }.map { max($0, 0) } ?? 30
+    }
+
+    /// Opens (creating and migrating if needed) the ledger at `path`. Problems are `LedgerError`s.
     public init(path: String) throws {
+        self.path = path
         var configuration = Configuration()
-        configuration.busyMode = .timeout(30)
+        configuration.busyMode = .timeout(TimeInterval(Self.busySeconds))
         configuration.journalMode = .wal
         // Two processes opening a new ledger at once would both migrate it: take a file lock first.
         let lock = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -23,12 +32,72 @@ public final class Ledger: @unchecked Sendable {
                 close(lock)
             }
         }
-        queue = try DatabaseQueue(path: path, configuration: configuration)
+        queue = try Self.translating(path) { try DatabaseQueue(path: path, configuration: configuration) }
         // No fsync (set after GRDB's own WAL set-up, which asks for NORMAL): a crash of pipe cannot
         // corrupt a WAL database; a power cut may lose the newest runs' rows, never the cache's
         // consistency, and syncing cost more than a whole cached run.
-        try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = OFF") }
-        try Self.migrator.migrate(queue)
+        try Self.translating(path) {
+            try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = OFF") }
+            try Self.migrator.migrate(queue)
+        }
+    }
+
+    /// Opens an existing ledger only to read it, so that a cache the user cannot write can still be
+    /// listed. Nil when the ledger needs a migration first (an older pipe wrote it): open it with
+    /// `init(path:)`. A ledger whose directory cannot be written is read as it stands (immutable).
+    public init?(readingAt path: String) throws {
+        self.path = path
+        let (queue, migrated) = try Self.openForReading(path)
+        guard migrated else { return nil }
+        self.queue = queue
+    }
+
+    /// A read-only connection to the ledger at `path`, and whether its migrations are all applied.
+    private static func openForReading(_ path: String) throws -> (DatabaseQueue, Bool) {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(TimeInterval(busySeconds))
+        configuration.readonly = true
+        func attempt(_ name: String) throws -> (DatabaseQueue, Bool) {
+            try translating(path) {
+                let queue = try DatabaseQueue(path: name, configuration: configuration)
+                return (queue, try queue.read { try migrator.hasCompletedMigrations($0) })
+            }
+        }
+        do {
+            return try attempt(path)
+        } catch let error as LedgerError where error.problem == .notWritable {
+            // WAL needs a `-shm` file beside the ledger; where none can be made, read the file as it stands.
+            return try attempt(immutableURI(path))
+        }
+    }
+
+    /// An SQLite URI that opens `path` as a file nobody changes.
+    static func immutableURI(_ path: String) -> String {
+        var encoded: [UInt8] = []
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"): encoded += Array(String(format: "%%%02X", byte).utf8)
+            default: encoded.append(byte)
+            }
+        }
+        return "file:" + String(decoding: encoded, as: UTF8.self) + "?immutable=1"
+    }
+
+    /// Runs `body`, turning SQLite's errors into `LedgerError`s.
+    static func translating<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            throw LedgerError(error, path: path, busySeconds: busySeconds)
+        }
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try Self.translating(path) { try queue.read(body) }
+    }
+
+    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try Self.translating(path) { try queue.write(body) }
     }
 
     static var migrator: DatabaseMigrator {
@@ -92,7 +161,7 @@ public final class Ledger: @unchecked Sendable {
 
     /// Records the start of a run and returns its id.
     public func begin(_ run: RunEntry) throws -> Int64 {
-        try queue.write { db in
+        try write { db in
             var row = run
             try row.insert(db)
             return row.id!
@@ -102,7 +171,7 @@ public final class Ledger: @unchecked Sendable {
     /// Records stage results of a run.
     public func record(_ stages: [StageEntry]) throws {
         guard !stages.isEmpty else { return }
-        try queue.write { db in
+        try write { db in
             let statement = try db.makeStatement(sql: """
                 INSERT INTO stageRun (runId, recipeName, stage, kind, status, reason, key, inputs, output, log,
                                       seconds, started, host, message, environment)
@@ -127,7 +196,7 @@ public final class Ledger: @unchecked Sendable {
 
     /// Records the end of a run.
     public func finish(run id: Int64, status: String, ended: Date = Date()) throws {
-        try queue.write { db in
+        try write { db in
             try db.execute(sql: "UPDATE run SET status = ?, ended = ? WHERE id = ?", arguments: [status, ended, id])
         }
     }
@@ -142,12 +211,12 @@ public final class Ledger: @unchecked Sendable {
 
     /// The newest runs first.
     public func runs(limit: Int = 50) throws -> [RunEntry] {
-        try queue.read { db in try RunEntry.order(Column("id").desc).limit(limit).fetchAll(db) }
+        try read { db in try RunEntry.order(Column("id").desc).limit(limit).fetchAll(db) }
     }
 
     /// A run by id, `latest`, or tag (the newest run with that tag).
     public func run(_ reference: String) throws -> RunEntry? {
-        try queue.read { db in
+        try read { db in
             if reference == "latest" { return try RunEntry.order(Column("id").desc).fetchOne(db) }
             if let id = Int64(reference) { return try RunEntry.fetchOne(db, key: id) }
             return try RunEntry.filter(Column("tag") == reference).order(Column("id").desc).fetchOne(db)
@@ -156,12 +225,12 @@ public final class Ledger: @unchecked Sendable {
 
     /// The stages of a run, in the order they finished.
     public func stages(ofRun id: Int64) throws -> [StageEntry] {
-        try queue.read { db in try StageEntry.filter(Column("runId") == id).order(Column("id")).fetchAll(db) }
+        try read { db in try StageEntry.filter(Column("runId") == id).order(Column("id")).fetchAll(db) }
     }
 
     /// The key a stage of a recipe had when it last ran or was found cached.
     public func lastKey(recipe: String, stage: String) throws -> String? {
-        try queue.read { db in
+        try read { db in
             try String.fetchOne(db, sql: "SELECT key FROM stageState WHERE recipeName = ? AND stage = ?",
                                 arguments: [recipe, stage])
         }
@@ -170,7 +239,7 @@ public final class Ledger: @unchecked Sendable {
     /// The keys, and the recipe (and experiment) text digests, of the newest `keepLast` runs, the tagged runs and the runs
     /// with the given ids or tags: what `pipe cache gc` keeps.
     public func kept(keepLast: Int, keep references: [String]) throws -> (keys: Set<String>, recipes: Set<String>) {
-        try queue.read { db in
+        try read { db in
             var runIds = try Int64.fetchAll(db, sql: "SELECT id FROM run ORDER BY id DESC LIMIT ?", arguments: [keepLast])
             runIds += try Int64.fetchAll(db, sql: "SELECT id FROM run WHERE tag IS NOT NULL")
             for reference in references {

@@ -166,6 +166,35 @@ public struct Experiment: Sendable {
         shared.map { Override(path: $0.path.split(separator: ".").map(String.init), value: $0.value, text: "set \($0.path)=\($0.value.value.json)") }
     }
 
+    /// How many variants the grid has, counted without building them: each grid axis's values, each
+    /// zip group's length and the seeds, multiplied. Nil when the product overflows an `Int`.
+    public var variantCount: Int? {
+        let sizes = grid.map(\.values.count) + zip.map { $0.first?.values.count ?? 1 } + [max(seeds.count, 1)]
+        var product = 1
+        for size in sizes {
+            let (next, overflow) = product.multipliedReportingOverflow(by: size)
+            if overflow { return nil }
+            product = next
+        }
+        return product
+    }
+
+    /// `variants`, once their number is checked against `RecipeLimits.maxVariants`.
+    public func checkedVariants() throws -> [Variant] {
+        let count = variantCount
+        guard let count, count <= RecipeLimits.maxVariants else { throw tooManyVariants(count) }
+        return variants
+    }
+
+    private func tooManyVariants(_ count: Int?) -> RecipeError {
+        var factors = grid.map { "\($0.values.count) \($0.path)" } + zip.map { "\($0.first?.values.count ?? 1) zipped" }
+        if !seeds.isEmpty { factors.append("\(seeds.count) seeds") }
+        let asked = count.map { "\($0) variants" } ?? "more than \(Int.max) variants"
+        let location = grid.first?.location ?? zip.first?.first?.location ?? SourceLocation(file: file, line: 1, column: 1)
+        return RecipeError(location, path: "", "the grid asks for \(asked) (\(factors.joined(separator: " x "))), more than the limit of \(RecipeLimits.maxVariants)",
+                           hint: "run a smaller grid, or split it into several experiments")
+    }
+
     /// Every variant: the grid's cartesian product (first axis slowest) times each zip group's
     /// positions, then each seed (seeds vary fastest; no seeds: one variant per cell, recipe's seed).
     public var variants: [Variant] {

@@ -40,6 +40,9 @@ public struct Override: Equatable, Sendable {
     func apply(to root: inout Node) throws {
         let origin = value.location
         let dotted = path.joined(separator: ".")
+        guard path.count <= RecipeLimits.maxDepth else {
+            throw RecipeError(origin, path: String(dotted.prefix(80)) + "…", "a path of \(path.count) keys, more than the limit of \(RecipeLimits.maxDepth)")
+        }
         let top = path[0]
         guard RecipeSchema.topLevelKeys.contains(top) else {
             throw RecipeError(origin, path: dotted, "no recipe field `\(top)`",

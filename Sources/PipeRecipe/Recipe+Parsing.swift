@@ -12,6 +12,11 @@ extension Recipe {
             throw RecipeError(root.location, path: "", "a recipe is a mapping with `pipe: 1`, `name`, `stages`, not \(root.typeName)")
         }
         try checkKeys(root, allowed: RecipeSchema.topLevelKeys, path: "")
+        if overrides.count > RecipeLimits.maxOverrides {
+            throw RecipeError(overrides[RecipeLimits.maxOverrides].value.location, path: "",
+                              "\(overrides.count) overrides, more than the limit of \(RecipeLimits.maxOverrides)",
+                              hint: "change the recipe itself, or split the overrides over several recipes")
+        }
         for override in overrides { try override.apply(to: &root) }
         root = try Interpolation.resolve(root)
         var parser = RecipeParser(root: root, file: file, kinds: kinds)

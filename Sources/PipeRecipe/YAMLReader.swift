@@ -2,6 +2,9 @@ import Yams
 
 /// Reads YAML text into `Node`s with positions, resolving plain scalars by the YAML 1.2 core schema
 /// (`yes`/`no` stay strings) and refusing duplicate keys.
+///
+/// A document holds at most `RecipeLimits.maxValues` values once its aliases are expanded, nested at
+/// most `RecipeLimits.maxDepth` levels: an alias bomb or a deep nest is refused, not expanded.
 public enum YAMLReader {
     /// Parses one YAML document. An empty document is a null node.
     public static func read(_ text: String, file: String) throws -> Node {
@@ -13,36 +16,60 @@ public enum YAMLReader {
             throw translate(error, file: file)
         }
         guard let root else { return Node(.null, at: SourceLocation(file: file, line: 1, column: 1)) }
-        return try convert(root, file: file)
+        var converter = Converter(file: file)
+        return try converter.convert(root, depth: 1)
     }
 
     private static func location(_ mark: Mark?, _ file: String) -> SourceLocation {
         SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
-    private static func convert(_ node: Yams.Node, file: String) throws -> Node {
-        let here = location(node.mark, file)
-        switch node {
-        case .scalar(let scalar):
-            let explicitTag = scalar.tag.rawValue
-            if scalar.style != .plain || explicitTag == Tag.Name.str.rawValue {
-                return Node(.string(scalar.string, quoted: true), at: here)
+    /// Yams nodes to `Node`s, counting values (an alias counts as often as it is used) and depth.
+    private struct Converter {
+        let file: String
+        var values = 0
+        /// The furthest place in the text the walk has reached (an alias's nodes carry their anchor's place).
+        var furthest: SourceLocation
+
+        init(file: String) {
+            self.file = file
+            furthest = SourceLocation(file: file, line: 1, column: 1)
+        }
+
+        mutating func convert(_ node: Yams.Node, depth: Int) throws -> Node {
+            let here = YAMLReader.location(node.mark, file)
+            if (here.line, here.column) > (furthest.line, furthest.column) { furthest = here }
+            values += 1
+            guard values <= RecipeLimits.maxValues else {
+                throw RecipeError(furthest, path: "", "more than \(RecipeLimits.maxValues) values (counting each use of an alias `*name` in full)",
+                                  hint: "a recipe is small; use fewer aliases (`*name`) or fewer nested ones")
             }
-            return Node(resolve(plain: scalar.string), at: here)
-        case .sequence(let sequence):
-            return Node(.list(try sequence.map { try convert($0, file: file) }), at: here)
-        case .mapping(let mapping):
-            var entries: [Node.Entry] = []
-            for (key, value) in mapping {
-                let keyLocation = location(key.mark, file)
-                guard case .scalar(let keyScalar) = key else {
-                    throw RecipeError(keyLocation, path: "", "mapping keys must be plain text, not \(key)")
+            guard depth <= RecipeLimits.maxDepth else { throw RecipeLimits.tooDeep(here) }
+            switch node {
+            case .scalar(let scalar):
+                let explicitTag = scalar.tag.rawValue
+                if scalar.style != .plain || explicitTag == Tag.Name.str.rawValue {
+                    return Node(.string(scalar.string, quoted: true), at: here)
                 }
-                entries.append(Node.Entry(key: keyScalar.string, keyLocation: keyLocation, value: try convert(value, file: file)))
+                return Node(YAMLReader.resolve(plain: scalar.string), at: here)
+            case .sequence(let sequence):
+                var items: [Node] = []
+                items.reserveCapacity(sequence.count)
+                for item in sequence { items.append(try convert(item, depth: depth + 1)) }
+                return Node(.list(items), at: here)
+            case .mapping(let mapping):
+                var entries: [Node.Entry] = []
+                for (key, value) in mapping {
+                    let keyLocation = YAMLReader.location(key.mark, file)
+                    guard case .scalar(let keyScalar) = key else {
+                        throw RecipeError(keyLocation, path: "", "mapping keys must be plain text, not \(key)")
+                    }
+                    entries.append(Node.Entry(key: keyScalar.string, keyLocation: keyLocation, value: try convert(value, depth: depth + 1)))
+                }
+                return Node(.map(entries), at: here)
+            case .alias(let alias):
+                throw RecipeError(here, path: "", "unresolved alias `\(alias)`")
             }
-            return Node(.map(entries), at: here)
-        case .alias(let alias):
-            throw RecipeError(here, path: "", "unresolved alias `\(alias)`")
         }
     }
 
@@ -102,6 +129,9 @@ public enum YAMLReader {
 
     private static func translate(_ error: YamlError, file: String) -> RecipeError {
         switch error {
+        case let .parser(_, problem, mark, _) where problem.hasPrefix("Maximum nesting level reached"):
+            // libyaml's own limit (1000 levels): the same message as ours.
+            return RecipeLimits.tooDeep(location(mark, file))
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
              let .composer(context, problem, mark, _):
             var message = "invalid YAML: \(problem)"
