@@ -60,7 +60,7 @@ struct LimitsCommandTests {
         let project = try CLIProject()
         var bytes = Array("pipe: 1\nname: caf".utf8)
         bytes += [0xe9, 0x0a]
-        FileManager.default.createFile(atPath: project.path + "/r.yaml", contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: project.path + "/r.yaml", contents: Data(bytes))
         let run = try project.pipe("run", "r.yaml")
         #expect(run.status == 2)
         #expect(run.stderr == "r.yaml:2:10: error: not UTF-8 text: byte 0xE9 at offset 17\n  hint: save the file as UTF-8\n")
@@ -102,7 +102,7 @@ struct LimitsCommandTests {
     @Test func experimentsThatCannotBeReadSayWhy() throws {
         let project = try CLIProject()
         try FileManager.default.createDirectory(atPath: project.path + "/ablate/dir.yaml", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: project.path + "/ablate/latin1.yaml", contents: Data([0x72, 0x3a, 0x20, 0xe9, 0x0a]))
+        _ = FileManager.default.createFile(atPath: project.path + "/ablate/latin1.yaml", contents: Data([0x72, 0x3a, 0x20, 0xe9, 0x0a]))
         let cases: [(String, String)] = [("ablate/none.yaml", "error: cannot read experiment ablate/none.yaml: no such file\n  hint: experiments live in experiments/"),
                                 ("ablate/dir.yaml", "error: cannot read experiment ablate/dir.yaml: it is a directory, not a file"),
                                 ("ablate/latin1.yaml", "ablate/latin1.yaml:1:4: error: not UTF-8 text: byte 0xE9 at offset 3")]
