@@ -2,10 +2,10 @@ import ArgumentParser
 import Foundation
 import PipeEngine
 
-/// `pipe cache ls|verify|gc|push|pull|status`.
+/// `pipe cache ls|verify|gc|push|pull|status|key`.
 struct CacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cache", abstract: "Inspect, verify, trim and share the artifact cache.",
-                                                    subcommands: [List.self, Verify.self, Collect.self, Push.self, Pull.self, Status.self])
+                                                    subcommands: [List.self, Verify.self, Collect.self, Push.self, Pull.self, Status.self, Key.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List cached stage results.")

@@ -3,7 +3,8 @@ import Foundation
 import PipeEngine
 import PipeRemote
 
-/// `pipe cache push|pull|status`: the local cache against the configured remote.
+/// `pipe cache push|pull|status|key`: the local cache against the configured remote, and the key
+/// pushed records are signed with.
 extension CacheCommand {
     /// The keys a command acts on: a run's stages (from the ledger), or every local result.
     static func keys(of reference: String?, all: Bool, project: Project, local: Cache) throws -> [Digest] {
@@ -22,7 +23,7 @@ extension CacheCommand {
     }
 
     /// What happened to one key in a push or pull.
-    enum Transfer: Hashable { case moved, skipped, unavailable }
+    enum Transfer: Hashable { case moved, skipped, unavailable, untrusted }
 
     /// Runs `transfer` on each key and counts the outcomes; a failure is reported and counted
     /// (`failed`), and an unreachable remote (which fails every key the same way) stops the loop.
@@ -50,6 +51,13 @@ extension CacheCommand {
             let project = options.project
             let remote = try project.openRemote()
             let keys = try CacheCommand.keys(of: reference, all: all, project: project, local: remote.local)
+            if let keyFile = remote.signingKey, !keys.isEmpty {
+                do {
+                    _ = try keyFile.loadOrCreate()
+                } catch {
+                    throw UsageError("\(error)")
+                }
+            }
             let (outcomes, failed) = CacheCommand.transferEach(keys, verb: "push") { key in
                 guard try remote.local.actions.record(for: key) != nil else { return .unavailable }
                 return try remote.push(key) == .alreadyThere ? .skipped : .moved
@@ -81,11 +89,17 @@ extension CacheCommand {
             }
             let (outcomes, failed) = CacheCommand.transferEach(keys, verb: "pull") { key in
                 if let hit = try? remote.local.actions.hit(for: key), remote.local.objects.contains(hit.output) { return .skipped }
-                return try remote.pull(key) != nil ? .moved : .unavailable
+                do {
+                    return try remote.pull(key) != nil ? .moved : .unavailable
+                } catch RemoteError.untrusted(let distrust) {
+                    if remote.isFirstNotice(distrust) { Terminal.error("warning: \(distrust)") }
+                    return .untrusted
+                }
             }
-            let counts = remote.transferred, absent = outcomes[.unavailable] ?? 0
+            let counts = remote.transferred, absent = outcomes[.unavailable] ?? 0, untrusted = outcomes[.untrusted] ?? 0
             print("pulled \(outcomes[.moved] ?? 0) results (\(counts.objectsFetched) objects, \(List.bytes(counts.bytesFetched))) from \(remote.backend.displayName); "
-                  + "\(outcomes[.skipped] ?? 0) were local already" + (absent > 0 ? "; \(absent) not on the remote" : ""))
+                  + "\(outcomes[.skipped] ?? 0) were local already" + (absent > 0 ? "; \(absent) not on the remote" : "")
+                  + (untrusted > 0 ? "; \(untrusted) ignored, not signed by a trusted key" : ""))
             if failed > 0 { throw ExitCode(1) }
         }
     }
@@ -120,6 +134,28 @@ extension CacheCommand {
             let localOnly = local.subtracting(onRemote).count, remoteOnly = listed == nil ? nil : onRemote.subtracting(local).count
             print("\(remote.backend.displayName): \(localOnly) local only, " + (remoteOnly.map { "\($0) remote only" } ?? "remote-only results unknown (the server cannot list)")
                   + ", \(local.intersection(onRemote).count) in both")
+        }
+    }
+
+    struct Key: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "key",
+            abstract: "Print your public signing key, for colleagues' pipe.yaml `trusted-keys`.",
+            discussion: "Every record `pipe` pushes is signed with your key, made on first use in $PIPE_SIGNING_KEY, "
+                + "$XDG_CONFIG_HOME/pipe/signing-key or ~/.config/pipe/signing-key (mode 0600), named $PIPE_SIGNING_KEY_NAME or user@host.")
+        @Flag(help: "Print the key file's path instead.") var path = false
+
+        func run() throws {
+            let keyFile = SigningKeyFile()
+            if path {
+                print(keyFile.path)
+                return
+            }
+            do {
+                print(try keyFile.loadOrCreate().publicKey)
+            } catch {
+                throw UsageError("\(error)")
+            }
         }
     }
 }

@@ -50,30 +50,41 @@ struct Project {
     /// The cache `pipe run` and `pipe ablate` execute with: the local one, with the configured
     /// remote behind it (read-through, write-through).
     func openRunCache() throws -> RunCache {
-        guard let settings = try settings().remote else { return RunCache(cache: try openCache(), remote: nil) }
-        let backend: RemoteBackend
+        let settings = try settings()
+        guard settings.remote != nil else { return RunCache(cache: try openCache(), remote: nil) }
+        let remote: RemoteCache
         do {
-            backend = try settings.backend()
+            remote = try remoteCache(settings, local: try openCache())
         } catch let error as RemoteError {
             if case .configuration = error { throw UsageError("\(error)") }
             Terminal.error("warning: \(error); continuing with the local cache")
             return RunCache(cache: try openCache(), remote: nil)
         }
-        let local = try openCache()
-        let readThrough = ReadThroughActionCache(remote: RemoteCache(backend: backend, local: local, parallel: settings.parallel)) { Terminal.error($0) }
+        let readThrough = ReadThroughActionCache(remote: remote) { Terminal.error($0) }
         return RunCache(cache: readThrough.cache, remote: readThrough)
     }
 
     /// The configured remote over the local cache, for `pipe cache push|pull|status`.
     func openRemote() throws -> RemoteCache {
-        guard let settings = try settings().remote else {
+        let settings = try settings()
+        guard settings.remote != nil else {
             throw UsageError("no remote configured\n  hint: add `remote: /mnt/shared/pipe-cache` (or http://host:port/path/) to pipe.yaml, or set PIPE_REMOTE")
         }
         do {
-            return RemoteCache(backend: try settings.backend(), local: try openCache(), parallel: settings.parallel)
+            return try remoteCache(settings, local: try openCache())
         } catch let error as RemoteError {
             throw UsageError("\(error)")
         }
+    }
+
+    /// The configured remote (there must be one) over `local`: records pushed are signed with the
+    /// user's key, records pulled are used as `settings.trust` and the user's own key allow.
+    func remoteCache(_ settings: ProjectSettings, local: Cache) throws -> RemoteCache {
+        let remote = settings.remote!
+        let keyFile = SigningKeyFile()
+        var trust = settings.trust
+        trust.ownKey = try keyFile.existing()?.publicKey
+        return RemoteCache(backend: try remote.backend(), local: local, parallel: remote.parallel, trust: trust, signingKey: keyFile)
     }
 
     static func absolute(_ path: String, from directory: String) -> String {

@@ -9,15 +9,21 @@ import PipeRemote
 /// remote: http://cache.lab:8080/pipe/        # or /mnt/shared/pipe-cache
 /// # or, with transfer settings:
 /// remote: {url: http://cache.lab:8080/pipe/, timeout: 10, retries: 2, parallel: 8}
+/// trusted-keys: ["alice@lab:BASE64..."]   # whose signed results are used (`pipe cache key` prints yours)
+/// # a private remote only you write to may skip signatures:
+/// remote: {url: /mnt/me/pipe-cache, require-signatures: false}
 /// ```
-/// `PIPE_REMOTE` (a location, or `none`), `PIPE_REMOTE_TIMEOUT` and `PIPE_REMOTE_RETRIES` override
-/// the file. `executor:` (see `ExecutorSettings`) says where stages execute.
+/// `PIPE_REMOTE` (a location, or `none`; it requires signatures), `PIPE_REMOTE_TIMEOUT` and
+/// `PIPE_REMOTE_RETRIES` override the file. `executor:` (see `ExecutorSettings`) says where stages execute.
 struct ProjectSettings {
     var remote: RemoteSettings?
     var executor = ExecutorSettings()
+    /// Which remote records are used: `trusted-keys`, `remote.require-signatures` (the user's own
+    /// key is added when the remote is opened).
+    var trust = TrustPolicy()
 
-    static let keys = ["remote", "executor"]
-    static let remoteKeys = ["url", "timeout", "retries", "parallel"]
+    static let keys = ["remote", "executor", "trusted-keys"]
+    static let remoteKeys = ["url", "timeout", "retries", "parallel", "require-signatures"]
 
     /// Reads `file` (nil: no pipe.yaml) and the environment.
     static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProjectSettings {
@@ -26,6 +32,7 @@ struct ProjectSettings {
             settings = try parse(String(decoding: data, as: UTF8.self), file: file)
         }
         if let location = environment["PIPE_REMOTE"], !location.isEmpty {
+            settings.trust.requireSignatures = true
             settings.remote = location == "none" ? nil : RemoteSettings(location: location, timeout: settings.remote?.timeout ?? 10,
                                                                          retries: settings.remote?.retries ?? 2, parallel: settings.remote?.parallel ?? 8)
         }
@@ -55,6 +62,7 @@ struct ProjectSettings {
             throw RecipeError(entry.keyLocation, path: entry.key, "unknown project setting `\(entry.key)`", hint: hint ?? "pipe.yaml knows: \(keys.joined(separator: ", "))")
         }
         if let executor = root["executor"] { settings.executor = try ExecutorSettings.parse(executor, file: file) }
+        if let keys = root["trusted-keys"] { settings.trust.trustedKeys = try trustedKeys(keys) }
         guard let node = root["remote"] else { return settings }
         if let location = node.string {
             settings.remote = RemoteSettings(location: location)
@@ -79,8 +87,35 @@ struct ProjectSettings {
             }
             if key == "retries" { remote.retries = count } else { remote.parallel = count }
         }
+        if let require = node["require-signatures"] {
+            guard case .bool(let flag) = require.content else {
+                throw RecipeError(require.location, path: "remote.require-signatures", "expected true or false, got \(require.typeName)")
+            }
+            settings.trust.requireSignatures = flag
+        }
         settings.remote = remote
         return settings
+    }
+
+    /// `trusted-keys: ["NAME:BASE64", ...]`, each a public key as `pipe cache key` prints it.
+    static func trustedKeys(_ node: Node) throws -> [PublicSigningKey] {
+        let example = "trusted-keys: [\"alice@lab:BASE64...\"], each line as `pipe cache key` prints it"
+        if case .null = node.content { return [] }
+        guard case .list(let items) = node.content else {
+            throw RecipeError(node.location, path: "trusted-keys", "expected a list of public keys, got \(node.typeName)", hint: example)
+        }
+        return try items.enumerated().map { index, item in
+            let path = "trusted-keys[\(index)]"
+            guard let text = item.string else {
+                throw RecipeError(item.location, path: path, "expected a public key `NAME:BASE64`, got \(item.typeName)", hint: example)
+            }
+            guard let key = PublicSigningKey(text: text) else {
+                let shown = text.count > 80 ? String(text.prefix(77)) + "..." : text
+                throw RecipeError(item.location, path: path, "`\(shown)` is not a public key `NAME:BASE64` (a name of letters, digits and ._@+-, "
+                                  + "a colon, then 32 bytes in base64)", hint: example)
+            }
+            return key
+        }
     }
 
     private static func number(_ node: Node) -> Double? {

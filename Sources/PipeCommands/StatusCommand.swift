@@ -48,9 +48,10 @@ final class RemoteLookup {
 
     /// nil without a configured remote.
     init?(project: Project, cache: Cache) throws {
-        guard let settings = try project.settings().remote else { return nil }
+        let settings = try project.settings()
+        guard settings.remote != nil else { return nil }
         do {
-            remote = RemoteCache(backend: try settings.backend(), local: cache, parallel: settings.parallel)
+            remote = try project.remoteCache(settings, local: cache)
         } catch let error as RemoteError {
             if case .configuration = error { throw UsageError("\(error)") }
             Terminal.error("warning: \(error); showing the local cache only")
@@ -63,6 +64,12 @@ final class RemoteLookup {
         guard !failed else { return nil }
         do {
             return try remote.remoteRecord(key)?.output
+        } catch RemoteError.untrusted(let distrust) {
+            if remote.isFirstNotice(distrust) { Terminal.error("warning: \(distrust)") }
+            return nil
+        } catch RemoteError.corrupt(let text) {
+            Terminal.error("warning: \(text)")
+            return nil
         } catch {
             failed = true
             Terminal.error("warning: remote \(name): \(error); showing the local cache only")

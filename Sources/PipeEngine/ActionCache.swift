@@ -18,9 +18,11 @@ public struct ActionRecord: Codable, Equatable, Sendable {
     public var bytes: Int
     public var seconds: Double
     public var created: Date
+    /// Who vouches for the link from `key` to `output` and `log`; nil for an unsigned record.
+    public var signature: RecordSignature?
 
     public init(key: Digest, output: Digest, log: Digest?, material: KeyValue, stage: String, kind: String,
-                files: Int, bytes: Int, seconds: Double, created: Date) {
+                files: Int, bytes: Int, seconds: Double, created: Date, signature: RecordSignature? = nil) {
         self.key = key
         self.output = output
         self.log = log
@@ -31,6 +33,27 @@ public struct ActionRecord: Codable, Equatable, Sendable {
         self.bytes = bytes
         self.seconds = seconds
         self.created = created
+        self.signature = signature
+    }
+
+    /// The bytes a signature covers: `pipe-action 1;<key>;<output>;<log or ->`. The key material is
+    /// covered through the key, which a valid record's material hashes to.
+    public var fingerprint: Data {
+        Data("pipe-action 1;\(key.hex);\(output.hex);\(log?.hex ?? "-")".utf8)
+    }
+}
+
+/// A signature of a record's `fingerprint`, as stored in the record's JSON (`"signature": {...}`),
+/// so that readers that predate signatures still read signed records.
+public struct RecordSignature: Codable, Equatable, Sendable {
+    /// The signer's public key as text: `NAME:BASE64`.
+    public var signer: String
+    /// The Ed25519 signature, base64.
+    public var value: String
+
+    public init(signer: String, value: String) {
+        self.signer = signer
+        self.value = value
     }
 }
 
@@ -45,16 +68,57 @@ extension ActionRecord {
 
     /// Decodes a record file; nil when it is not one or is the record of another key.
     public init?(fileData data: Data, key: Digest) {
-        guard let newline = data.firstIndex(of: 0x0a),
-              let record = try? FileActionCache.decoder.decode(ActionRecord.self, from: data[data.index(after: newline)...]),
-              record.key == key else { return nil }
+        guard let record = try? ActionRecord(validating: data, key: key) else { return nil }
         self = record
+    }
+
+    /// Decodes a record file and checks that it is the record of `key`: its header agrees with its
+    /// JSON, it names `key`, and its key material hashes to `key`. Throws `RecordDefect` otherwise.
+    public init(validating data: Data, key: Digest) throws {
+        guard let newline = data.firstIndex(of: 0x0a), let header = Self.header(data[..<newline]),
+              let record = try? FileActionCache.decoder.decode(ActionRecord.self, from: data[data.index(after: newline)...]) else {
+            throw RecordDefect.unreadable
+        }
+        guard record.key == key else { throw RecordDefect.otherKey(record.key) }
+        guard header.output == record.output, header.log == record.log else { throw RecordDefect.headerDisagrees }
+        let hashed = record.material.digest
+        guard hashed == key else { throw RecordDefect.materialMismatch(hashed) }
+        self = record
+    }
+
+    /// The output and log of a header line `pipe-action 1 <output> <log or ->`.
+    static func header<Bytes: Collection<UInt8>>(_ line: Bytes) -> (output: Digest, log: Digest?)? {
+        let fields = line.split(separator: 0x20).map { String(decoding: $0, as: UTF8.self) }
+        guard fields.count == 4, fields[0] == "pipe-action", fields[1] == "1", let output = Digest(hex: fields[2]) else { return nil }
+        if fields[3] == "-" { return (output, nil) }
+        guard let log = Digest(hex: fields[3]) else { return nil }
+        return (output, log)
+    }
+}
+
+/// Why a record file is not a valid record of the key it is filed under.
+public enum RecordDefect: Error, CustomStringConvertible, Equatable {
+    case unreadable
+    /// The record is another key's (a copied or renamed file).
+    case otherKey(Digest)
+    /// The header line names another output or log than the JSON.
+    case headerDisagrees
+    /// The key material hashes to another key: edited after it was written.
+    case materialMismatch(Digest)
+
+    public var description: String {
+        switch self {
+        case .unreadable: return "not a readable action record"
+        case .otherKey(let other): return "it is the record of another key, \(other.short)"
+        case .headerDisagrees: return "its header line and its JSON name different outputs"
+        case .materialMismatch(let hashed): return "its key material hashes to \(hashed.short), not to its key"
+        }
     }
 }
 
 /// Cache key -> record. A record is written only after every object it names is stored.
 public protocol ActionCache: AnyObject, Sendable {
-    /// The output and log digests of a record: all a cache hit needs, and fast to read.
+    /// The output and log digests of a valid record of `key`: all a cache hit needs.
     func hit(for key: Digest) throws -> (output: Digest, log: Digest?)?
     /// The whole record, with its key material.
     func record(for key: Digest) throws -> ActionRecord?
@@ -78,8 +142,8 @@ public final class MemoryActionCache: ActionCache, @unchecked Sendable {
     public func allKeys() throws -> [Digest] { lock.withLock { Array(records.keys) } }
 }
 
-/// An action cache in a directory: `actions/ab/<key>.json`, each written atomically. The first line
-/// (`pipe-action 1 <output> <log or ->`) lets a cache hit skip decoding the JSON that follows it.
+/// An action cache in a directory: `actions/ab/<key>.json`, each written atomically: a header line
+/// `pipe-action 1 <output> <log or ->`, then the record's JSON.
 public final class FileActionCache: ActionCache, @unchecked Sendable {
     let directory: String
     let temporaryDirectory: String
@@ -92,30 +156,23 @@ public final class FileActionCache: ActionCache, @unchecked Sendable {
 
     func path(of key: Digest) -> String { "\(directory)/\(key.hex.prefix(2))/\(key.hex).json" }
 
+    /// A hit reads the whole record and checks it (`ActionRecord(validating:key:)`): a record filed
+    /// under another key, or whose material was edited, is not a hit but an error, and the executor
+    /// then removes it and recomputes the stage.
     public func hit(for key: Digest) throws -> (output: Digest, log: Digest?)? {
-        // Only the header line is read: "pipe-action 1 " + 64 + " " + (64 or "-") + "\n" is at most 145 bytes.
-        let fd = open(path(of: key), O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 160)
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0, let newline = buffer[..<count].firstIndex(of: 0x0a) else { throw corrupt(key) }
-        let fields = buffer[..<newline].split(separator: 0x20).map { String(decoding: $0, as: UTF8.self) }
-        guard fields.count == 4, fields[0] == "pipe-action", fields[1] == "1", let output = Digest(hex: fields[2]) else {
-            throw corrupt(key)
-        }
-        return (output, Digest(hex: fields[3]))
+        guard let record = try record(for: key) else { return nil }
+        return (record.output, record.log)
     }
 
-    /// A record that cannot be decoded is reported as corrupt; the caller recomputes the stage.
+    /// A record that cannot be decoded, or that is not a valid record of `key`, is reported as
+    /// corrupt; the caller recomputes the stage.
     public func record(for key: Digest) throws -> ActionRecord? {
         guard let data = FileManager.default.contents(atPath: path(of: key)) else { return nil }
-        guard let record = ActionRecord(fileData: data, key: key) else { throw corrupt(key) }
-        return record
-    }
-
-    private func corrupt(_ key: Digest) -> EngineError {
-        EngineError.corruptObject(key, detail: "action record \(path(of: key)) is unreadable")
+        do {
+            return try ActionRecord(validating: data, key: key)
+        } catch let defect as RecordDefect {
+            throw EngineError.corruptObject(key, detail: "action record \(path(of: key)) is ignored: \(defect)")
+        }
     }
 
     public func store(_ record: ActionRecord) throws {

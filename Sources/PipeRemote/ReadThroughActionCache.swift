@@ -4,7 +4,8 @@ import PipeEngine
 /// The action cache `pipe run` uses with a remote: a local miss asks the remote (and fetches what
 /// the result needs), a stored result is pushed. A remote that cannot be reached is reported once
 /// and then left alone for the rest of the run, which goes on with the local cache; a corrupt
-/// download is reported and the stage runs locally.
+/// download is reported and the stage runs locally, and so is a record the trust policy does not
+/// accept (once per signer).
 public final class ReadThroughActionCache: ActionCache, @unchecked Sendable {
     let local: ActionCache
     public let remote: RemoteCache
@@ -65,6 +66,8 @@ public final class ReadThroughActionCache: ActionCache, @unchecked Sendable {
                 report("remote \(remote.backend.displayName) is not answering (\(error)); continuing with the local cache")
             } else if case .corrupt = error {
                 warn("warning: \(error); the stage runs locally")
+            } else if case .untrusted(let distrust) = error {
+                if remote.isFirstNotice(distrust) { warn("warning: \(distrust)") }
             } else {
                 // Refused (403, a bad record...): it would be refused again for every stage.
                 lock.withLock { offline = true }

@@ -15,11 +15,14 @@ public enum RemoteError: Error, CustomStringConvertible, Equatable {
     case local(String)
     /// A remote setting that cannot work.
     case configuration(String)
+    /// A valid record that the trust policy does not accept (unsigned, badly signed, unknown signer).
+    case untrusted(Distrust)
 
     public var description: String {
         switch self {
         case .unreachable(let text), .transfer(let text), .corrupt(let text), .local(let text), .configuration(let text): return text
         case .status(let code, let text): return "HTTP \(code) \(text)"
+        case .untrusted(let distrust): return distrust.description
         }
     }
 

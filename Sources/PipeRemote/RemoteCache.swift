@@ -9,12 +9,18 @@ import Glibc
 ///
 /// A pull fetches a record, then every object of its output tree (and log) missing locally, in
 /// parallel, each verified against its digest before it enters the local store, and stores the record
-/// locally last. A push uploads the objects the remote lacks, then the record, so a reader never sees
-/// a record whose objects are missing.
+/// locally last. A push uploads the objects the remote lacks, then the record, signed with the
+/// user's key, so a reader never sees a record whose objects are missing. A record is used only if
+/// it is a valid record of its key and `trust` accepts it, before any of its objects is fetched.
 public final class RemoteCache: @unchecked Sendable {
     public let backend: RemoteBackend
     public let local: Cache
     let parallel: Int
+    /// Which remote records are used.
+    public let trust: TrustPolicy
+    /// The key pushed records are signed with; nil pushes them unsigned.
+    public let signingKey: SigningKeyFile?
+    private var noticed = Set<String>()
 
     /// Transfer counts, for summaries and tests.
     public struct Counts: Sendable, Equatable {
@@ -24,10 +30,12 @@ public final class RemoteCache: @unchecked Sendable {
     private var counts = Counts()
     private let lock = NSLock()
 
-    public init(backend: RemoteBackend, local: Cache, parallel: Int = 8) {
+    public init(backend: RemoteBackend, local: Cache, parallel: Int = 8, trust: TrustPolicy = TrustPolicy(), signingKey: SigningKeyFile? = nil) {
         self.backend = backend
         self.local = local
         self.parallel = max(1, parallel)
+        self.trust = trust
+        self.signingKey = signingKey
     }
 
     public var transferred: Counts { lock.withLock { counts } }
@@ -38,13 +46,30 @@ public final class RemoteCache: @unchecked Sendable {
     static func objectPath(_ digest: Digest) -> String { "objects/\(digest.hex.prefix(2))/\(digest.hex.dropFirst(2))" }
     static func recordPath(_ key: Digest) -> String { "actions/\(key.hex.prefix(2))/\(key.hex).json" }
 
-    /// The remote's record for `key`, or nil when it has none.
+    /// The remote's record for `key`, or nil when it has none. Throws `.corrupt` for a record that
+    /// is not a valid record of `key` and `.untrusted` for one `trust` does not accept.
     public func remoteRecord(_ key: Digest) throws -> ActionRecord? {
         guard let data = try backend.read(Self.recordPath(key)) else { return nil }
-        guard let record = ActionRecord(fileData: data, key: key) else {
-            throw RemoteError.corrupt("the record of \(key.short) on \(backend.displayName) is unreadable")
+        let record: ActionRecord
+        do {
+            record = try ActionRecord(validating: data, key: key)
+        } catch {
+            throw RemoteError.corrupt("the record of \(key.short) on \(backend.displayName) is ignored: \(error)")
+        }
+        var policy = trust
+        // The user's key may have been made since this cache was opened (by a cluster node, say).
+        if policy.ownKey == nil { policy.ownKey = try? signingKey?.existing()?.publicKey }
+        if let reason = policy.objection(to: record) {
+            throw RemoteError.untrusted(Distrust(reason: reason, key: key, stage: Distrust.printable(record.stage), remote: backend.displayName,
+                                                 listsKeys: !trust.trustedKeys.isEmpty))
         }
         return record
+    }
+
+    /// Whether `distrust` is the first of its signer in this cache's life: warnings are printed once
+    /// per signer per run.
+    public func isFirstNotice(_ distrust: Distrust) -> Bool {
+        lock.withLock { noticed.insert(distrust.signer).inserted }
     }
 
     /// Fetches the result of `key` into the local cache; nil when the remote does not have it.
@@ -138,7 +163,7 @@ public final class RemoteCache: @unchecked Sendable {
         guard let record = try local.actions.record(for: key) else {
             throw RemoteError.local("no cached result \(key.short) to push")
         }
-        if try backend.exists(Self.recordPath(key)) { return .alreadyThere }
+        if try remoteHasUsableRecord(key) { return .alreadyThere }
         let walked = try Tree.walk(record.output, in: local.objects)
         var objects = Set(walked.listings + walked.files.map(\.entry.digest))
         if let log = record.log, local.objects.contains(log) { objects.insert(log) }
@@ -163,6 +188,8 @@ public final class RemoteCache: @unchecked Sendable {
         }
         var stored = record
         if let log = record.log, !objects.contains(log) { stored.log = nil }
+        stored.signature = nil
+        if let signingKey { stored = try signingKey.loadOrCreate().sign(stored) }
         try backend.upload(try stored.fileData(), to: Self.recordPath(key))
         lock.withLock {
             counts.objectsPushed += count
@@ -170,6 +197,20 @@ public final class RemoteCache: @unchecked Sendable {
             counts.recordsPushed += 1
         }
         return .pushed(objects: count, bytes: bytes)
+    }
+
+    /// Whether the remote has a record of `key` that someone can use. One that nobody can (unreadable,
+    /// unsigned where signatures are required, or badly signed) is replaced by the push; one validly
+    /// signed by a key this project does not trust is left for those who trust it.
+    private func remoteHasUsableRecord(_ key: Digest) throws -> Bool {
+        do {
+            return try remoteRecord(key) != nil
+        } catch RemoteError.untrusted(let distrust) {
+            if case .unknownSigner = distrust.reason { return true }
+            return false
+        } catch RemoteError.corrupt {
+            return false
+        }
     }
 
     /// The keys of every record on the remote, or nil when it cannot list.

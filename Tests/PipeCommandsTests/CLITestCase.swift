@@ -2,6 +2,12 @@ import Foundation
 import PipeTestSupport
 import Testing
 
+/// A failed step in a CLI test's setup.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// A scratch project for one CLI test: the recipes of `Tests/PipeCommandsTests/Recipes` copied into
 /// a temporary directory with a `pipe.yaml`, so the cache is `artifacts/` inside it.
 final class CLIProject {
@@ -19,9 +25,19 @@ final class CLIProject {
         try directory.write("pipe.yaml", "# project settings\n")
     }
 
+    /// Runs the built `pipe` in the project, as a user of its own: the signing key lives in the
+    /// project's `.config/` (`XDG_CONFIG_HOME`), so two projects are two colleagues.
     @discardableResult
     func pipe(_ arguments: String..., environment: [String: String] = [:]) throws -> PipeBinary.Output {
-        try PipeBinary.run(arguments, in: path, environment: environment)
+        try PipeBinary.run(arguments, in: path, environment: ["XDG_CONFIG_HOME": path + "/.config", "PIPE_SIGNING_KEY": ""]
+                                                                .merging(environment) { $1 })
+    }
+
+    /// This project's user's public key line (`pipe cache key`).
+    func publicKey() throws -> String {
+        let output = try pipe("cache", "key")
+        guard output.status == 0 else { throw CLIError(output.stderr) }
+        return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Runs `recipe` (written as `file`) with `--set setting` and checks that it is refused before

@@ -8,7 +8,8 @@ struct RemoteCommandTests {
     @Test func aColleaguesRunIsACacheHitThroughASharedDirectory() throws {
         let shared = try TemporaryDirectory("shared-cache")
         let me = try CLIProject(), colleague = try CLIProject()
-        for project in [me, colleague] { try project.directory.write("pipe.yaml", "remote: \(shared.path)\n") }
+        try me.directory.write("pipe.yaml", "remote: \(shared.path)\n")
+        try colleague.directory.write("pipe.yaml", "remote: \(shared.path)\ntrusted-keys: [\"\(try me.publicKey())\"]\n")
         let first = try me.pipe("run", "chain.yaml")
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("remote \(shared.path): 0 results pulled (0 B), 3 pushed"), "\(first.stdout)")
@@ -39,6 +40,7 @@ struct RemoteCommandTests {
         #expect(before.stdout.contains("3 local only, 0 remote only, 0 in both"), "\(before.stdout)\(before.stderr)")
         let push = try me.pipe("cache", "push", "--all", environment: environment)
         #expect(push.status == 0 && push.stdout.contains("pushed 3 results"), "\(push.stdout)\(push.stderr)")
+        try colleague.directory.write("pipe.yaml", "trusted-keys:\n  - \(try me.publicKey())\n")
         let pull = try colleague.pipe("cache", "pull", "--all", environment: environment)
         #expect(pull.status == 0 && pull.stdout.contains("pulled 3 results"), "\(pull.stdout)\(pull.stderr)")
         let run = try colleague.pipe("run", "chain.yaml")
@@ -59,6 +61,7 @@ struct RemoteCommandTests {
         #expect(first.status == 0 && first.stdout.contains("remote s3://\(server.bucket)/lab: 0 results pulled (0 B), 3 pushed"), "\(first.stdout)\(first.stderr)")
         let status = try colleague.pipe("cache", "status", environment: environment)
         #expect(status.stdout.contains("0 local only, 3 remote only, 0 in both"), "\(status.stdout)\(status.stderr)")
+        try colleague.directory.write("pipe.yaml", "trusted-keys: [\"\(try me.publicKey())\"]\n")
         let pull = try colleague.pipe("cache", "pull", "--all", environment: environment)
         #expect(pull.status == 0 && pull.stdout.contains("pulled 3 results"), "\(pull.stdout)\(pull.stderr)")
         var unsigned = environment

@@ -9,17 +9,22 @@ import Testing
 @Suite(.serialized)
 struct RemoteCacheTests {
     /// A chain `data -> train -> eval` whose actions count their executions; `train` writes a
-    /// nested directory and a 3 MB file.
+    /// nested directory and a 3 MB file. Each machine signs what it pushes with a key of its own and
+    /// uses remote records signed by itself or by the keys in `trusted`.
     final class Machine {
         let directory: TemporaryDirectory
         let local: Cache
         let actions: [String: ClosureAction]
+        let keyFile: SigningKeyFile
+        var trusted: [PublicSigningKey] = []
+        var requireSignatures = true
         var warnings: [String] = []
         private let lock = NSLock()
 
-        init() throws {
+        init(name: String = "machine") throws {
             directory = try TemporaryDirectory("remote-machine")
             local = try Cache.onDisk(root: directory.path + "/artifacts")
+            keyFile = SigningKeyFile(path: directory.path + "/config/signing-key", newName: name)
             actions = [
                 "data": .writing("rows\n", to: "data.txt"),
                 "train": ClosureAction { context in
@@ -43,11 +48,20 @@ struct RemoteCacheTests {
 
         func cache(remote: String, timeout: Double = 2, environment: [String: String] = [:]) throws -> ReadThroughActionCache {
             let backend = try RemoteSettings(location: remote, timeout: timeout, retries: 1, backoff: 0.05).backend(environment: environment)
-            return ReadThroughActionCache(remote: RemoteCache(backend: backend, local: local)) { [weak self] message in
+            return ReadThroughActionCache(remote: try remoteCache(backend)) { [weak self] message in
                 guard let self else { return }
                 self.lock.withLock { self.warnings.append(message) }
             }
         }
+
+        /// `backend` over the local cache, with this machine's key and trust.
+        func remoteCache(_ backend: RemoteBackend) throws -> RemoteCache {
+            let trust = TrustPolicy(requireSignatures: requireSignatures, trustedKeys: trusted, ownKey: try keyFile.existing()?.publicKey)
+            return RemoteCache(backend: backend, local: local, trust: trust, signingKey: keyFile)
+        }
+
+        /// Trusts what `other` signs.
+        func trust(_ other: Machine) throws { trusted.append(try other.keyFile.loadOrCreate().publicKey) }
 
         /// Runs the chain with `remote` behind the local cache; statuses by stage.
         func run(remote: String, environment: [String: String] = [:]) throws -> (statuses: [String: StageResult.Status], results: [StageResult], remote: ReadThroughActionCache) {
@@ -64,6 +78,7 @@ struct RemoteCacheTests {
         let first = try me.run(remote: remote, environment: environment)
         #expect(first.statuses == ["data": .ran, "train": .ran, "eval": .ran] && me.warnings.isEmpty, "\(me.warnings)")
         #expect(first.remote.remote.transferred.recordsPushed == 3)
+        try colleague.trust(me)
         let second = try colleague.run(remote: remote, environment: environment)
         #expect(second.statuses == ["data": .cached, "train": .cached, "eval": .cached], "\(colleague.warnings)")
         #expect(colleague.executions.values.allSatisfy { $0 == 0 })
@@ -122,6 +137,7 @@ struct RemoteCacheTests {
         let object = shared.path + "/objects/\(hex.prefix(2))/\(hex.dropFirst(2))"
         chmod(object, 0o644)
         try Data("poison".utf8).write(to: URL(fileURLWithPath: object))
+        try colleague.trust(me)
         let second = try colleague.run(remote: shared.path)
         // `data` is a hit; `train` is computed locally, and `eval` (same inputs) then hits again.
         #expect(second.statuses == ["data": .cached, "train": .ran, "eval": .cached], "\(colleague.warnings)")
@@ -179,13 +195,14 @@ struct RemoteCacheTests {
         let me = try Machine()
         let results = Executor(pipeline: me.pipeline, cache: me.local).run()
         let backend = try RemoteSettings(location: server.url).backend()
-        let remotes = (0..<4).map { _ in RemoteCache(backend: backend, local: me.local) }
+        let remotes = try (0..<4).map { _ in try me.remoteCache(backend) }
         let key = results[1].key!
         DispatchQueue.concurrentPerform(iterations: 4) { i in
             #expect(throws: Never.self) { try remotes[i].push(key) }
         }
         let colleague = try Machine()
-        let record = try #require(try RemoteCache(backend: backend, local: colleague.local).pull(key))
+        try colleague.trust(me)
+        let record = try #require(try colleague.remoteCache(backend).pull(key))
         #expect(record.output == results[1].output)
         #expect(try Tree.walk(record.output, in: colleague.local.objects).files.count == 2)
     }
