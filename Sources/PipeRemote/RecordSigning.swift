@@ -124,7 +124,8 @@ public final class SigningKeyFile: @unchecked Sendable {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
         let hostName = String(cString: host).split(separator: ".").first.map(String.init) ?? "host"
-        let user = environment["USER"] ?? environment["LOGNAME"] ?? String(getuid())
+        let account = getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) }
+        let user = environment["USER"] ?? environment["LOGNAME"] ?? account ?? String(getuid())
         let cleaned = String(String.UnicodeScalarView("\(user)@\(hostName)".unicodeScalars.map { PublicSigningKey.isNameCharacter($0) ? $0 : "-" }))
         return PublicSigningKey.isValidName(cleaned) ? cleaned : "pipe-\(getuid())"
     }
