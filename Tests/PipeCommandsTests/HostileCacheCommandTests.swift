@@ -49,7 +49,9 @@ struct HostileCacheCommandTests {
                     let text = try String(contentsOfFile: path, encoding: .utf8)
                     guard text.contains(#""stage":"\#(stage)""#) else { continue }
                     let old = String(text.split(separator: " ")[2])
-                    try text.replacingOccurrences(of: old, with: output.hex).write(toFile: path, atomically: true, encoding: .utf8)
+                    // The colleague's signature no longer holds: drop it, as an attacker would.
+                    let unsigned = text.replacingOccurrences(of: #""signature":\{[^}]*\},"#, with: "", options: .regularExpression)
+                    try unsigned.replacingOccurrences(of: old, with: output.hex).write(toFile: path, atomically: true, encoding: .utf8)
                     return Digest(hex: old)!
                 }
             }
@@ -93,7 +95,9 @@ struct HostileCacheCommandTests {
     func aHostileTreeOnADirectoryRemoteIsRefused(name: String) throws {
         let shared = try TemporaryDirectory("hostile-shared")
         let colleague = try CLIProject(), me = try CLIProject()
-        for project in [colleague, me] { try project.directory.write("pipe.yaml", "remote: \(shared.path)\n") }
+        // A private remote whose records need no signature: the tampered tree is reached (with
+        // signatures required, the unsigned record would be ignored before any tree is read).
+        for project in [colleague, me] { try project.directory.write("pipe.yaml", "remote: {url: \(shared.path), require-signatures: false}\n") }
         #expect(try colleague.pipe("run", "chain.yaml").status == 0)
         let remote = Tampering(root: shared.path)
         let hostile = try remote.hostileTree(naming: name)

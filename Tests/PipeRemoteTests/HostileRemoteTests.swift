@@ -22,7 +22,10 @@ struct HostileRemoteTests {
             root = try TemporaryDirectory("hostile-remote")
             try FileManager.default.createDirectory(atPath: root.path + "/remote", withIntermediateDirectories: true)
             let local = try Cache.onDisk(root: root.path + "/local/artifacts")
-            remote = RemoteCache(backend: try DirectoryBackend(root: root.path + "/remote"), local: local)
+            // Signatures are not what these tests are about: the records are unsigned, as on a
+            // private remote with `require-signatures: false`, so the trees behind them are reached.
+            remote = RemoteCache(backend: try DirectoryBackend(root: root.path + "/remote"), local: local,
+                                 trust: TrustPolicy(requireSignatures: false))
         }
 
         /// Writes bytes on the remote under their true digest, so they verify.
@@ -41,8 +44,9 @@ struct HostileRemoteTests {
 
         /// A remote record of a made-up key whose output is `output`.
         func plantRecord(output: Digest) throws -> Digest {
-            let key = Digest.of(Data(UUID().uuidString.utf8))
-            let record = ActionRecord(key: key, output: output, log: nil, material: .map([:]), stage: "victim", kind: "test",
+            let material = KeyValue.map(["salt": .string(UUID().uuidString)])
+            let key = material.digest
+            let record = ActionRecord(key: key, output: output, log: nil, material: material, stage: "victim", kind: "test",
                                       files: 1, bytes: 6, seconds: 0, created: Date())
             try write(try record.fileData(), to: RemoteCache.recordPath(key))
             return key
