@@ -8,16 +8,16 @@ import PipeRemote
 /// ```yaml
 /// remote: http://cache.lab:8080/pipe/        # or /mnt/shared/pipe-cache
 /// # or, with transfer settings:
-/// remote: {url: http://cache.lab:8080/pipe/, timeout: 10, retries: 2, parallel: 8}
+/// remote: {url: https://cache.lab/pipe/, timeout: 10, retries: 2, parallel: 8, ca-file: /etc/lab-ca.pem}
 /// ```
-/// `PIPE_REMOTE` (a location, or `none`), `PIPE_REMOTE_TIMEOUT` and `PIPE_REMOTE_RETRIES` override
-/// the file. `executor:` (see `ExecutorSettings`) says where stages execute.
+/// `PIPE_REMOTE` (a location, or `none`), `PIPE_REMOTE_TIMEOUT`, `PIPE_REMOTE_RETRIES` and
+/// `PIPE_REMOTE_CA_FILE` (read by `RemoteSettings.backend`) override the file. `executor:` (see `ExecutorSettings`) says where stages execute.
 struct ProjectSettings {
     var remote: RemoteSettings?
     var executor = ExecutorSettings()
 
     static let keys = ["remote", "executor"]
-    static let remoteKeys = ["url", "timeout", "retries", "parallel"]
+    static let remoteKeys = ["url", "timeout", "retries", "parallel", "ca-file"]
 
     /// Reads `file` (nil: no pipe.yaml) and the environment.
     static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProjectSettings {
@@ -27,7 +27,8 @@ struct ProjectSettings {
         }
         if let location = environment["PIPE_REMOTE"], !location.isEmpty {
             settings.remote = location == "none" ? nil : RemoteSettings(location: location, timeout: settings.remote?.timeout ?? 10,
-                                                                         retries: settings.remote?.retries ?? 2, parallel: settings.remote?.parallel ?? 8)
+                                                                         retries: settings.remote?.retries ?? 2, parallel: settings.remote?.parallel ?? 8,
+                                                                         caFile: settings.remote?.caFile)
         }
         if let name = environment["PIPE_EXECUTOR"], !name.isEmpty {
             settings.executor.kind = try ExecutorSettings.kind(name, origin: "PIPE_EXECUTOR")
@@ -78,6 +79,13 @@ struct ProjectSettings {
                 throw RecipeError(value.location, path: "remote.\(key)", "expected an integer >= \(minimum), got \(value.typeName)")
             }
             if key == "retries" { remote.retries = count } else { remote.parallel = count }
+        }
+        if let caFile = node["ca-file"] {
+            guard let path = caFile.string, !path.isEmpty else {
+                throw RecipeError(caFile.location, path: "remote.ca-file", "expected the path of a PEM file of CA certificates, got \(caFile.typeName)")
+            }
+            // Relative to pipe.yaml's directory.
+            remote.caFile = path.hasPrefix("/") ? path : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
         }
         settings.remote = remote
         return settings
