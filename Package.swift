@@ -12,6 +12,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Recipe model, YAML with source positions, interpolation, overrides, validation. No I/O.
@@ -47,8 +50,13 @@ let package = Package(
         .target(name: "PipeTraining", dependencies: ["PipeModel", "PipeTensor", "PipeData", "PipeRandom", "PipeStatistics"]),
         // Reports: inline-SVG charts and tables of training, evaluation and smoothing results.
         .target(name: "PipeReport", dependencies: ["PipeTraining", "PipeData"]),
-        // Team caches: a shared directory or an HTTP (WebDAV) server behind the local cache.
-        .target(name: "PipeRemote", dependencies: ["PipeEngine", .product(name: "Crypto", package: "swift-crypto")]),
+        // Team caches: a shared directory, an HTTP(S) (WebDAV) server or S3 behind the local cache.
+        .target(name: "PipeRemote", dependencies: [
+            "PipeEngine", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         // Cluster executors: a pipeline's uncached stages as Slurm jobs with dependency edges.
         .target(name: "PipeCluster", dependencies: ["PipeEngine"]),
         // The run ledger (SQLite).

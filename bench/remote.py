@@ -7,11 +7,14 @@ many small files (--small-kib each). Remotes: nginx with WebDAV on loopback and 
 (`weed mini` from .build/pyenv, as the tests use it), each with curl PUT/GET of the same files as
 the floor (8 transfers at a time like pipe, through one curl process with --parallel; SigV4 for
 S3), and a shared directory (floor: cp of the same files; for pulls also cp then openssl dgst -sha256, the
-least a verified copy does, since every object pipe fetches is hashed). Each figure is the best of --repeat
-runs (pipe and the floor alternate which goes first); every pull goes into a fresh local cache,
-every push into a fresh remote prefix.
+least a verified copy does, since every object pipe fetches is hashed). `https` and `s3-https` are
+the same servers over TLS (a CA and certificate made by the bench with openssl; curl and pipe are
+given the CA). Each figure is the best of --repeat runs (pipe and the floor alternate which goes
+first); every pull goes into a fresh local cache, every push into a fresh remote prefix.
+`--baseline OTHER_PIPE` measures a second binary (an earlier client) side by side, on the kinds it
+speaks.
 
-Usage: python3 bench/remote.py [--pipe .build/release/pipe] [--size-mib 1024] [--small-kib 256] [--repeat 3]
+Usage: python3 bench/remote.py [--pipe .build/release/pipe] [--baseline PIPE] [--size-mib 1024] [--small-kib 256] [--repeat 3]
 """
 import argparse
 import os
@@ -32,6 +35,9 @@ http {{
   proxy_temp_path {prefix}/proxy; fastcgi_temp_path {prefix}/fastcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
   server {{
     listen 127.0.0.1:{port};
+    listen 127.0.0.1:{tls_port} ssl;
+    ssl_certificate {tls}/server.pem;
+    ssl_certificate_key {tls}/server.key;
     root {prefix}/www;
     location /cache/ {{
       dav_methods PUT DELETE MKCOL;
@@ -43,6 +49,22 @@ http {{
   }}
 }}
 """
+
+
+def make_certificates(tls):
+    """A CA and a server certificate for 127.0.0.1 it signed, as the tests make them."""
+    os.makedirs(tls)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(["openssl", "req", "-x509"] + key + ["-keyout", f"{tls}/ca.key", "-out", f"{tls}/ca.pem", "-days", "2",
+                    "-subj", "/CN=bench CA", "-addext", "basicConstraints=critical,CA:TRUE"], **quiet)
+    subprocess.run(["openssl", "req"] + key + ["-keyout", f"{tls}/server.key", "-out", f"{tls}/server.csr", "-subj", "/CN=localhost"], **quiet)
+    with open(f"{tls}/server.ext", "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", f"{tls}/server.csr", "-CA", f"{tls}/ca.pem", "-CAkey", f"{tls}/ca.key",
+                    "-CAcreateserial", "-out", f"{tls}/server.pem", "-days", "2", "-extfile", f"{tls}/server.ext"], **quiet)
+    return f"{tls}/ca.pem"
+
 
 
 def timed(command, env=None, cwd=None):
@@ -57,23 +79,23 @@ def timed(command, env=None, cwd=None):
     return elapsed
 
 
-def start_nginx(prefix, port):
+def start_nginx(prefix, port, tls_port, tls):
     os.makedirs(prefix + "/www/cache", exist_ok=True)
     os.makedirs(prefix + "/www/.body", exist_ok=True)
     user = "user root root;\n" if os.getuid() == 0 else ""
     with open(prefix + "/nginx.conf", "w") as f:
-        f.write(NGINX.format(user=user, prefix=prefix, port=port))
+        f.write(NGINX.format(user=user, prefix=prefix, port=port, tls_port=tls_port, tls=tls))
     process = subprocess.Popen(["nginx", "-p", prefix, "-c", prefix + "/nginx.conf"])
     time.sleep(0.5)
     return process
 
 
-def start_weed(work, weed):
-    """`weed mini` on free ports with one bucket and one identity; returns (process, s3 port)."""
+def start_weed(work, weed, tls):
+    """`weed mini` on free ports with one bucket and one identity; returns (process, s3 port, s3 https port)."""
     import socket
     ports = []
     holders = []
-    for _ in range(11):
+    for _ in range(12):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         holders.append(s)
@@ -88,13 +110,14 @@ def start_weed(work, weed):
              "filer.port", "filer.port.grpc", "admin.port", "admin.port.grpc", "debug.port"]
     args = [weed, "mini", f"-dir={work}/weed/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
             f"-s3.config={work}/weed/s3.json", "-bucket=pipe-bench", "-admin.ui=false", "-webdav=false",
-            "-s3.port.iceberg=0", "-s3.port.lance=0"] + [f"-{n}={p}" for n, p in zip(names, ports)]
+            "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.cert.file={tls}/server.pem", f"-s3.key.file={tls}/server.key",
+            f"-s3.port.https={ports[11]}"] + [f"-{n}={p}" for n, p in zip(names, ports)]
     process = subprocess.Popen(args, cwd=work + "/weed", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(400):
         code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-I", f"http://127.0.0.1:{ports[0]}/pipe-bench"],
                               capture_output=True, text=True).stdout
         if code in ("200", "403"):
-            return process, ports[0]
+            return process, ports[0], ports[11]
         time.sleep(0.05)
     process.terminate()
     sys.exit("weed mini did not start")
@@ -121,35 +144,46 @@ def curl_config(path, lines):
     return path
 
 
-def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix, s3_port=None):
+def measure(args, work, pipes, name, source, cache, remote_kind, ports, prefix, ca):
+    """Push and pull times of each (label, binary) in `pipes`, and the floor's; the best of the repeats."""
     files = sorted(os.listdir(source))
-    pushes, pulls, floor_up, floor_down, verified_down = [], [], [], [], []
+    pushes = {label: [] for label, _ in pipes}
+    pulls = {label: [] for label, _ in pipes}
+    floor_up, floor_down, verified_down = [], [], []
+    secure = remote_kind in ("https", "s3-https")
     for r in range(args.repeat):
         env = dict(os.environ)
-        curl_auth = []
-        if remote_kind == "http":
-            remote = f"http://127.0.0.1:{port}/cache/{name}{r}/"
-            floor_base = f"http://127.0.0.1:{port}/cache/floor{r}/"
-        elif remote_kind == "s3":
-            remote = f"s3://pipe-bench/{name}{r}"
-            floor_base = f"http://127.0.0.1:{s3_port}/pipe-bench/floor-{name}{r}/"
-            env.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{s3_port}", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="benchsecret",
-                       AWS_REGION="us-east-1")
-            curl_auth = ["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "bench:benchsecret"]
+        curl_auth = ["--cacert", ca] if secure else []
+        if secure:
+            env["PIPE_REMOTE_CA_FILE"] = ca
+        remotes = {}
+        if remote_kind in ("http", "https"):
+            base = f"{'https' if secure else 'http'}://127.0.0.1:{ports[remote_kind]}/cache/"
+            remotes = {label: f"{base}{name}-{label}{r}/" for label, _ in pipes}
+            floor_base = f"{base}floor{r}/"
+        elif remote_kind in ("s3", "s3-https"):
+            endpoint = f"{'https' if secure else 'http'}://127.0.0.1:{ports[remote_kind]}"
+            remotes = {label: f"s3://pipe-bench/{name}-{remote_kind}-{label}{r}" for label, _ in pipes}
+            floor_base = f"{endpoint}/pipe-bench/floor-{name}-{remote_kind}{r}/"
+            env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="benchsecret", AWS_REGION="us-east-1")
+            curl_auth += ["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "bench:benchsecret"]
         else:
-            remote = f"{work}/shared-{name}{r}"
-            os.makedirs(remote)
+            for label, _ in pipes:
+                remotes[label] = f"{work}/shared-{name}-{label}{r}"
+                os.makedirs(remotes[label])
             floor_base = f"{work}/floor-{name}{r}"
             os.makedirs(floor_base)
-        env["PIPE_REMOTE"] = remote
-        pulled = f"{work}/pulled-{name}{r}"
 
-        def pipe_steps():
-            pushes.append(timed([pipe, "cache", "push", "--all", "--cache", cache], env=env))
-            pulls.append(timed([pipe, "cache", "pull", "--all", "--cache", pulled], env=env))
+        def pipe_steps(label, pipe):
+            def steps():
+                env["PIPE_REMOTE"] = remotes[label]
+                pulled = f"{work}/pulled-{name}-{label}{r}"
+                pushes[label].append(timed([pipe, "cache", "push", "--all", "--cache", cache], env=env))
+                pulls[label].append(timed([pipe, "cache", "pull", "--all", "--cache", pulled], env=env))
+            return steps
 
         def floor_steps():
-            if remote_kind in ("http", "s3"):
+            if remote_kind != "directory":
                 up = curl_config(f"{work}/up.cfg", [f'upload-file = "{source}/{n}"\nurl = "{floor_base}{n}"' for n in files])
                 floor_up.append(timed(["curl", "-sS", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "8"] + curl_auth + ["-K", up]))
                 down_dir = f"{work}/down-{name}{r}"
@@ -163,8 +197,10 @@ def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix, s3
                 # A verified copy's floor: the copy, then SHA-256 of what arrived (what pipe must do; openssl uses the SHA instructions, coreutils sha256sum does not).
                 verified_down.append(floor_down[-1] + timed(["sh", "-c", f"cd {back} && ls | xargs openssl dgst -sha256 > /dev/null"]))
 
-        # Alternate which goes first, so neither always pays for the other's page-cache and inode churn.
-        for step in ([pipe_steps, floor_steps] if r % 2 == 0 else [floor_steps, pipe_steps]):
+        # Rotate which goes first, so that none always pays for another's page-cache and inode churn.
+        steps = [pipe_steps(label, pipe) for label, pipe in pipes] + [floor_steps]
+        shift = r % len(steps)
+        for step in steps[shift:] + steps[:shift]:
             step()
     # Cleared after all repeats (disk space), not between the timed steps.
     subprocess.run(["chmod", "-R", "u+w", work])
@@ -175,50 +211,58 @@ def measure(args, work, pipe, name, source, cache, remote_kind, port, prefix, s3
     os.makedirs(prefix + "/www/cache")
     # Best of the repeats: the file system's background work (writeback, freeing what was deleted)
     # lands on whichever step runs next; the fastest run of each is the least disturbed.
-    return min(pushes), min(floor_up), min(pulls), min(floor_down), (min(verified_down) if verified_down else None)
+    best = {label: (min(pushes[label]), min(pulls[label])) for label, _ in pipes}
+    return best, min(floor_up), min(floor_down), (min(verified_down) if verified_down else None)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--pipe", default=".build/release/pipe")
+    parser.add_argument("--baseline", help="a second pipe binary measured side by side (on http, s3 and directory)")
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--small-kib", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--shapes", default="large,small", help="which artifacts: large, small")
-    parser.add_argument("--kinds", default="http,s3,directory", help="which remotes: http, s3, directory")
+    parser.add_argument("--kinds", default="http,https,s3,s3-https,directory", help="which remotes: http, https, s3, s3-https, directory")
     args = parser.parse_args()
     pipe = os.path.abspath(args.pipe)
     if not shutil.which("nginx") and not os.path.exists("/usr/sbin/nginx"):
         sys.exit("nginx is not installed (apt-get install nginx)")
     os.environ["PATH"] = os.environ["PATH"] + ":/usr/sbin"
     work = tempfile.mkdtemp(prefix="pipe-remote-bench-", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
+    ca = make_certificates(work + "/tls")
     port = 18000 + os.getpid() % 1000
+    ports = {"http": port, "https": port + 1000}
     prefix = work + "/nginx"
-    server = start_nginx(prefix, port)
+    server = start_nginx(prefix, ports["http"], ports["https"], work + "/tls")
     weed = os.path.abspath(".build/pyenv/bin/weed")
-    kinds = ["http", "directory"]
+    kinds = ["http", "https", "directory"]
     s3 = None
-    s3_port = None
     if os.path.exists(weed):
-        s3, s3_port = start_weed(work, weed)
-        kinds.insert(1, "s3")
+        s3, ports["s3"], ports["s3-https"] = start_weed(work, weed, work + "/tls")
+        kinds[2:2] = ["s3", "s3-https"]
     else:
         print("no .build/pyenv/bin/weed (run `make test` once): S3 skipped")
+    clients = [("pipe", pipe)] + ([("baseline", os.path.abspath(args.baseline))] if args.baseline else [])
     try:
         size = args.size_mib << 20
         shapes = [("large", 1, size), ("small", size // (args.small_kib << 10), args.small_kib << 10)]
         print(f"{args.size_mib} MiB per artifact, best of {args.repeat}; floor: curl (http, s3) or cp (directory) of the same files")
-        print(f"{'artifact':<28} {'remote':<10} {'push s':>7} {'floor s':>8} {'ratio':>6} {'pull s':>7} {'floor s':>8} {'ratio':>6} {'push MB/s':>10} {'pull MB/s':>10}")
+        print(f"{'artifact':<16} {'remote':<9} {'client':<9} {'push s':>7} {'floor s':>8} {'ratio':>6} {'pull s':>7} {'floor s':>8} {'ratio':>6} {'push MB/s':>10} {'pull MB/s':>10}")
         kinds = [k for k in kinds if k in args.kinds.split(",")]
         for name, count, each in [shape for shape in shapes if shape[0] in args.shapes.split(",")]:
             source, cache = make_artifact(work, pipe, name, count, each)
             for kind in kinds:
-                push, up, pull, down, verified = measure(args, work, pipe, name, source, cache, kind, port, prefix, s3_port)
+                # The baseline may predate https.
+                pipes = [c for c in clients if c[0] == "pipe" or kind in ("http", "s3", "directory")]
+                best, up, down, verified = measure(args, work, pipes, name, source, cache, kind, ports, prefix, ca)
                 label = f"{count} x {each >> 10} KiB" if count > 1 else f"1 x {each >> 20} MiB"
-                print(f"{label:<28} {kind:<10} {push:7.2f} {up:8.2f} {push / up:6.2f} {pull:7.2f} {down:8.2f} {pull / down:6.2f} "
-                      f"{size / 1e6 / push:10.0f} {size / 1e6 / pull:10.0f}", flush=True)
+                for client, (push, pull) in best.items():
+                    print(f"{label:<16} {kind:<9} {client:<9} {push:7.2f} {up:8.2f} {push / up:6.2f} {pull:7.2f} {down:8.2f} {pull / down:6.2f} "
+                          f"{size / 1e6 / push:10.0f} {size / 1e6 / pull:10.0f}", flush=True)
                 if verified is not None:
-                    print(f"{'':<28} {'':<10} {'':>7} {'':>8} {'':>6} {'':>7} {verified:8.2f} {pull / verified:6.2f}  (floor: cp, then openssl dgst -sha256)", flush=True)
+                    pull = best["pipe"][1]
+                    print(f"{'':<16} {'':<9} {'':<9} {'':>7} {'':>8} {'':>6} {'':>7} {verified:8.2f} {pull / verified:6.2f}  (floor: cp, then openssl dgst -sha256)", flush=True)
             shutil.rmtree(source)
             shutil.rmtree(cache, ignore_errors=True)
     finally:

@@ -26,7 +26,8 @@ extension CacheCommand {
     enum Transfer: Hashable { case moved, skipped, unavailable, untrusted }
 
     /// Runs `transfer` on each key and counts the outcomes; a failure is reported and counted
-    /// (`failed`), and an unreachable remote (which fails every key the same way) stops the loop.
+    /// (`failed`), and an unreachable or misconfigured remote (an untrusted certificate: it fails
+    /// every key the same way) stops the loop.
     static func transferEach(_ keys: [Digest], verb: String, _ transfer: (Digest) throws -> Transfer) -> (counts: [Transfer: Int], failed: Int) {
         var counts: [Transfer: Int] = [:], failed = 0
         for key in keys {
@@ -35,7 +36,7 @@ extension CacheCommand {
             } catch {
                 failed += 1
                 Terminal.error("cannot \(verb) \(key.short): \(error)")
-                if let remoteError = error as? RemoteError, remoteError.isTransient { break }
+                if let remoteError = error as? RemoteError, remoteError.isTransient || remoteError.isConfiguration { break }
             }
         }
         return (counts, failed)

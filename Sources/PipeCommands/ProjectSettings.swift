@@ -8,13 +8,14 @@ import PipeRemote
 /// ```yaml
 /// remote: http://cache.lab:8080/pipe/        # or /mnt/shared/pipe-cache
 /// # or, with transfer settings:
-/// remote: {url: http://cache.lab:8080/pipe/, timeout: 10, retries: 2, parallel: 8}
+/// remote: {url: https://cache.lab/pipe/, timeout: 10, retries: 2, parallel: 8, ca-file: /etc/lab-ca.pem}
 /// trusted-keys: ["alice@lab:BASE64..."]   # whose signed results are used (`pipe cache key` prints yours)
 /// # a private remote only you write to may skip signatures:
 /// remote: {url: /mnt/me/pipe-cache, require-signatures: false}
 /// ```
-/// `PIPE_REMOTE` (a location, or `none`; it requires signatures), `PIPE_REMOTE_TIMEOUT` and
-/// `PIPE_REMOTE_RETRIES` override the file. `executor:` (see `ExecutorSettings`) says where stages execute.
+/// `PIPE_REMOTE` (a location, or `none`; it requires signatures), `PIPE_REMOTE_TIMEOUT`,
+/// `PIPE_REMOTE_RETRIES` and `PIPE_REMOTE_CA_FILE` (read by `RemoteSettings.backend`) override the
+/// file. `executor:` (see `ExecutorSettings`) says where stages execute.
 struct ProjectSettings {
     var remote: RemoteSettings?
     var executor = ExecutorSettings()
@@ -23,7 +24,7 @@ struct ProjectSettings {
     var trust = TrustPolicy()
 
     static let keys = ["remote", "executor", "trusted-keys"]
-    static let remoteKeys = ["url", "timeout", "retries", "parallel", "require-signatures"]
+    static let remoteKeys = ["url", "timeout", "retries", "parallel", "require-signatures", "ca-file"]
 
     /// Reads `file` (nil: no pipe.yaml) and the environment.
     static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProjectSettings {
@@ -34,7 +35,8 @@ struct ProjectSettings {
         if let location = environment["PIPE_REMOTE"], !location.isEmpty {
             settings.trust.requireSignatures = true
             settings.remote = location == "none" ? nil : RemoteSettings(location: location, timeout: settings.remote?.timeout ?? 10,
-                                                                         retries: settings.remote?.retries ?? 2, parallel: settings.remote?.parallel ?? 8)
+                                                                         retries: settings.remote?.retries ?? 2, parallel: settings.remote?.parallel ?? 8,
+                                                                         caFile: settings.remote?.caFile)
         }
         if let name = environment["PIPE_EXECUTOR"], !name.isEmpty {
             settings.executor.kind = try ExecutorSettings.kind(name, origin: "PIPE_EXECUTOR")
@@ -92,6 +94,13 @@ struct ProjectSettings {
                 throw RecipeError(require.location, path: "remote.require-signatures", "expected true or false, got \(require.typeName)")
             }
             settings.trust.requireSignatures = flag
+        }
+        if let caFile = node["ca-file"] {
+            guard let path = caFile.string, !path.isEmpty else {
+                throw RecipeError(caFile.location, path: "remote.ca-file", "expected the path of a PEM file of CA certificates, got \(caFile.typeName)")
+            }
+            // Relative to pipe.yaml's directory.
+            remote.caFile = path.hasPrefix("/") ? path : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
         }
         settings.remote = remote
         return settings

@@ -4,16 +4,21 @@ import Glibc
 #endif
 
 /// A real nginx with WebDAV PUT (Debian's `nginx`, which `make test` installs) serving a temporary
-/// directory on a free loopback port, with JSON directory listings. Stopped on `stop()` or deinit.
+/// directory on a free loopback port, with JSON directory listings; with `tls`, over https with a
+/// certificate from an authority made for the test. Stopped on `stop()` or deinit.
 public final class WebDAVServer {
     public let port: Int
     /// The directory the server stores into.
     public let root: String
-    public var url: String { "http://127.0.0.1:\(port)/cache/" }
+    /// The authority that signed the server's certificate (with `tls`).
+    public let authority: TestCertificateAuthority?
+    public var url: String { "\(authority == nil ? "http" : "https")://127.0.0.1:\(port)/cache/" }
+    /// The authority's certificate, for `ca-file` (nil without `tls`).
+    public var caFile: String? { authority?.certificate }
     private let prefix: TemporaryDirectory
     private var server: BackgroundProcess?
 
-    public init() throws {
+    public init(tls: Bool = false) throws {
         let candidates = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw BackgroundProcess.Unavailable("nginx is not installed; `make test` installs it (apt-get install nginx)")
@@ -24,6 +29,10 @@ public final class WebDAVServer {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         port = try Self.freePort()
+        authority = try tls ? TestCertificateAuthority(in: prefix.path + "/tls") : nil
+        let listen = authority.map {
+            "listen 127.0.0.1:\(port) ssl;\n    ssl_certificate \($0.serverCertificate);\n    ssl_certificate_key \($0.serverKey);"
+        } ?? "listen 127.0.0.1:\(port);"
         let user = getuid() == 0 ? "user root root;\n" : ""
         let config = """
         \(user)worker_processes 2;
@@ -39,7 +48,7 @@ public final class WebDAVServer {
           uwsgi_temp_path \(prefix.path)/logs/uwsgi;
           scgi_temp_path \(prefix.path)/logs/scgi;
           server {
-            listen 127.0.0.1:\(port);
+            \(listen)
             root \(prefix.path)/www;
             location /cache/ {
               dav_methods PUT DELETE MKCOL;

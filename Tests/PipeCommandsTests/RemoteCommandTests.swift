@@ -30,12 +30,14 @@ struct RemoteCommandTests {
         #expect(push.stdout.contains("pushed 0 results") && push.stdout.contains("3 were there already"), "\(push.stdout)")
     }
 
-    @Test func pushAndPullThroughWebDAV() throws {
-        let server = try WebDAVServer()
+    @Test(arguments: [false, true])
+    func pushAndPullThroughWebDAV(tls: Bool) throws {
+        let server = try WebDAVServer(tls: tls)
         let me = try CLIProject(), colleague = try CLIProject()
         // No remote while running: the results stay local until pushed.
         #expect(try me.pipe("run", "chain.yaml").status == 0)
-        let environment = ["PIPE_REMOTE": server.url]
+        var environment = ["PIPE_REMOTE": server.url]
+        if let caFile = server.caFile { environment["PIPE_REMOTE_CA_FILE"] = caFile }
         let before = try me.pipe("cache", "status", environment: environment)
         #expect(before.stdout.contains("3 local only, 0 remote only, 0 in both"), "\(before.stdout)\(before.stderr)")
         let push = try me.pipe("cache", "push", "--all", environment: environment)
@@ -52,8 +54,9 @@ struct RemoteCommandTests {
         #expect(offline.stderr.components(separatedBy: "warning:").count == 2 && offline.stderr.contains("is not answering"), "\(offline.stderr)")
     }
 
-    @Test func pushAndPullThroughS3() throws {
-        let server = try S3Server()
+    @Test(arguments: [false, true])
+    func pushAndPullThroughS3(tls: Bool) throws {
+        let server = try S3Server(tls: tls)
         let me = try CLIProject(), colleague = try CLIProject()
         var environment = server.environment
         environment["PIPE_REMOTE"] = "s3://\(server.bucket)/lab"
@@ -69,6 +72,25 @@ struct RemoteCommandTests {
         unsigned["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent"
         let refused = try me.pipe("cache", "status", environment: unsigned)
         #expect(refused.status == 2 && refused.stderr.contains("no credentials"), "\(refused.stderr)")
+    }
+
+    @Test func anHTTPSRemoteIsTrustedThroughTheCAFileOfPipeYAML() throws {
+        let server = try WebDAVServer(tls: true)
+        let me = try CLIProject()
+        // Without the lab's CA: one clear warning, the run goes on locally.
+        try me.directory.write("pipe.yaml", "remote: \(server.url)\n")
+        let untrusted = try me.pipe("run", "chain.yaml")
+        #expect(untrusted.status == 0 && untrusted.stderr.components(separatedBy: "warning:").count == 2, "\(untrusted.stderr)")
+        #expect(untrusted.stderr.contains("certificate of 127.0.0.1 is not trusted") && untrusted.stderr.contains("hint: add its CA with `ca-file:"),
+                "\(untrusted.stderr)")
+        // `ca-file:` relative to pipe.yaml.
+        try me.directory.write("lab-ca.pem", try String(contentsOfFile: server.caFile!, encoding: .utf8))
+        try me.directory.write("pipe.yaml", "remote:\n  url: \(server.url)\n  ca-file: lab-ca.pem\n")
+        let push = try me.pipe("cache", "push", "--all")
+        #expect(push.status == 0 && push.stdout.contains("pushed 3 results"), "\(push.stdout)\(push.stderr)")
+        try me.directory.write("pipe.yaml", "remote:\n  url: \(server.url)\n  ca-file: missing.pem\n")
+        let missing = try me.pipe("cache", "status")
+        #expect(missing.status == 2 && missing.stderr.contains("remote ca-file `\(me.path)/missing.pem`: no such readable file"), "\(missing.stderr)")
     }
 
     @Test func badRemoteSettingsAreRefused() throws {
