@@ -40,13 +40,17 @@ public struct Tree: Equatable, Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw EngineError.corruptObject(digest, detail: "tree listing is not UTF-8")
         }
+        // Lines split on Characters keep a `\r\n` inside a name (one Character) in its line, where
+        // the name check refuses it; fields split on the space byte, since a space followed by a
+        // combining mark is one Character too.
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.first == "pipe-tree 1" else { throw EngineError.corruptObject(digest, detail: "not a tree listing") }
         lines.removeFirst()
         if lines.last == "" { lines.removeLast() }
         var seen = Set<String>()
         entries = try lines.map { line in
-            let parts = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+            let parts = Array(line.utf8).split(separator: 0x20, maxSplits: 3, omittingEmptySubsequences: false)
+                .map { Substring(String(decoding: $0, as: UTF8.self)) }
             guard parts.count == 4, let kind = Kind(rawValue: String(parts[0])), let entryDigest = Digest(hex: String(parts[1])) else {
                 throw EngineError.corruptObject(digest, detail: "bad tree line `\(line)`")
             }
@@ -80,6 +84,8 @@ public struct Tree: Equatable, Sendable {
         if name.contains("/") { return "contains `/`" }
         if name.unicodeScalars.contains("\0") { return "contains a NUL byte" }
         if name.unicodeScalars.contains("\n") { return "contains a newline" }
+        // Before the newline that ends its line, a carriage return would make one Character of both.
+        if name.unicodeScalars.contains("\r") { return "contains a carriage return" }
         return nil
     }
 

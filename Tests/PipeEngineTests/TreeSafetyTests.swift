@@ -24,6 +24,7 @@ struct TreeSafetyTests {
         ("../../escaped", "names an entry `../../escaped`, which contains `/`"),
         ("a\u{0}b", #"names an entry "a\0b", which contains a NUL byte"#),
         ("a\r\nb", #"names an entry "a\r\nb", which contains a newline"#),
+        ("a\rb", #"names an entry "a\rb", which contains a carriage return"#),
     ]
 
     @Test(arguments: hostileNames)
@@ -40,6 +41,18 @@ struct TreeSafetyTests {
             #expect("\(error)".contains(message), "\(error)")
             #expect("\(error)".hasSuffix("; refused"), "\(error)")
         }
+    }
+
+    /// Names that are odd but harmless survive encoding and decoding: a leading combining mark
+    /// (which joins the space before it into one Character), spaces, non-ASCII text.
+    @Test(arguments: ["\u{301}y", "a b  c", " lead", "肺部CT.png", "e\u{301}"])
+    func oddButHarmlessNamesRoundTrip(name: String) throws {
+        let file = Digest.of(Data("owned\n".utf8))
+        let names = [name, "z"].sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let listing = Data(("pipe-tree 1\n" + names.map { "f \(file.hex) 6 \($0)\n" }.joined()).utf8)
+        let decoded = try Tree(decoding: listing, digest: Digest.of(listing))
+        #expect(decoded.entries.map(\.name) == names)
+        #expect(decoded.encoded == listing)
     }
 
     @Test func newlineSplitNameAndDuplicatesAndBadSizesAreRefused() throws {
