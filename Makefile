@@ -4,7 +4,7 @@
 SWIFT ?= swift
 DEMO_RECIPE ?= recipes/at-grpo.yaml
 
-.PHONY: deps build build-debug demo test bench bench-snakemake report-screenshot clean
+.PHONY: deps build build-debug demo test bench bench-snakemake fuzz report-screenshot clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -46,6 +46,13 @@ bench: build
 bench-snakemake: build
 	python3 -m venv bench/.venv && bench/.venv/bin/pip install -q "snakemake==9.*"
 	python3 bench/snakemake_side_by_side.py --pipe .build/release/pipe --snakemake bench/.venv/bin/snakemake
+
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer, in .build-fuzz) of the recipe reader, the QA
+# JSON reader, the JPEG/PNG decoders and the cache's tree listings and action records: each for
+# FUZZ_SECONDS (60) from its seeds in fuzz/corpus/; fails on a crash, a 10 s input, 2 GiB or a leak,
+# leaving the input in .build-fuzz/findings/. Not part of `make test`.
+fuzz: deps
+	@bash scripts/fuzz.sh
 
 # The latest run's report rendered to PNG with headless Chromium (when installed).
 report-screenshot: build

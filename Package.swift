@@ -73,6 +73,14 @@ let package = Package(
         // `make bench`: the training stack's measurements (sgemm, SFT steps, BLAS share, generation, memory).
         .executableTarget(name: "pipe-training-bench", dependencies: ["PipeTraining", "PipeModel", "PipeTensor", "PipeSynth", "PipeData"],
                           path: "Benchmarks/TrainingBench"),
+        // `make fuzz`: coverage-guided fuzz targets for the readers of untrusted input. Built with
+        // `-D FUZZING -sanitize=fuzzer` (scripts/fuzz.sh) they are libFuzzer targets; in any other
+        // build they replay the files they are given (corpora, former crashes) once.
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "fuzz-recipe", dependencies: ["FuzzSupport", "PipeRecipe"], path: "Sources/FuzzRecipe"),
+        .executableTarget(name: "fuzz-qa-json", dependencies: ["FuzzSupport", "PipeData"], path: "Sources/FuzzQAJSON"),
+        .executableTarget(name: "fuzz-image", dependencies: ["FuzzSupport", "PipeImaging"], path: "Sources/FuzzImage"),
+        .executableTarget(name: "fuzz-cache-records", dependencies: ["FuzzSupport", "PipeEngine"], path: "Sources/FuzzCacheRecords"),
         // Shared test helpers: temporary directories, running the built binary, in-memory stores.
         .target(name: "PipeTestSupport", dependencies: ["PipeEngine", "PipeRandom"], path: "Sources/PipeTestSupport"),
 
