@@ -23,9 +23,15 @@ struct RobustnessTests {
 
     func isAlive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 }
 
-    /// The process group of stage `b` of slow.yaml, which writes it to b.pid when it starts.
+    /// The process group of stage `b` of slow.yaml, which writes it to b.pid when it starts (the
+    /// file may exist a moment before its number is in it).
     func stageB(_ project: CLIProject) throws -> pid_t {
-        try #require(Int32((project.directory.read("b.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let pid = Int32((project.directory.read("b.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) { return pid }
+            usleep(20_000)
+        }
+        return try #require(Int32((project.directory.read("b.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
     @Test func twoProcessesNeverComputeTheSameKeyTwice() throws {
