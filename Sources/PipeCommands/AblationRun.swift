@@ -37,7 +37,7 @@ struct AblationRun {
                                           recipeName: ablation.base.recipe.name, cache: cache, ledger: ledger,
                                           options: RunOptions(jobs: jobs, keepGoing: true), previous: { _ in nil }, cacheRoot: project.cacheRoot,
                                           execution: execution)
-        if let line = runCache.summary { print(line) }
+        if let line = runCache.finish() { print(line) }
         let byJob = Dictionary(run.results.map { ($0.job, $0) }, uniquingKeysWith: { a, _ in a })
         let outputs = byJob.compactMapValues(\.output)
         var failures: [Int: String] = [:]

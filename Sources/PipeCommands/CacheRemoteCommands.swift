@@ -11,9 +11,12 @@ extension CacheCommand {
         switch (reference, all) {
         case (nil, true):
             return try local.actions.allKeys().sorted()
-        case (let reference?, false):
-            guard let ledger = try project.existingLedger(), let run = try ledger.run(reference) else {
-                throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+        case (_, false):
+            guard let ledger = try project.existingLedger(), let run = try ledger.run(reference ?? "latest") else {
+                if reference == nil {
+                    throw UsageError("no run recorded in \(project.cacheRoot) yet\n  hint: `pipe run RECIPE` first, or give --all for every local result")
+                }
+                throw UsageError("no run `\(reference ?? "")` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
             }
             var seen = Set<Digest>()
             return try ledger.stages(ofRun: run.id!).compactMap { $0.key.flatMap(Digest.init(hex:)) }.filter { seen.insert($0).inserted }
@@ -45,7 +48,7 @@ extension CacheCommand {
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "push", abstract: "Send a run's results (or all) to the remote.")
         @OptionGroup var options: CacheOptions
-        @Argument(help: "A run id, a tag, or `latest`.") var reference: String?
+        @Argument(help: "A run id, a tag, or `latest` (the default).") var reference: String?
         @Flag(help: "Every result in the local cache.") var all = false
 
         func run() throws {
@@ -73,7 +76,7 @@ extension CacheCommand {
     struct Pull: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "pull", abstract: "Fetch a run's results (or all the remote has) into the local cache.")
         @OptionGroup var options: CacheOptions
-        @Argument(help: "A run id, a tag, or `latest`.") var reference: String?
+        @Argument(help: "A run id, a tag, or `latest` (the default).") var reference: String?
         @Flag(help: "Every result the remote has.") var all = false
 
         func run() throws {

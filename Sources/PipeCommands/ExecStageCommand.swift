@@ -69,7 +69,7 @@ struct ExecStageCommand: ParsableCommand {
         defer { signals.restore() }
         let options = RunOptions(jobs: 1, force: force ? [job] : [], only: [job], requireCached: upstream)
         let results = Executor(pipeline: pipeline, cache: runCache.cache, options: options, cancellation: cancellation).run()
-        if let line = runCache.summary { print(line) }
+        if let line = runCache.finish() { print(line) }
         guard var outcome = results.first(where: { $0.job == job }) else { throw UsageError("stage `\(job)` did not run") }
         if outcome.status == .skipped, let cause = results.first(where: { $0.status == .failed }) {
             outcome.message = "upstream `\(cause.job)`: \(cause.message ?? "failed")"

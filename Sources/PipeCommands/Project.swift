@@ -140,12 +140,17 @@ struct RunCache {
     let cache: Cache
     let remote: ReadThroughActionCache?
 
-    /// `remote NAME: N results pulled (X), M pushed (Y)`, or nil without a remote.
-    var summary: String? {
+    /// Pushes the results the run found only locally, then says what crossed:
+    /// `remote NAME: N results pulled (X), M pushed (Y)`, and how many results are still only local;
+    /// nil without a remote.
+    func finish() -> String? {
         guard let remote else { return nil }
+        let (caughtUp, unpushed) = remote.pushLocalHits()
         let counts = remote.remote.transferred
         return "remote \(remote.remote.backend.displayName): \(counts.recordsFetched) results pulled (\(CacheCommand.List.bytes(counts.bytesFetched))), "
             + "\(counts.recordsPushed) pushed (\(counts.objectsPushed) objects, \(CacheCommand.List.bytes(counts.bytesPushed)))"
+            + (caughtUp > 0 ? "; \(caughtUp) of them were cached only locally before" : "")
+            + (unpushed > 0 ? "; \(unpushed) results are still only local (`pipe cache push` sends them)" : "")
     }
 }
 

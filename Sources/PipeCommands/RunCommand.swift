@@ -47,7 +47,7 @@ struct RunCommand: ParsableCommand {
                                           cache: cache, ledger: ledger, options: runOptions, previous: previous, cacheRoot: project.cacheRoot,
                                           execution: execution)
         timer.mark("execute")
-        if let line = runCache.summary { print(line) }
+        if let line = runCache.finish() { print(line) }
         let results = run.results
         ReportSummaries.print(results, cache: cache)
         timer.mark("summary")

@@ -30,6 +30,34 @@ struct RemoteCommandTests {
         #expect(push.stdout.contains("pushed 0 results") && push.stdout.contains("3 were there already"), "\(push.stdout)")
     }
 
+    @Test func anAllCachedRunPushesWhatOnlyTheLocalCacheHas() throws {
+        let shared = try TemporaryDirectory("shared-cache")
+        let me = try CLIProject()
+        let noRuns = try me.pipe("cache", "push", environment: ["PIPE_REMOTE": shared.path])
+        #expect(noRuns.status == 2 && noRuns.stderr.contains("no run recorded") && noRuns.stderr.contains("--all"), "\(noRuns.stderr)")
+        // Run before the remote exists: the results are only local.
+        #expect(try me.pipe("run", "chain.yaml").status == 0)
+        try me.directory.write("pipe.yaml", "remote: \(shared.path)\n")
+        let caughtUp = try me.pipe("run", "chain.yaml")
+        #expect(caughtUp.status == 0 && caughtUp.stdout.contains("3 cached"), "\(caughtUp.stdout)\(caughtUp.stderr)")
+        #expect(caughtUp.stdout.contains("3 pushed") && caughtUp.stdout.contains("3 of them were cached only locally before"), "\(caughtUp.stdout)")
+        let again = try me.pipe("run", "chain.yaml")
+        #expect(again.stdout.contains("0 pushed") && !again.stdout.contains("only locally"), "\(again.stdout)")
+        // No argument: the latest run.
+        let push = try me.pipe("cache", "push")
+        #expect(push.status == 0 && push.stdout.contains("pushed 0 results") && push.stdout.contains("3 were there already"), "\(push.stdout)\(push.stderr)")
+    }
+
+    @Test func aRunWhoseRemoteIsDownSaysHowManyResultsStayLocal() throws {
+        let me = try CLIProject()
+        #expect(try me.pipe("run", "chain.yaml").status == 0)
+        // Nothing listens on port 9 (discard): every request is refused at once.
+        let offline = try me.pipe("run", "chain.yaml", "--set", "params.greeting=bye",
+                                  environment: ["PIPE_REMOTE": "http://127.0.0.1:9/cache/", "PIPE_REMOTE_RETRIES": "0"])
+        #expect(offline.status == 0, "\(offline.stderr)")
+        #expect(offline.stdout.contains("results are still only local (`pipe cache push` sends them)"), "\(offline.stdout)")
+    }
+
     @Test(arguments: [false, true])
     func pushAndPullThroughWebDAV(tls: Bool) throws {
         let server = try WebDAVServer(tls: tls)
