@@ -22,10 +22,17 @@ struct AuditCommand: ParsableCommand {
         let project = options.project
         let runCache = try project.openRunCache()
         let run: RunEntry, stages: [StageEntry]
+        var recipeFile: String?
+        let workspace = runCache.cache.temporaryDirectory + "/audit-workspace-\(UUID().uuidString.prefix(8))"
+        defer { FileSystem.removeTree(workspace) }
         if let bundle {
             guard arguments.isEmpty, !export else { throw UsageError("--bundle DIR takes no RUN (the bundle names it) and no --export") }
-            let contents = try AuditBundle.load(Project.absolute(bundle, from: FileManager.default.currentDirectoryPath), cache: runCache.cache)
+            let directory = Project.absolute(bundle, from: FileManager.default.currentDirectoryPath)
+            let contents = try AuditBundle.load(directory, cache: runCache.cache)
             (run, stages) = (contents.run, contents.stages)
+            if ExperimentSource.decode(run.source) == nil, let text = FileManager.default.contents(atPath: directory + "/recipe.yaml") {
+                recipeFile = try AuditBundleFiles.workspace(from: directory, recipeFile: run.recipeFile, recipeText: text, in: workspace, cache: runCache.cache)
+            }
         } else {
             guard arguments.count == (export ? 2 : 1) else {
                 throw UsageError(export ? "usage: pipe audit --export RUN DIR" : "usage: pipe audit RUN [--stage S]... [--all] (or --export RUN DIR, --bundle DIR)")
@@ -36,13 +43,16 @@ struct AuditCommand: ParsableCommand {
             }
             (run, stages) = (found, try ledger.stages(ofRun: found.id!))
         }
-        var audit = try Audit.load(run: run, stages: stages, cache: runCache.cache)
-        audit.checksRecipeFile = bundle == nil
+        var audit = try Audit.load(run: run, stages: stages, cache: runCache.cache, recipeFile: recipeFile)
+        audit.fromBundle = bundle != nil
         if export {
             let directory = Project.absolute(arguments[1], from: FileManager.default.currentDirectoryPath)
-            try AuditBundle.export(audit, stages: stages, text: audit.recipeText, to: directory)
-            print("wrote \(directory): bundle.json, recipe.yaml, \(audit.experiment == nil ? "" : "experiment.yaml, ")outputs/ (\(audit.recorded.count) stages), metrics/\n"
-                  + "  check it against a cache with: pipe audit --bundle \(arguments[1]) [--stage S]... [--all]")
+            let written = try AuditBundle.export(audit, stages: stages, text: audit.recipeText, to: directory)
+            print("wrote \(directory): bundle.json, recipe.yaml, \(audit.experiment == nil ? "" : "experiment.yaml, ")outputs/ (\(written.stages) stages)"
+                  + (written.metrics > 0 ? ", metrics/ (\(written.metrics) stages)" : "")
+                  + (written.dependencies > 0 ? ", \(written.dependencies) deps files in objects/" : "") + "\n"
+                  + "  check it with: pipe audit --bundle \(arguments[1]) [--stage S]... [--all] (stages re-execute in order from the bundle alone;"
+                  + " a cache or remote with the run's results lets any stage re-execute on its own)")
             return
         }
         let names = audit.pipeline.jobs.map(\.name)
@@ -80,8 +90,7 @@ struct AuditCommand: ParsableCommand {
                 print(nodeDifferences.isEmpty ? "\(name) ran on \(entry.host), the same as the auditing machine"
                       : "\(name) ran on \(entry.host), which differs from the auditing machine:\n" + nodeDifferences.map { "  - \($0)" }.joined(separator: "\n"))
             }
-            Terminal.error("re-executing \(name)...")
-            let outcome = audit.reexecute(name)
+            let outcome = audit.reexecute(name) { Terminal.error("re-executing \(name)...") }
             print(Self.describe(outcome))
             if outcome.reproduced { reproduced += 1 }
         }
