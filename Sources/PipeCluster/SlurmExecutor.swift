@@ -14,10 +14,12 @@ public final class SlurmExecutor {
         public var log: String
         /// The node's `NodeResult`.
         public var result: String
+        /// The stage's progress line, which the node writes and this process shows.
+        public var progress: String
     }
 
-    /// The command a node runs for `job`, writing its `NodeResult` to `resultFile`.
-    public typealias NodeCommand = (_ job: Job, _ resultFile: String) -> [String]
+    /// The command a node runs for `job`, writing its `NodeResult` and progress line to the files of `submission`.
+    public typealias NodeCommand = (_ job: Job, _ submission: Submission) -> [String]
 
     let pipeline: Pipeline
     let cache: Cache
@@ -132,15 +134,15 @@ public final class SlurmExecutor {
     private func submit(_ i: Int, after dependencies: [String]) throws -> Submission {
         let job = pipeline.jobs[i]
         let base = runDirectory + "/" + Self.fileName(job.name)
-        let submission = Submission(id: "", log: base + ".log", result: base + ".result.json")
-        for stale in [submission.log, submission.result] { unlink(stale) }
+        let submission = Submission(id: "", log: base + ".log", result: base + ".result.json", progress: base + ".progress")
+        for stale in [submission.log, submission.result, submission.progress] { unlink(stale) }
         var sbatch = ["--job-name=pipe:\(job.name)", "--output=\(submission.log)",
                       "--chdir=\(FileManager.default.currentDirectoryPath)"]
         if !dependencies.isEmpty {
             sbatch += ["--dependency=afterok:" + dependencies.joined(separator: ":"), "--kill-on-invalid-dep=yes"]
         }
         sbatch += settings.options(for: job.resources)
-        let command = nodeCommand(job, submission.result)
+        let command = nodeCommand(job, submission)
         let script = "#!/bin/sh\n# pipe: stage \(job.name.replacingOccurrences(of: "\n", with: " "))\nexec "
             + command.map(Self.shellQuoted).joined(separator: " ") + "\n"
         var submitted = submission
@@ -205,6 +207,7 @@ public final class SlurmExecutor {
         }
         started[i] = reason
         observer?.stageStarted(job.name, reason: reason)
+        if let submission = submissions[i] { observer?.stageProgress(job.name, file: submission.progress) }
     }
 
     /// A job that ended successfully: its artifact must now be in the cache under the key its

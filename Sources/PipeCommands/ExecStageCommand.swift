@@ -14,6 +14,7 @@ struct ExecStageCommand: ParsableCommand {
     @Option(help: "The stage (job) to execute.") var job: String
     @Option(help: "The digest its key material must have (fails when the recipe changed since submission).") var material: String?
     @Option(help: "Where to write the result (JSON).") var result: String?
+    @Option(help: "Where to write the stage's progress line (the submitting run shows it).") var progress: String?
     @Option(help: "The cache directory.") var cache: String?
     @Option(help: "Build the pipeline from this recipe...") var recipe: String?
     @Option(help: "...or from this experiment.") var experiment: String?
@@ -23,11 +24,12 @@ struct ExecStageCommand: ParsableCommand {
     @Flag(help: "Execute the stage even if it is cached.") var force = false
 
     /// The command line a node runs for `job`.
-    static func arguments(for job: Job, resultFile: String, source: PipelineSource, cacheRoot: String, force: Bool, pipe: String?) -> [String] {
+    static func arguments(for job: Job, resultFile: String, progressFile: String, source: PipelineSource, cacheRoot: String, force: Bool, pipe: String?) -> [String] {
         let binary = pipe ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         // The node chooses its own OpenBLAS core type and threads: drop what this process's re-execution set.
         let clear = BLASCoreType.inheritedSettings().flatMap { ["-u", $0] }
-        return (clear.isEmpty ? [] : ["/usr/bin/env"] + clear) + [binary, "exec-stage", "--job", job.name, "--material", job.material.digest.hex, "--result", resultFile, "--cache", cacheRoot]
+        return (clear.isEmpty ? [] : ["/usr/bin/env"] + clear) + [binary, "exec-stage", "--job", job.name, "--material", job.material.digest.hex, "--result", resultFile,
+                                                                    "--progress", progressFile, "--cache", cacheRoot]
             + source.arguments + (force ? ["--force"] : [])
     }
 
@@ -67,7 +69,8 @@ struct ExecStageCommand: ParsableCommand {
         let cancellation = Cancellation()
         let signals = SignalTrap(cancellation: cancellation)
         defer { signals.restore() }
-        let options = RunOptions(jobs: 1, force: force ? [job] : [], only: [job], requireCached: upstream)
+        let options = RunOptions(jobs: 1, force: force ? [job] : [], only: [job], requireCached: upstream,
+                                 progressFiles: progress.map { [job: $0] } ?? [:])
         let results = Executor(pipeline: pipeline, cache: runCache.cache, options: options, cancellation: cancellation).run()
         if let line = runCache.finish() { print(line) }
         guard var outcome = results.first(where: { $0.job == job }) else { throw UsageError("stage `\(job)` did not run") }

@@ -38,8 +38,8 @@ struct RecordedRun {
             let executor = SlurmExecutor(pipeline: pipeline, cache: cache, options: options, settings: settings,
                                          runDirectory: (settings.logs ?? cacheRoot + "/slurm") + "/run-\(runId)",
                                          previous: previous, cancellation: cancellation, observer: observers,
-                                         nodeCommand: { job, resultFile in
-                                             ExecStageCommand.arguments(for: job, resultFile: resultFile, source: source, cacheRoot: settings.cache ?? cacheRoot,
+                                         nodeCommand: { job, files in
+                                             ExecStageCommand.arguments(for: job, resultFile: files.result, progressFile: files.progress, source: source, cacheRoot: settings.cache ?? cacheRoot,
                                                                         force: options.force.contains(job.name), pipe: settings.pipe)
                                          },
                                          say: { reporter.note($0) })

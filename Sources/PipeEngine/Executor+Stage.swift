@@ -59,7 +59,7 @@ extension Executor {
         // The workspace is the scratch space; `out/`, `in/` and `log` in it are the engine's.
         let context = JobContext(outputDirectory: workspace.output, inputDirectories: [:],
                                  scratchDirectory: workspace.root, logPath: workspace.log,
-                                 progressPath: workspace.progress, cancellation: cancellation)
+                                 progressPath: options.progressFiles[job.name] ?? workspace.progress, cancellation: cancellation)
         var inputs: [String: String] = [:]
         do {
             try workspace.prepare()

@@ -72,7 +72,9 @@ public struct JobContext: Sendable {
     /// sees the old line or the new).
     public func progress(_ text: String) {
         guard let line = text.split(separator: "\n").last else { return }
-        try? FileSystem.writeAtomically(Data((line + "\n").utf8), to: progressPath, temporaryDirectory: scratchDirectory)
+        // The temporary file beside the progress file: a rename stays on its file system.
+        try? FileSystem.writeAtomically(Data((line + "\n").utf8), to: progressPath,
+                                        temporaryDirectory: (progressPath as NSString).deletingLastPathComponent)
     }
 }
 

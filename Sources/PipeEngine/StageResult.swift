@@ -76,9 +76,13 @@ public struct RunOptions: Sendable {
     /// Stages that must be cache hits: a miss fails them instead of executing them (a cluster
     /// node executes one stage and expects its upstream stages cached).
     public var requireCached: Set<String>
+    /// Where a stage's progress line goes instead of its workspace (a cluster node writes it beside
+    /// the job's log, where the submitting run reads it).
+    public var progressFiles: [String: String]
 
     public init(jobs: Int = 1, force: Set<String> = [], only: Set<String>? = nil, keepGoing: Bool = false,
-                requireCached: Set<String> = []) {
+                requireCached: Set<String> = [], progressFiles: [String: String] = [:]) {
+        self.progressFiles = progressFiles
         self.jobs = max(1, jobs)
         self.force = force
         self.only = only

@@ -3,7 +3,8 @@ import PipeTestSupport
 import Testing
 
 /// The live progress line on a terminal (a pseudo-terminal from `script`): a `command` stage's
-/// `$PIPE_PROGRESS` line shows in it, and every redraw fits the terminal's width.
+/// `$PIPE_PROGRESS` line shows in it, and every redraw fits the terminal's width. (On Slurm: in
+/// SlurmExecutorTests.)
 struct ProgressLineTests {
     static let recipe = """
         pipe: 1
@@ -17,11 +18,11 @@ struct ProgressLineTests {
         """
 
     /// Runs `pipe run steps.yaml` under a pseudo-terminal `columns` wide; the raw bytes it drew.
-    static func runOnATerminal(_ project: CLIProject, columns: Int) throws -> String {
+    static func runOnATerminal(_ project: CLIProject, columns: Int, options: String = "", environment: [String: String] = [:]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-q", "-e", "-c", "cd '\(project.path)' && '\(PipeBinary.path)' run steps.yaml", "/dev/null"]
-        var variables = ProcessInfo.processInfo.environment
+        process.arguments = ["-q", "-e", "-c", "cd '\(project.path)' && '\(PipeBinary.path)' run steps.yaml \(options)", "/dev/null"]
+        var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         variables["PIPE_CACHE"] = nil
         variables["COLUMNS"] = String(columns)
         variables["TERM"] = "xterm"
@@ -40,14 +41,17 @@ struct ProgressLineTests {
     @Test func aCommandStagesProgressShowsAndEveryRedrawFitsANarrowTerminal() throws {
         let project = try CLIProject()
         try project.directory.write("steps.yaml", Self.recipe)
-        let drawn = try Self.runOnATerminal(project, columns: 48)
-        // Each redraw is `\r ESC[K line`; permanent lines end in a newline.
-        let redraws = drawn.components(separatedBy: "\r\u{1b}[K").dropFirst()
-            .map { $0.split(separator: "\n", omittingEmptySubsequences: false)[0].replacingOccurrences(of: "\r", with: "") }
-            .filter { $0.hasPrefix("[") }
+        let redraws = Self.redraws(try Self.runOnATerminal(project, columns: 48))
         #expect(redraws.contains { $0.contains("(step ") }, "\(redraws)")
         for line in redraws { #expect(line.count <= 47, "`\(line)` is \(line.count) characters wide") }
         #expect(redraws.contains { $0.hasSuffix("…") }, "a long line is cut with an ellipsis: \(redraws)")
+    }
+
+    /// The status lines drawn: each redraw is `\r ESC[K line`; permanent lines end in a newline.
+    static func redraws(_ drawn: String) -> [String] {
+        drawn.components(separatedBy: "\r\u{1b}[K").dropFirst()
+            .map { $0.split(separator: "\n", omittingEmptySubsequences: false)[0].replacingOccurrences(of: "\r", with: "") }
+            .filter { $0.hasPrefix("[") }
     }
 
     @Test func aWideTerminalShowsTheWholeLine() throws {

@@ -33,6 +33,17 @@ import Glibc
 
     """
 
+    @Test func aStagesProgressOnANodeShowsInTheSubmittingRunsLine() throws {
+        let cluster = try SlurmCluster()
+        let project = try CLIProject()
+        try project.directory.write("steps.yaml", ProgressLineTests.recipe)
+        let redraws = ProgressLineTests.redraws(try ProgressLineTests.runOnATerminal(project, columns: 200, options: "--executor slurm",
+                                                                                    environment: cluster.environment))
+        #expect(redraws.contains { $0.contains("train") && $0.contains("(step ") && $0.contains("/8 loss 0.") }, "\(redraws)")
+        // The node wrote it beside the job's log.
+        #expect(FileManager.default.fileExists(atPath: project.path + "/artifacts/slurm/run-1/train.progress"))
+    }
+
     @Test func aDiamondRunsOnTheClusterWithIndependentStagesAtOnceAndASecondRunSubmitsNothing() throws {
         let cluster = try SlurmCluster()
         let project = try CLIProject()
