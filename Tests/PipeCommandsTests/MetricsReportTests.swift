@@ -21,6 +21,18 @@ struct MetricsReportTests {
         #expect(!FileManager.default.fileExists(atPath: project.path + "/reports"), "nothing is written")
     }
 
+    @Test func theDemoRecipesRunsAreComparedAndReportedByTheirStatsMetrics() throws {
+        let project = try CLIProject()
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        #expect(BackgroundProcess.run("/bin/cp", ["-R", repository + "/recipes", project.path + "/recipes"]).status == 0)
+        #expect(try project.pipe("run", "recipes/demo.yaml").status == 0)
+        #expect(try project.pipe("run", "recipes/demo.yaml", "--set", "seed=8").status == 0)
+        let compare = try project.pipe("compare", "1", "2", "--changed")
+        #expect(compare.status == 0 && compare.stdout.contains("stats") && !compare.stdout.contains("no metric"), "\(compare.stdout)\(compare.stderr)")
+        let report = try project.pipe("report", "latest", "--out", "out/report")
+        #expect(report.status == 0 && report.stdout.hasPrefix("stats\n| metric | value |"), "\(report.stdout)\(report.stderr)")
+    }
+
     @Test func compareWithAFilterThatMatchesNothingNamesIt() throws {
         let project = try CLIProject()
         #expect(try project.pipe("run", "ablate/grid.yaml").status == 0)
