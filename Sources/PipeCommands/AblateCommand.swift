@@ -32,8 +32,8 @@ struct AblateCommand: ParsableCommand {
         for metric in parsed.compare {
             let stage = String(metric.prefix { $0 != "." })
             guard stages.contains(stage) else {
-                let hint = Suggestions.hint(for: stage, in: Array(stages).sorted()).map { "\n  hint: \($0)" } ?? ""
-                throw UsageError("\(experiment): compare `\(metric)`: no stage `\(stage)` in \(parsed.recipe)\(hint)")
+                throw UsageError("\(experiment): compare `\(metric)`: no stage `\(stage)` in \(parsed.recipe)",
+                                 hint: Suggestions.hint(for: stage, in: Array(stages).sorted()))
             }
         }
         let distinct = ablation.pipeline.jobs.count
@@ -64,7 +64,7 @@ enum AxisOptions {
     static func apply(axes: [String], seeds: String?, to experiment: inout Experiment) throws {
         for text in axes {
             guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
-                throw UsageError("--axis \(text): expected path=v1,v2\n  hint: for example --axis params.reasoning=cot,instruct")
+                throw UsageError("--axis \(text): expected path=v1,v2", hint: "for example --axis params.reasoning=cot,instruct")
             }
             let path = String(text[..<equals])
             let label = text.count > 80 ? "--axis \(text.prefix(80))…" : "--axis \(text)"

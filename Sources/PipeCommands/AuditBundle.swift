@@ -70,7 +70,7 @@ enum AuditBundle {
     /// the audit finds them.
     static func load(_ directory: String, cache: Cache) throws -> Contents {
         guard let data = FileManager.default.contents(atPath: directory + "/bundle.json") else {
-            throw UsageError("\(directory) is not an audit bundle (no bundle.json)\n  hint: `pipe audit --export RUN DIR` writes one")
+            throw UsageError("\(directory) is not an audit bundle (no bundle.json)", hint: "`pipe audit --export RUN DIR` writes one")
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601

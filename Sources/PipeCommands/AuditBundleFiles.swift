@@ -54,7 +54,7 @@ enum AuditBundleFiles {
                 stored = try store.ingest(fileAt: copy).digest
             }
             guard stored == digest else {
-                throw UsageError("dependency `\(path)` (\(source)) changed since the run (\(stored.short), the run read \(digest.short)); the bundle cannot carry what the run read\n  hint: restore the file as it was (from version control), then export again")
+                throw UsageError("dependency `\(path)` (\(source)) changed since the run (\(stored.short), the run read \(digest.short)); the bundle cannot carry what the run read", hint: "restore the file as it was (from version control), then export again")
             }
             carried.append(Dependency(path: path, digest: digest.hex, type: type))
         }
@@ -70,7 +70,7 @@ enum AuditBundleFiles {
     static func workspace(from bundle: String, recipeFile: String, recipeText: Data, in workspace: String, cache: Cache) throws -> String {
         let data = FileManager.default.contents(atPath: bundle + "/deps.json") ?? Data("[]".utf8)
         guard let carried = try? JSONDecoder().decode([Dependency].self, from: data) else {
-            throw UsageError("\(bundle)/deps.json is not a list of dependencies\n  hint: export the bundle again with `pipe audit --export RUN DIR`")
+            throw UsageError("\(bundle)/deps.json is not a list of dependencies", hint: "export the bundle again with `pipe audit --export RUN DIR`")
         }
         let climbs = carried.map { $0.path.split(separator: "/").prefix { $0 == ".." }.count }.max() ?? 0
         let originalDirectory = (recipeFile as NSString).deletingLastPathComponent.split(separator: "/").map(String.init)
@@ -117,7 +117,7 @@ enum AuditBundleFiles {
             do {
                 try cache.objects.write(try store.read(digest))
             } catch {
-                throw UsageError("\(bundle)/objects: \(error)\n  hint: the bundle is damaged; ask for it again")
+                throw UsageError("\(bundle)/objects", cause: error, hint: "the bundle is damaged; ask for it again")
             }
         }
     }

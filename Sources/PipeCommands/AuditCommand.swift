@@ -39,7 +39,7 @@ struct AuditCommand: ParsableCommand {
             }
             let reference = arguments[0]
             guard let ledger = try project.existingLedger(), let found = try ledger.run(reference) else {
-                throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+                throw UsageError("no run `\(reference)` in \(project.cacheRoot)", hint: "`pipe runs` lists the recorded runs")
             }
             (run, stages) = (found, try ledger.stages(ofRun: found.id!))
         }
@@ -57,8 +57,8 @@ struct AuditCommand: ParsableCommand {
         }
         let names = audit.pipeline.jobs.map(\.name)
         for name in stage where !names.contains(name) {
-            let hint = Suggestions.hint(for: name, in: names).map { "\n  hint: \($0)" } ?? ""
-            throw UsageError("--stage \(name): run \(run.id!) has no stage `\(name)` (stages: \(names.joined(separator: ", ")))\(hint)")
+            throw UsageError("--stage \(name): run \(run.id!) has no stage `\(name)` (stages: \(names.joined(separator: ", ")))",
+                             hint: Suggestions.hint(for: name, in: names))
         }
         print("audit of run \(run.id!) (\(run.recipeName), \(audit.experiment.map { "experiment \($0.experiment) over " } ?? "")\(run.recipeFile)), started \(Show.timestamp(run.started)) on \(run.host)")
         let chain = audit.verifyChain()

@@ -14,9 +14,9 @@ extension CacheCommand {
         case (_, false):
             guard let ledger = try project.existingLedger(), let run = try ledger.run(reference ?? "latest") else {
                 if reference == nil {
-                    throw UsageError("no run recorded in \(project.cacheRoot) yet\n  hint: `pipe run RECIPE` first, or give --all for every local result")
+                    throw UsageError("no run recorded in \(project.cacheRoot) yet", hint: "`pipe run RECIPE` first, or give --all for every local result")
                 }
-                throw UsageError("no run `\(reference ?? "")` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+                throw UsageError("no run `\(reference ?? "")` in \(project.cacheRoot)", hint: "`pipe runs` lists the recorded runs")
             }
             var seen = Set<Digest>()
             return try ledger.stages(ofRun: run.id!).compactMap { $0.key.flatMap(Digest.init(hex:)) }.filter { seen.insert($0).inserted }
@@ -59,7 +59,7 @@ extension CacheCommand {
                 do {
                     _ = try keyFile.loadOrCreate()
                 } catch {
-                    throw UsageError("\(error)")
+                    throw UsageError(wrapping: error)
                 }
             }
             let (outcomes, failed) = CacheCommand.transferEach(keys, verb: "push") { key in
@@ -85,7 +85,7 @@ extension CacheCommand {
             let keys: [Digest]
             if all && reference == nil {
                 guard let listed = try remote.remoteKeys() else {
-                    throw UsageError("\(remote.backend.displayName) cannot list its results\n  hint: nginx lists with `autoindex on; autoindex_format json;`; or pull a run")
+                    throw UsageError("\(remote.backend.displayName) cannot list its results", hint: "nginx lists with `autoindex on; autoindex_format json;`; or pull a run")
                 }
                 keys = listed.sorted()
             } else {
@@ -119,7 +119,7 @@ extension CacheCommand {
             do {
                 listed = try remote.remoteKeys()
             } catch {
-                throw UsageError("cannot reach \(remote.backend.displayName): \(error)")
+                throw UsageError("cannot reach \(remote.backend.displayName)", cause: error)
             }
             var rows: [[String]] = []
             let onRemote: Set<Digest>
@@ -158,7 +158,7 @@ extension CacheCommand {
             do {
                 print(try keyFile.loadOrCreate().publicKey)
             } catch {
-                throw UsageError("\(error)")
+                throw UsageError(wrapping: error)
             }
         }
     }

@@ -22,13 +22,13 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         let project = options.project
         guard let ledger = try project.existingLedger() else {
-            throw UsageError("no runs recorded in \(project.cacheRoot)\n  hint: `pipe run RECIPE` records one")
+            throw UsageError("no runs recorded in \(project.cacheRoot)", hint: "`pipe run RECIPE` records one")
         }
         let cache = try project.openCache()
         var runs: [(label: String, metrics: [String: Double])] = []
         for reference in references {
             guard let run = try ledger.run(reference), let id = run.id else {
-                throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+                throw UsageError("no run `\(reference)` in \(project.cacheRoot)", hint: "`pipe runs` lists the recorded runs")
             }
             var metrics: [String: Double] = [:]
             for entry in try ledger.stages(ofRun: id) {

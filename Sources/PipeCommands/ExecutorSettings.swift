@@ -32,7 +32,7 @@ struct ExecutorSettings: Equatable {
     static func kind(_ name: String, origin: String) throws -> Kind {
         guard let kind = Kind(rawValue: name) else {
             let hint = Suggestions.hint(for: name, in: Kind.allCases.map(\.rawValue)) ?? "executors: local, slurm"
-            throw UsageError("\(origin): unknown executor `\(name)`\n  hint: \(hint)")
+            throw UsageError("\(origin): unknown executor `\(name)`", hint: "\(hint)")
         }
         return kind
     }
@@ -112,12 +112,12 @@ struct ExecutorOption: ParsableArguments {
         case .slurm:
             let client = SlurmClient()
             guard client.locate("sbatch") != nil, client.locate("squeue") != nil else {
-                throw UsageError("executor slurm: `sbatch` and `squeue` are not on PATH\n  hint: run pipe on the cluster's login node, or use --executor local")
+                throw UsageError("executor slurm: `sbatch` and `squeue` are not on PATH", hint: "run pipe on the cluster's login node, or use --executor local")
             }
             // sbatch retries a missing configuration file for a minute before it says so.
             if let file = ProcessInfo.processInfo.environment["SLURM_CONF"], !FileManager.default.fileExists(atPath: file) {
-                throw UsageError("executor slurm: SLURM_CONF=\(file): no such file\n  hint: point SLURM_CONF at the cluster's slurm.conf, "
-                                 + "or start a single-node cluster to try pipe: `scripts/slurm-single-node.sh start DIR`")
+                throw UsageError("executor slurm: SLURM_CONF=\(file): no such file",
+                                 hint: "point SLURM_CONF at the cluster's slurm.conf, or start a single-node cluster to try pipe: `scripts/slurm-single-node.sh start DIR`")
             }
             return .slurm(settings.slurm, source: source)
         }

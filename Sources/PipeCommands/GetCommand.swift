@@ -15,7 +15,7 @@ struct GetCommand: ParsableCommand {
     func run() throws {
         let project = options.project
         guard let ledger = try project.existingLedger(), let run = try ledger.run(reference) else {
-            throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+            throw UsageError("no run `\(reference)` in \(project.cacheRoot)", hint: "`pipe runs` lists the recorded runs")
         }
         let stages = try ledger.stages(ofRun: run.id!)
         guard let entry = stages.first(where: { $0.stage == stage }) else {
@@ -40,7 +40,7 @@ struct GetCommand: ParsableCommand {
             // removes what was written.
             try Tree.materialize(digest, from: cache.objects, into: target)
         } catch {
-            throw UsageError("cannot copy the output of `\(stage)`: \(error)\n  hint: `pipe cache verify --repair` removes damaged results; `pipe run` then recomputes them")
+            throw UsageError("cannot copy the output of `\(stage)`", cause: error, hint: "`pipe cache verify --repair` removes damaged results; `pipe run` then recomputes them")
         }
         print("wrote \(target)")
     }

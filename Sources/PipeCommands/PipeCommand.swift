@@ -25,25 +25,12 @@ public struct PipeCommand: ParsableCommand {
             var command = try parseAsRoot(arguments)
             try command.run()
             Foundation.exit(0)
-        } catch let error as RecipeError {
-            Terminal.error(error.description)
-            Foundation.exit(2)
-        } catch let error as UsageError {
-            Terminal.error("error: " + error.description)
-            Foundation.exit(2)
-        } catch let error as LedgerError {
-            Terminal.error("error: " + error.description)
-            Foundation.exit(2)
-        } catch let code as ExitCode {
-            Foundation.exit(code.rawValue)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
-                Foundation.exit(0)
+            let report = ErrorReport.render(error)
+            if let text = report.text {
+                if report.toStandardOutput { print(text) } else { Terminal.error(text) }
             }
-            Terminal.error(fullMessage(for: error))
-            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+            Foundation.exit(report.exitCode)
         }
     }
 }

@@ -5,11 +5,6 @@ import PipeRecipe
 import PipeRemote
 import PipeStages
 
-/// A usage problem that is not in a recipe (a missing file, an unknown stage name): exit code 2.
-struct UsageError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// Where a command's cache is, per the SPEC: `--cache DIR`, else `PIPE_CACHE`, else `artifacts/`
 /// beside the nearest `pipe.yaml` above the current directory, else `./artifacts`.
@@ -56,7 +51,7 @@ struct Project {
         do {
             remote = try remoteCache(settings, local: try openCache())
         } catch let error as RemoteError {
-            if case .configuration = error { throw UsageError("\(error)") }
+            if case .configuration = error { throw UsageError(wrapping: error) }
             Terminal.error("warning: \(error); continuing with the local cache")
             return RunCache(cache: try openCache(), remote: nil)
         }
@@ -68,12 +63,12 @@ struct Project {
     func openRemote() throws -> RemoteCache {
         let settings = try settings()
         guard settings.remote != nil else {
-            throw UsageError("no remote configured\n  hint: add `remote: /mnt/shared/pipe-cache` (or http://host:port/path/) to pipe.yaml, or set PIPE_REMOTE")
+            throw UsageError("no remote configured", hint: "add `remote: /mnt/shared/pipe-cache` (or http://host:port/path/) to pipe.yaml, or set PIPE_REMOTE")
         }
         do {
             return try remoteCache(settings, local: try openCache())
         } catch let error as RemoteError {
-            throw UsageError("\(error)")
+            throw UsageError(wrapping: error)
         }
     }
 
@@ -96,7 +91,7 @@ struct Project {
         do {
             return try Cache.onDisk(root: cacheRoot)
         } catch {
-            throw UsageError("cannot use the cache at \(cacheRoot): \(error)")
+            throw UsageError("cannot use the cache at \(cacheRoot)", cause: error)
         }
     }
 
@@ -116,9 +111,9 @@ struct Project {
             try FileManager.default.createDirectory(atPath: cacheRoot, withIntermediateDirectories: true)
             return try Ledger(path: cacheRoot + "/ledger.sqlite")
         } catch let error as LedgerError {
-            throw UsageError(error.description)
+            throw UsageError(wrapping: error)
         } catch {
-            throw UsageError("cannot open the run ledger in \(cacheRoot): \(error)")
+            throw UsageError("cannot open the run ledger in \(cacheRoot)", cause: error)
         }
     }
 
@@ -130,7 +125,7 @@ struct Project {
         do {
             return try Ledger(readingAt: path) ?? openLedger()
         } catch let error as LedgerError {
-            throw UsageError(error.description)
+            throw UsageError(wrapping: error)
         }
     }
 }
@@ -188,8 +183,7 @@ struct LoadedRecipe {
     func checkStageNames(_ names: [String], option: String) throws {
         let known = recipe.stages.map(\.name)
         for name in names where !known.contains(name) {
-            let hint = Suggestions.hint(for: name, in: known).map { "\n  hint: \($0)" } ?? ""
-            throw UsageError("\(option) \(name): no stage `\(name)` in \(file)\(hint)")
+            throw UsageError("\(option) \(name): no stage `\(name)` in \(file)", hint: Suggestions.hint(for: name, in: known))
         }
     }
 

@@ -53,7 +53,7 @@ enum InputFile {
         }
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            if errno == ENOENT { throw UsageError("cannot read \(what) \(path): no such file\n  hint: \(hint)") }
+            if errno == ENOENT { throw UsageError("cannot read \(what) \(path): no such file", hint: "\(hint)") }
             throw UsageError("cannot read \(what) \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(descriptor) }

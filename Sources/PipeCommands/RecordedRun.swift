@@ -56,7 +56,7 @@ struct RecordedRun {
                     try? ledger.finish(run: runId, status: "failed")
                 }
                 let hint = (error as? SlurmClient.Failure)?.hint ?? SlurmClient.hint(forSubmission: "")
-                throw UsageError("\(error)\n  hint: \(hint)")
+                throw UsageError(wrapping: error, hint: hint)
             }
         }
         reporter.stop()

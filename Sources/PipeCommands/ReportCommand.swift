@@ -23,7 +23,7 @@ struct ReportCommand: ParsableCommand {
             return try experimentReport(project)
         }
         guard let ledger = try project.existingLedger(), let run = try ledger.run(reference) else {
-            throw UsageError("no run `\(reference)` in \(project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+            throw UsageError("no run `\(reference)` in \(project.cacheRoot)", hint: "`pipe runs` lists the recorded runs")
         }
         let runId = run.id ?? 0
         let target = Project.absolute(out ?? "reports/run-\(runId)", from: FileManager.default.currentDirectoryPath)
@@ -38,7 +38,7 @@ struct ReportCommand: ParsableCommand {
                 let source = try ReportSource(label: entry.stage) { AblationRun.file($0, of: digest, cache: cache) }
                 if !source.isEmpty { sources.append(source) }
             } catch let error as ReportError {
-                throw UsageError("cannot report stage `\(entry.stage)`: \(error)")
+                throw UsageError("cannot report stage `\(entry.stage)`", cause: error)
             }
         }
         guard !sources.isEmpty else {
@@ -68,7 +68,7 @@ struct ReportCommand: ParsableCommand {
         }
         let missing = ablation.pipeline.jobs.count - outputs.count
         guard missing == 0 else {
-            throw UsageError("\(missing) of the grid's \(ablation.pipeline.jobs.count) stages are not in the cache\n  hint: run `pipe ablate \(reference)` first")
+            throw UsageError("\(missing) of the grid's \(ablation.pipeline.jobs.count) stages are not in the cache", hint: "run `pipe ablate \(reference)` first")
         }
         var report = AblationRun(ablation: ablation, project: project, jobs: 1).report(outputs: outputs, failures: [:], cache: cache)
         if let title { report.title = title }

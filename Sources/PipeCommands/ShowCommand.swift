@@ -10,7 +10,7 @@ struct ShowCommand: ParsableCommand {
 
     func run() throws {
         guard let ledger = try options.project.existingLedger(), let entry = try ledger.run(reference) else {
-            throw UsageError("no run `\(reference)` in \(options.project.cacheRoot)\n  hint: `pipe runs` lists the recorded runs")
+            throw UsageError("no run `\(reference)` in \(options.project.cacheRoot)", hint: "`pipe runs` lists the recorded runs")
         }
         print("""
         run          \(entry.id!)\(entry.tag.map { " (tag \($0))" } ?? "")

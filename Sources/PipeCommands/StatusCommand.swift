@@ -53,7 +53,7 @@ final class RemoteLookup {
         do {
             remote = try project.remoteCache(settings, local: cache)
         } catch let error as RemoteError {
-            if case .configuration = error { throw UsageError("\(error)") }
+            if case .configuration = error { throw UsageError(wrapping: error) }
             Terminal.error("warning: \(error); showing the local cache only")
             return nil
         }
