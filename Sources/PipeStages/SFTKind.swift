@@ -76,7 +76,7 @@ public struct SFTKind: StageKind {
         var shape = config.model
         shape.imageSize = shape.patch
         if let problem = shape.problem {
-            throw RecipeError(stage.stage.with["model"]?.location ?? stage.stage.location, path: "stages.\(stage.stage.name).with.model", problem)
+            throw RecipeError(stage.stage.with[TrainingOptions.Model.group.name]?.location ?? stage.stage.location, path: "stages.\(stage.stage.name).with.model", problem)
         }
         try TrainingKindSupport.requireInputs(of: self, stage)
         return SFTAction(config: config)

@@ -65,7 +65,7 @@ public struct SynthKind: StageKind {
         }
         let modalities = try o[Self.modalities]
         if modalities.count == 1, try o[Self.questionTypeList].contains(QuestionType.modality.rawValue) {
-            let node = stage.with["question_types"] ?? stage.with
+            let node = stage.with[Self.questionTypeList.name] ?? stage.with
             throw RecipeError(node.location, path: "\(path).question_types",
                               "Modality Recognition needs at least two modalities to choose between; `modalities` has only \(modalities[0])",
                               hint: "add a modality or drop Modality Recognition from `question_types`")
