@@ -4,7 +4,7 @@
 SWIFT ?= swift
 DEMO_RECIPE ?= recipes/at-grpo.yaml
 
-.PHONY: deps build build-debug demo test bench bench-snakemake fuzz report-screenshot clean
+.PHONY: deps build build-debug demo test docs bench bench-snakemake fuzz report-screenshot clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -30,6 +30,11 @@ demo: build
 test: build-debug
 	@bash scripts/python-env.sh
 	$(SWIFT) test --skip-build
+
+# The generated sections of docs/kinds/*.md (options tables, inputs, outputs), from the kinds' declarations.
+docs:
+	$(SWIFT) build --product pipe
+	.build/debug/pipe kinds --write-docs docs/kinds
 
 # bsdtar (libarchive-tools) is the floor the dataset benchmark compares unpack with.
 bench: build

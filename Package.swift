@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "PipeArchiveTests", dependencies: ["PipeArchive", "PipeTestSupport"]),
         .testTarget(name: "PipeEngineTests", dependencies: ["PipeEngine", "PipeTestSupport"]),
         .testTarget(name: "PipeRemoteTests", dependencies: ["PipeRemote", "PipeEngine", "PipeTestSupport"]),
-        .testTarget(name: "PipeStagesTests", dependencies: ["PipeStages", "PipeRecipe", "PipeEngine", "PipeTestSupport"]),
+        .testTarget(name: "PipeStagesTests", dependencies: ["PipeStages", "PipeRecipe", "PipeEngine", "PipeTraining", "PipeModel", "PipeTestSupport"]),
         .testTarget(name: "PipeCommandsTests", dependencies: ["PipeCommands", "PipeLedger", "PipeTestSupport", "PipeCluster",
                                                              "PipeArchive", "PipeData", "PipeImaging"],
                     exclude: ["Recipes"]),

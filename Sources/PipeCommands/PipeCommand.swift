@@ -13,7 +13,7 @@ public struct PipeCommand: ParsableCommand {
         subcommands: [ValidateCommand.self, RunCommand.self, StatusCommand.self, DagCommand.self,
                       RunsCommand.self, ShowCommand.self, GetCommand.self, CacheCommand.self,
                       ReportCommand.self, AblateCommand.self, CompareCommand.self, AuditCommand.self,
-                      ExecStageCommand.self])
+                      ExecStageCommand.self, KindsCommand.self])
 
     public init() {}
 

@@ -14,6 +14,12 @@ public struct CommandKind: StageKind {
 
     public init() {}
 
+    public let summary = "runs a shell command of yours ($PIPE_OUT, $PIPE_IN_<role>, $PIPE_SEED, $PIPE_PARAMS)"
+
+    public let inputs = [KindInput("ROLE", "any stages; each output directory is in $PIPE_IN_<role>", required: false)]
+
+    public let outputs = [KindOutput("*", "whatever the command writes to $PIPE_OUT")]
+
     // No schema: `with` is free-form for commands and reaches the command as `$PIPE_PARAMS`.
 
     public func action(for stage: ResolvedStage) throws -> JobAction {

@@ -19,73 +19,95 @@ public struct EvaluateKind: StageKind {
 
     public init() {}
 
-    /// The budgets evaluated by default: 1, 2, 4 and 8 / 255.
-    static let defaultBudgets: [Value] = [1.0, 2.0, 4.0, 8.0].map { Value.double($0 / 255) }
+    public let summary = "clean, attacked, misleading-cue and certified accuracy of a policy on a split"
 
-    static let attackOptions = OptionSchema([
-        .init("methods", .textList(AttackSettings.Method.allCases.map(\.rawValue)), default: .list([]),
-              help: "attacks to run: fgsm, pgd_linf, pgd_l2 (none by default)"),
-        .init("eps", .numberList(0...1000), default: .list(defaultBudgets), help: "budgets on [0, 1] pixels, each method at each"),
-        .init("steps", .int(1...1000), default: .int(10), help: "PGD steps"),
-        .init("limit", .int(0...10_000_000), default: .int(0), help: "records to attack, drawn from the scored ones with a fixed seed (0: all)"),
-        .init("alpha_ratio", .number(0...100), default: .double(0.25), help: "PGD step size as a fraction of eps (torchattacks: 2/255 at 8/255)"),
-        .init("random_start", .bool, default: .bool(true), help: "start PGD at a random point of the ball"),
-    ])
+    public let inputs = [
+        KindInput("dataset", "an unpack stage"),
+        KindInput("policy", "a training stage", note: "an sft, grpo or at-grpo stage, or a smooth stage (its model.safetensors)"),
+        KindInput("smoothing", "a smooth stage", required: false, note: "whose sigma and CERTIFY settings `certify` takes"),
+    ]
 
-    static let certifyOptions = OptionSchema([
-        .init("sigma", .number(0.0001...100), default: .null, help: "noise level (default: the `smoothing` input's choice)"),
-        .init("n0", .int(1...10_000_000), default: .null, help: "CERTIFY's selection samples (default: the smoothing input's, else 100)"),
-        .init("n", .int(1...100_000_000), default: .null, help: "CERTIFY's estimation samples (default: the smoothing input's, else 100000)"),
-        .init("alpha", .number(1e-12...0.5), default: .null, help: "failure probability (default: the smoothing input's, else 0.001)"),
-        .init("predict_n", .int(0...100_000_000), default: .int(0), help: "PREDICT's samples per record (0: the same as n)"),
-        .init("radii", .numberList(0...1000), default: .list(SmoothKind.defaultRadii), help: "L2 radii the certified accuracy is reported at"),
-        .init("limit", .int(0...10_000_000), default: .int(0), help: "records to certify, spread over the scored ones (0: all)"),
-        .init("batch_size", .int(1...4096), default: .int(32), help: "noisy samples decoded together"),
-    ])
+    public let outputs = [
+        KindOutput("metrics.json", "accuracy overall, by modality, by question type and on their grid, format compliance, "
+                   + "completion length, accuracy under each attack and eps, misleading cues, stepwise consistency, certified accuracy"),
+        KindOutput("report.md", "the same as tables"),
+        KindOutput("attacks.csv", "accuracy per attack and eps"),
+        KindOutput("predictions.jsonl", "each scored answer"),
+        KindOutput("certificates.csv", "with certification: each record's smoothed prediction and certified radius"),
+    ]
 
-    static let cueOptions = OptionSchema([
-        .init("limit", .int(0...10_000_000), default: .int(0),
-              help: "records probed with each misleading cue, drawn from the scored ones with a fixed seed (0: all)"),
-    ])
+    /// The `attack:` group: adversarial evaluation.
+    enum Attack {
+        static let methods = OptionKey<[AttackSettings.Method]>("methods", default: [], help: "attacks to run: fgsm, pgd_linf, pgd_l2 (none by default)")
+        /// The budgets evaluated by default: 1, 2, 4 and 8 / 255.
+        static let eps = OptionKey<[Double]>("eps", 0...1000, default: [1.0, 2.0, 4.0, 8.0].map { $0 / 255 }, help: "budgets on [0, 1] pixels, each method at each")
+        static let steps = OptionKey<Int>("steps", 1...1000, default: 10, help: "PGD steps")
+        static let limit = OptionKey<Int>("limit", 0...10_000_000, default: 0, help: "records to attack, drawn from the scored ones with a fixed seed (0: all)")
+        static let alphaRatio = OptionKey<Double>("alpha_ratio", 0...100, default: 0.25, help: "PGD step size as a fraction of eps (torchattacks: 2/255 at 8/255)")
+        static let randomStart = OptionKey<Bool>("random_start", default: true, help: "start PGD at a random point of the ball")
+        static let group = OptionKey<OptionValues>("attack", group: [methods, eps, steps, limit, alphaRatio, randomStart], help: "adversarial evaluation")
+
+        /// Every method at every budget.
+        static func settings(_ o: OptionValues) throws -> [AttackSettings] {
+            let (ratio, steps, randomStart) = (try o[alphaRatio], try o[Self.steps], try o[Self.randomStart])
+            var attacks: [AttackSettings] = []
+            for method in try o[methods] {
+                for eps in try o[Self.eps] {
+                    attacks.append(AttackSettings(method: method, eps: eps, alpha: eps * ratio, steps: method == .fgsm ? 1 : steps,
+                                                  randomStart: method != .fgsm && randomStart))
+                }
+            }
+            return attacks
+        }
+    }
+
+    /// The `certify:` group: randomized smoothing.
+    enum Certify {
+        static let sigma = OptionKey<Double?>("sigma", 0.0001...100, help: "noise level (default: the `smoothing` input's choice)")
+        static let n0 = OptionKey<Int?>("n0", 1...10_000_000, help: "CERTIFY's selection samples (default: the smoothing input's, else 100)")
+        static let n = OptionKey<Int?>("n", 1...100_000_000, help: "CERTIFY's estimation samples (default: the smoothing input's, else 100000)")
+        static let alpha = OptionKey<Double?>("alpha", 1e-12...0.5, help: "failure probability (default: the smoothing input's, else 0.001)")
+        static let predictN = OptionKey<Int>("predict_n", 0...100_000_000, default: 0, help: "PREDICT's samples per record (0: the same as n)")
+        static let radii = OptionKey<[Double]>("radii", 0...1000, default: SmoothKind.defaultRadii, help: "L2 radii the certified accuracy is reported at")
+        static let limit = OptionKey<Int>("limit", 0...10_000_000, default: 0, help: "records to certify, spread over the scored ones (0: all)")
+        static let batchSize = OptionKey<Int>("batch_size", 1...4096, default: 32, help: "noisy samples decoded together")
+        static let group = OptionKey<OptionValues>("certify", group: [sigma, n0, n, alpha, predictN, radii, limit, batchSize],
+                                                   help: "randomized smoothing: certified accuracy (on with a `smoothing` input or a sigma)")
+
+        static func request(_ o: OptionValues) throws -> CertifyRequest {
+            CertifyRequest(sigma: try o[sigma], n0: try o[n0], n: try o[n], alpha: try o[alpha], predictN: try o[predictN],
+                           radii: try o[radii], limit: try o[limit], batchSize: try o[batchSize])
+        }
+    }
+
+    /// The `cues:` group: Med-R2's misleading-cue probes.
+    enum Cues {
+        static let limit = OptionKey<Int>("limit", 0...10_000_000, default: 0,
+                                          help: "records probed with each misleading cue, drawn from the scored ones with a fixed seed (0: all)")
+        static let group = OptionKey<OptionValues>("cues", group: [limit], help: "Med-R2's misleading-cue probes (a hint, shuffled options)")
+    }
+
+    static let split = OptionKey<Split>("split", default: .test, help: "the split to score")
+    static let limit = OptionKey<Int>("limit", 0...10_000_000, default: 0, help: "records to score, drawn from the split with a fixed seed (0: all)")
+    static let maxNewTokens = OptionKey<Int>("max_new_tokens", 1...4096, default: 96, help: "tokens to generate per answer")
 
     public var schema: OptionSchema? {
-        OptionSchema([
-            .init("split", .text(["train", "val", "test"]), default: .string("test"), help: "the split to score"),
-            .init("limit", .int(0...10_000_000), default: .int(0), help: "records to score, drawn from the split with a fixed seed (0: all)"),
-            TrainingKindSupport.reasoningOption,
-            .init("max_new_tokens", .int(1...4096), default: .int(96), help: "tokens to generate per answer"),
-            .init("attack", .group(Self.attackOptions), default: nil, help: "adversarial evaluation"),
-            .init("cues", .group(Self.cueOptions), default: nil, help: "Med-R2's misleading-cue probes (a hint, shuffled options)"),
-            .init("certify", .group(Self.certifyOptions), default: nil,
-                  help: "randomized smoothing: certified accuracy (on with a `smoothing` input or a sigma)"),
-        ])
+        OptionSchema(keys: [Self.split, Self.limit, TrainingOptions.followedReasoning, Self.maxNewTokens, Attack.group, Cues.group, Certify.group])
     }
 
     public func action(for stage: ResolvedStage) throws -> JobAction {
-        let o = stage.options
-        try TrainingKindSupport.requireInputs([("dataset", "an unpack stage"), ("policy", "a training stage")], of: stage)
-        let attack = o["attack"]
-        var attacks: [AttackSettings] = []
-        for method in (attack?["methods"]?.texts ?? []).compactMap(AttackSettings.Method.init(rawValue:)) {
-            for eps in attack?["eps"]?.numbers ?? [] {
-                attacks.append(AttackSettings(method: method, eps: eps, alpha: eps * (attack?["alpha_ratio"]?.number ?? 0.25),
-                                              steps: method == .fgsm ? 1 : attack?["steps"]?.integer ?? 10,
-                                              randomStart: method != .fgsm && (attack?["random_start"]?.flag ?? true)))
-            }
-        }
-        let certify = o["certify"]
-        return EvaluateAction(split: o["split"]?.text ?? "test", limit: o["limit"]?.integer ?? 0, reasoning: o["reasoning"]?.text ?? "auto",
-                              maxNewTokens: o["max_new_tokens"]?.integer ?? 96, attacks: attacks,
-                              attackLimit: attack?["limit"]?.integer ?? 0, cueLimit: o["cues"]?["limit"]?.integer ?? 0, seed: UInt64(stage.seed),
-                              certify: CertifyRequest(sigma: certify?["sigma"]?.number, n0: certify?["n0"]?.integer, n: certify?["n"]?.integer,
-                                                      alpha: certify?["alpha"]?.number, predictN: certify?["predict_n"]?.integer ?? 0,
-                                                      radii: certify?["radii"]?.numbers ?? [], limit: certify?["limit"]?.integer ?? 0,
-                                                      batchSize: certify?["batch_size"]?.integer ?? 32))
+        let o = stage.values
+        try TrainingKindSupport.requireInputs(of: self, stage)
+        let attack = try o[Attack.group]
+        return EvaluateAction(split: try o[Self.split], limit: try o[Self.limit], reasoning: try o[TrainingOptions.followedReasoning],
+                              maxNewTokens: try o[Self.maxNewTokens], attacks: try Attack.settings(attack),
+                              attackLimit: try attack[Attack.limit], cueLimit: try o[Cues.group][Cues.limit], seed: UInt64(stage.seed),
+                              certify: try Certify.request(try o[Certify.group]))
     }
 }
 
 struct EvaluateAction: JobAction {
-    var split: String
+    var split: Split
     var limit: Int
     var reasoning: String
     var maxNewTokens: Int
@@ -106,11 +128,10 @@ struct EvaluateAction: JobAction {
                 }
                 return choice
             }
-            let splitValue = Split(rawValue: split) ?? .test
-            let entries = SFTTrainer.spread(dataset.records(splitValue), limit: limit)
+            let entries = SFTTrainer.spread(dataset.records(split), limit: limit)
             let evaluation = PolicyEvaluation(mode: mode, maxNewTokens: maxNewTokens, attacks: attacks, attackLimit: attackLimit,
                                           cueLimit: cueLimit, threads: TrainingThreads.count, seed: seed, certification: certify.settings(smoothing))
-            let output = try evaluation.run(checkpoint, on: dataset, entries: entries, split: split, log: context.log)
+            let output = try evaluation.run(checkpoint, on: dataset, entries: entries, split: split.rawValue, log: context.log)
             let report = output.report
             let out = context.outputDirectory
             try TrainingKindSupport.writeJSON(report, to: out + "/metrics.json")
@@ -137,8 +158,10 @@ struct CertifyRequest {
     /// The settings, or nil when neither a sigma nor a smoothing input asks for certification.
     func settings(_ smoothing: SmoothingChoice?) -> CertificationSettings? {
         guard let sigma = sigma ?? smoothing?.sigma else { return nil }
-        let n = self.n ?? smoothing?.n ?? 100_000
-        return CertificationSettings(sigma: sigma, n0: n0 ?? smoothing?.n0 ?? 100, n: n, alpha: alpha ?? smoothing?.alpha ?? 0.001,
+        // Without a smoothing input, CERTIFY's settings are the smooth kind's defaults.
+        guard let n = self.n ?? smoothing?.n ?? SmoothKind.n.defaultValue, let n0 = n0 ?? smoothing?.n0 ?? SmoothKind.n0.defaultValue,
+              let alpha = alpha ?? smoothing?.alpha ?? SmoothKind.alpha.defaultValue else { return nil }
+        return CertificationSettings(sigma: sigma, n0: n0, n: n, alpha: alpha,
                                      predictN: predictN > 0 ? predictN : n, radii: radii, limit: limit, batchSize: batchSize)
     }
 }

@@ -23,95 +23,112 @@ public struct GRPOKind: StageKind {
         name = adversarial ? "at-grpo" : "grpo"
     }
 
+    public var summary: String {
+        adversarial ? "adversarial GRPO (SafeMed-R1's AT-GRPO): rollouts on PGD-perturbed images for a share of each step's prompts"
+                    : "Group Relative Policy Optimization (Med-R1) with format and accuracy rewards and a KL penalty"
+    }
+
+    public var inputs: [KindInput] {
+        [
+            KindInput("dataset", "an unpack stage", note: "GRPO samples from its training split"),
+            KindInput("policy", "an sft, grpo or at-grpo stage", note: "the starting policy (also the frozen KL reference)"),
+        ]
+    }
+
+    public var outputs: [KindOutput] {
+        [
+            KindOutput("model.safetensors", "the trained policy"),
+            KindOutput("curves.csv", adversarial ? "per step: reward, accuracy, KL, clip fraction, ..., and clean and adversarial reward and accuracy"
+                                                 : "per step: reward, format rate, accuracy, KL, clip fraction, entropy, learning rate, ..."),
+            KindOutput("timing.csv", "seconds per step and per phase (the one file a rerun does not reproduce)"),
+            KindOutput("metrics.json", "greedy validation accuracy (`validation`), as for sft"),
+            KindOutput("predictions.jsonl", "each validation answer: question id, letters, completion"),
+        ]
+    }
+
     /// AT-GRPO's options on top of GRPO's.
-    static let adversarialOptions: [OptionSchema.Option] = [
-        .init("attack", .group(OptionSchema(attackOptions)), default: nil, help: "the attack crafted against the current policy each step"),
-        .init("adversarial_fraction", .number(0...1), default: .double(0.5), help: "share of each step's prompts whose image is attacked"),
-        .init("eps_warmup_steps", .int(0...1_000_000), default: .int(0), help: "steps over which eps and alpha ramp up linearly (0: none)"),
-        .init("adversarial_nll", .number(0...1000), default: .double(0),
-              help: "weight of the reference response's NLL on the attacked images, added to the GRPO loss (0: none)"),
-    ]
+    enum Adversarial {
+        static let attack = OptionKey<OptionValues>("attack", group: TrainingOptions.Attack.keys,
+                                                    help: "the attack crafted against the current policy each step")
+        static let fraction = OptionKey<Double>("adversarial_fraction", 0...1, default: 0.5, help: "share of each step's prompts whose image is attacked")
+        static let epsWarmupSteps = OptionKey<Int>("eps_warmup_steps", 0...1_000_000, default: 0,
+                                                   help: "steps over which eps and alpha ramp up linearly (0: none)")
+        static let nll = OptionKey<Double>("adversarial_nll", 0...1000, default: 0,
+                                           help: "weight of the reference response's NLL on the attacked images, added to the GRPO loss (0: none)")
+        static let keys: [any OptionDeclaration] = [attack, fraction, epsWarmupSteps, nll]
+
+        static func training(_ o: OptionValues) throws -> AdversarialTraining {
+            AdversarialTraining(attack: try TrainingOptions.Attack.settings(try o[attack]), fraction: try o[fraction],
+                                epsWarmupSteps: try o[epsWarmupSteps], nllWeight: try o[nll])
+        }
+    }
+
+    static let reasoning = OptionKey<ReasoningMode>("reasoning", default: .cot, help: "cot or instruct (rewards and prompts)")
+    static let steps = OptionKey<Int>("steps", 1...1_000_000, default: 100, help: "optimizer steps")
+    static let promptsPerStep = OptionKey<Int>("prompts_per_step", 1...4096, default: 8, help: "prompts per step")
+    static let groupSize = OptionKey<Int>("group_size", 2...64, default: 4, help: "completions sampled per prompt (G)")
+    static let temperature = OptionKey<Double>("temperature", 0.01...10, default: 1,
+                                               help: "sampling temperature (log-probs in the loss use it too, as in TRL)")
+    static let maxNewTokens = OptionKey<Int>("max_new_tokens", 1...4096, default: 96, help: "completion length limit")
+    static let iterations = OptionKey<Int>("num_iterations", 1...64, default: 1, help: "updates per batch of rollouts")
+    static let lr = OptionKey<Double>("lr", 0...10, default: 1e-4, help: "AdamW learning rate")
+    static let warmupSteps = OptionKey<Int>("warmup_steps", 0...1_000_000, default: 0, help: "linear warm-up steps")
+    static let adamEpsilon = OptionKey<Double>("adam_epsilon", 0...1, default: 1e-8,
+                                               help: "AdamW's epsilon (larger damps steps of parameters with tiny gradients)")
+    static let beta = OptionKey<Double>("beta", 0...100, default: 0.04, help: "weight of the KL to the starting policy (k3)")
+    static let epsilon = OptionKey<Double>("epsilon", 0...10, default: 0.2, help: "lower clip range of the ratio")
+    static let epsilonHigh = OptionKey<Double>("epsilon_high", 0...10, default: 0.2, help: "upper clip range of the ratio")
+    static let lossType = OptionKey<GRPOLossType>("loss_type", default: .grpo, help: "token aggregation")
+    static let topEntropyQuantile = OptionKey<Double>(
+        "top_entropy_quantile", 0.001...1, default: 1,
+        help: "share of each micro-batch's completion tokens, the highest-entropy ones, whose policy term is trained (KL: all); 1: all")
+    static let scaleRewards = OptionKey<RewardScaling>("scale_rewards", default: .group, help: "advantage scaling")
+    static let gradClip = OptionKey<Double>("grad_clip", 0...1e6, default: 1, help: "global gradient-norm clip (0: off)")
+    static let microBatch = OptionKey<Int>("micro_batch", 1...4096, default: 8, help: "completions per forward/backward pass")
 
     public var schema: OptionSchema? {
-        OptionSchema((adversarial ? Self.adversarialOptions : []) + [
-            .init("reasoning", .text(ReasoningMode.allCases.map(\.rawValue)), default: .string("cot"), help: "cot or instruct (rewards and prompts)"),
-            .init("steps", .int(1...1_000_000), default: .int(100), help: "optimizer steps"),
-            .init("prompts_per_step", .int(1...4096), default: .int(8), help: "prompts per step"),
-            .init("group_size", .int(2...64), default: .int(4), help: "completions sampled per prompt (G)"),
-            .init("temperature", .number(0.01...10), default: .double(1), help: "sampling temperature (log-probs in the loss use it too, as in TRL)"),
-            .init("max_new_tokens", .int(1...4096), default: .int(96), help: "completion length limit"),
-            .init("num_iterations", .int(1...64), default: .int(1), help: "updates per batch of rollouts"),
-            .init("lr", .number(0...10), default: .double(1e-4), help: "AdamW learning rate"),
-            .init("warmup_steps", .int(0...1_000_000), default: .int(0), help: "linear warm-up steps"),
-            .init("adam_epsilon", .number(0...1), default: .double(1e-8), help: "AdamW's epsilon (larger damps steps of parameters with tiny gradients)"),
-            .init("beta", .number(0...100), default: .double(0.04), help: "weight of the KL to the starting policy (k3)"),
-            .init("epsilon", .number(0...10), default: .double(0.2), help: "lower clip range of the ratio"),
-            .init("epsilon_high", .number(0...10), default: .double(0.2), help: "upper clip range of the ratio"),
-            .init("loss_type", .text(GRPOLossType.allCases.map(\.rawValue)), default: .string("grpo"), help: "token aggregation"),
-            .init("top_entropy_quantile", .number(0.001...1), default: .double(1),
-                  help: "share of each micro-batch's completion tokens, the highest-entropy ones, whose policy term is trained (KL: all); 1: all"),
-            .init("scale_rewards", .text(RewardScaling.allCases.map(\.rawValue)), default: .string("group"), help: "advantage scaling"),
-            .init("grad_clip", .number(0...1e6), default: .double(1), help: "global gradient-norm clip (0: off)"),
-            .init("micro_batch", .int(1...4096), default: .int(8), help: "completions per forward/backward pass"),
-            TrainingKindSupport.evalOptions(maxNewTokens: 96),
+        OptionSchema(keys: (adversarial ? Adversarial.keys : []) + [
+            Self.reasoning, Self.steps, Self.promptsPerStep, Self.groupSize, Self.temperature, Self.maxNewTokens, Self.iterations,
+            Self.lr, Self.warmupSteps, Self.adamEpsilon, Self.beta, Self.epsilon, Self.epsilonHigh, Self.lossType,
+            Self.topEntropyQuantile, Self.scaleRewards, Self.gradClip, Self.microBatch, TrainingOptions.Eval.group,
         ])
     }
 
-    /// The `at-grpo` options as settings.
-    /// The PGD attack a training kind crafts against its current weights.
-    static let attackOptions: [OptionSchema.Option] = [
-        .init("norm", .text(["linf", "l2"]), default: .string("linf"), help: "PGD in the L-infinity or the L2 ball"),
-        .init("eps", .number(0...1000), default: .null, help: "the ball's radius on [0, 1] pixels (default 8/255 for linf, 1 for l2)"),
-        .init("alpha", .number(0...1000), default: .null, help: "step size (default 2/255 for linf, 0.2 for l2)"),
-        .init("steps", .int(1...1000), default: .int(10), help: "PGD steps"),
-        .init("random_start", .bool, default: .bool(true), help: "start at a random point of the ball"),
-    ]
-
-    /// The attack options (`attackOptions`) as settings.
-    static func attack(_ attack: Value?) -> AttackSettings {
-        let method: AttackSettings.Method = attack?["norm"]?.text == "l2" ? .pgdL2 : .pgdLinf
-        var settings = AttackSettings.defaults(method)
-        settings.eps = attack?["eps"]?.number ?? settings.eps
-        settings.alpha = attack?["alpha"]?.number ?? settings.alpha
-        settings.steps = attack?["steps"]?.integer ?? settings.steps
-        settings.randomStart = attack?["random_start"]?.flag ?? true
-        return settings
-    }
-
-    static func adversary(_ o: Value) -> AdversarialTraining {
-        AdversarialTraining(attack: attack(o["attack"]), fraction: o["adversarial_fraction"]?.number ?? 0.5,
-                                   epsWarmupSteps: o["eps_warmup_steps"]?.integer ?? 0, nllWeight: o["adversarial_nll"]?.number ?? 0)
-    }
-
     public func action(for stage: ResolvedStage) throws -> JobAction {
-        let o = stage.options
-        var config = GRPOConfig()
-        config.mode = ReasoningMode(rawValue: o["reasoning"]?.text ?? "cot") ?? .cot
-        config.steps = o["steps"]?.integer ?? 100
-        config.promptsPerStep = o["prompts_per_step"]?.integer ?? 8
-        config.groupSize = o["group_size"]?.integer ?? 4
-        config.temperature = Float(o["temperature"]?.number ?? 1)
-        config.maxNewTokens = o["max_new_tokens"]?.integer ?? 96
-        config.iterations = o["num_iterations"]?.integer ?? 1
-        config.learningRate = Float(o["lr"]?.number ?? 1e-4)
-        config.warmupSteps = o["warmup_steps"]?.integer ?? 0
-        config.adamEpsilon = Float(o["adam_epsilon"]?.number ?? 1e-8)
-        config.objective.beta = o["beta"]?.number ?? 0.04
-        config.objective.epsilonLow = o["epsilon"]?.number ?? 0.2
-        config.objective.epsilonHigh = o["epsilon_high"]?.number ?? 0.2
-        config.objective.lossType = GRPOLossType(rawValue: o["loss_type"]?.text ?? "grpo") ?? .grpo
-        config.objective.scaleRewards = RewardScaling(rawValue: o["scale_rewards"]?.text ?? "group") ?? .group
-        config.objective.maxCompletionLength = config.maxNewTokens
-        config.objective.topEntropyQuantile = o["top_entropy_quantile"]?.number ?? 1
-        config.gradClip = Float(o["grad_clip"]?.number ?? 1)
-        config.microBatch = o["micro_batch"]?.integer ?? 8
-        config.evalLimit = o["eval"]?["limit"]?.integer ?? 0
-        config.evalMaxNewTokens = o["eval"]?["max_new_tokens"]?.integer ?? 96
+        try TrainingKindSupport.requireInputs(of: self, stage)
+        var config = try trainerConfig(stage.values)
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count
-        if adversarial { config.adversary = Self.adversary(o) }
-        try TrainingKindSupport.requireInputs([("dataset", "an unpack stage"), ("policy", "an sft, grpo or at-grpo stage")], of: stage)
         return GRPOAction(config: config)
+    }
+
+    /// The trainer's settings from the stage's options.
+    func trainerConfig(_ o: OptionValues) throws -> GRPOConfig {
+        var config = GRPOConfig()
+        config.mode = try o[Self.reasoning]
+        config.steps = try o[Self.steps]
+        config.promptsPerStep = try o[Self.promptsPerStep]
+        config.groupSize = try o[Self.groupSize]
+        config.temperature = Float(try o[Self.temperature])
+        config.maxNewTokens = try o[Self.maxNewTokens]
+        config.iterations = try o[Self.iterations]
+        config.learningRate = Float(try o[Self.lr])
+        config.warmupSteps = try o[Self.warmupSteps]
+        config.adamEpsilon = Float(try o[Self.adamEpsilon])
+        config.objective.beta = try o[Self.beta]
+        config.objective.epsilonLow = try o[Self.epsilon]
+        config.objective.epsilonHigh = try o[Self.epsilonHigh]
+        config.objective.lossType = try o[Self.lossType]
+        config.objective.scaleRewards = try o[Self.scaleRewards]
+        config.objective.maxCompletionLength = config.maxNewTokens
+        config.objective.topEntropyQuantile = try o[Self.topEntropyQuantile]
+        config.gradClip = Float(try o[Self.gradClip])
+        config.microBatch = try o[Self.microBatch]
+        let eval = try o[TrainingOptions.Eval.group]
+        config.evalLimit = try eval[TrainingOptions.Eval.limit]
+        config.evalMaxNewTokens = try eval[TrainingOptions.Eval.maxNewTokens]
+        if adversarial { config.adversary = try Adversarial.training(o) }
+        return config
     }
 }
 

@@ -12,18 +12,26 @@ public struct ReportKind: StageKind {
 
     public init() {}
 
-    public var schema: OptionSchema? {
-        OptionSchema([
-            .init("title", .text(nil), default: .string(""), help: "the report's title (default: the recipe's name)"),
-        ])
-    }
+    public let summary = "Markdown + HTML report with charts of its inputs, side by side"
+
+    public let inputs = [KindInput("ROLE", "any number of evaluate, smooth or training stages, each role naming its column and legend", required: false)]
+
+    public let outputs = [
+        KindOutput("report.html", "one self-contained page with inline SVG charts"),
+        KindOutput("report.md", "the same in Markdown"),
+        KindOutput("summary.md", "the side-by-side results table `pipe run` prints"),
+    ]
+
+    static let title = OptionKey<String>("title", default: "", help: "the report's title (default: the recipe's name)")
+
+    public var schema: OptionSchema? { OptionSchema(keys: [Self.title]) }
 
     public func action(for stage: ResolvedStage) throws -> JobAction {
         guard !stage.stage.inputs.isEmpty else {
             throw RecipeError(stage.stage.location, path: "stages.\(stage.stage.name)",
                               "a report stage needs inputs to show, e.g. `inputs: {grpo: eval-grpo, at-grpo: eval-at-grpo}` (evaluate, smooth or training stages)")
         }
-        let title = stage.options["title"]?.text ?? ""
+        let title = try stage.values[Self.title]
         return ReportAction(title: title.isEmpty ? "\(stage.recipeName): results" : title, roles: stage.stage.inputs.map(\.role))
     }
 }

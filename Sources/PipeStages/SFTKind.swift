@@ -17,86 +17,93 @@ public struct SFTKind: StageKind {
 
     public init() {}
 
-    /// The model options, shared by every training kind.
-    static let modelOptions = OptionSchema([
-        .init("dim", .int(8...4096), default: .int(128), help: "model width"),
-        .init("heads", .int(1...64), default: .int(4), help: "attention heads (dim must be divisible by it)"),
-        .init("layers", .int(1...64), default: .int(4), help: "decoder blocks"),
-        .init("vision_layers", .int(0...64), default: .int(2), help: "vision encoder blocks"),
-        .init("patch", .int(1...256), default: .int(8), help: "patch side in pixels (the image size must be divisible by it)"),
-        .init("mlp_ratio", .int(1...16), default: .int(4), help: "MLP width over model width"),
-        .init("max_len", .int(8...4096), default: .int(160), help: "most text tokens per sequence (prompt + response)"),
-    ])
+    public let summary = "supervised warm-up of the built-in vision-language policy (optionally adversarial)"
+
+    public let inputs = [
+        KindInput("dataset", "an unpack stage"),
+        KindInput("policy", "an sft, grpo or at-grpo stage", required: false, note: "continued instead of a fresh model (its `model:` options are then ignored)"),
+    ]
+
+    public let outputs = [
+        KindOutput("model.safetensors", "the trained policy (weights, tokenizer, shape, reasoning mode)"),
+        KindOutput("curves.csv", "loss, learning rate and gradient norm per step"),
+        KindOutput("timing.csv", "seconds, tokens/s and examples/s per step (the one file a rerun does not reproduce)"),
+        KindOutput("metrics.json", "greedy validation accuracy (`validation`), steps, final loss, reasoning mode"),
+        KindOutput("predictions.jsonl", "each validation answer: question id, modality, question type, true and predicted letters, completion"),
+    ]
+
+    static let reasoning = OptionKey<ReasoningMode>("reasoning", default: .cot,
+                                                    help: "cot: <think> ... </think> <answer> X </answer>; instruct: <answer> X </answer>")
+    static let epochs = OptionKey<Int>("epochs", 1...10_000, default: 2, help: "passes over the training split")
+    static let batchSize = OptionKey<Int>("batch_size", 1...65_536, default: 32, help: "examples per optimizer step")
+    static let microBatch = OptionKey<Int>("micro_batch", 1...4096, default: 8, help: "examples per forward/backward pass (gradient accumulation)")
+    static let lr = OptionKey<Double>("lr", 0...10, default: 1e-3, help: "peak learning rate")
+    static let warmupSteps = OptionKey<Int>("warmup_steps", 0...1_000_000, default: 20, help: "linear warm-up steps before the cosine decay")
+    static let minLRRatio = OptionKey<Double>("min_lr_ratio", 0...1, default: 0.1, help: "final learning rate over the peak")
+    static let weightDecay = OptionKey<Double>("weight_decay", 0...10, default: 0.01, help: "AdamW's decoupled weight decay (matrices only)")
+    static let gradClip = OptionKey<Double>("grad_clip", 0...1e6, default: 1, help: "clip the global gradient norm to this (0: off)")
+    static let shuffleOptions = OptionKey<Bool>(
+        "shuffle_options", default: true,
+        help: "reorder each question's options at random every epoch after the first (the answer letter moves with its text)")
+    static let trainFraction = OptionKey<Double>(
+        "train_fraction", 0.001...1, default: 1,
+        help: "share of the training split's images to train on, with all their questions (the same images in every stage), e.g. a cold start before RL")
+
+    /// The `adversarial:` group: the attack's options plus how much of each batch it replaces.
+    enum Adversarial {
+        static let fraction = OptionKey<Double>("fraction", 0...1, default: 1, help: "share of each batch whose image is attacked")
+        static let epsWarmupSteps = OptionKey<Int>("eps_warmup_steps", 0...1_000_000, default: 0,
+                                                   help: "steps over which eps and alpha ramp up linearly (0: none)")
+        static let group = OptionKey<OptionValues>("adversarial", group: TrainingOptions.Attack.keys + [fraction, epsWarmupSteps],
+                                                   help: "adversarial training: PGD images crafted against the current weights each step")
+    }
 
     public var schema: OptionSchema? {
-        OptionSchema([
-            .init("reasoning", .text(ReasoningMode.allCases.map(\.rawValue)), default: .string("cot"),
-                  help: "cot: <think> ... </think> <answer> X </answer>; instruct: <answer> X </answer>"),
-            .init("model", .group(Self.modelOptions), default: nil, help: "the policy's shape"),
-            .init("epochs", .int(1...10_000), default: .int(2), help: "passes over the training split"),
-            .init("batch_size", .int(1...65_536), default: .int(32), help: "examples per optimizer step"),
-            .init("micro_batch", .int(1...4096), default: .int(8), help: "examples per forward/backward pass (gradient accumulation)"),
-            .init("lr", .number(0...10), default: .double(1e-3), help: "peak learning rate"),
-            .init("warmup_steps", .int(0...1_000_000), default: .int(20), help: "linear warm-up steps before the cosine decay"),
-            .init("min_lr_ratio", .number(0...1), default: .double(0.1), help: "final learning rate over the peak"),
-            .init("weight_decay", .number(0...10), default: .double(0.01), help: "AdamW's decoupled weight decay (matrices only)"),
-            .init("grad_clip", .number(0...1e6), default: .double(1), help: "clip the global gradient norm to this (0: off)"),
-            .init("shuffle_options", .bool, default: .bool(true),
-                  help: "reorder each question's options at random every epoch after the first (the answer letter moves with its text)"),
-            .init("train_fraction", .number(0.001...1), default: .double(1),
-                  help: "share of the training split's images to train on, with all their questions (the same images in every stage), e.g. a cold start before RL"),
-            .init("adversarial", .group(OptionSchema(GRPOKind.attackOptions + [
-                .init("fraction", .number(0...1), default: .double(1), help: "share of each batch whose image is attacked"),
-                .init("eps_warmup_steps", .int(0...1_000_000), default: .int(0), help: "steps over which eps and alpha ramp up linearly (0: none)"),
-            ])), default: nil, help: "adversarial training: PGD images crafted against the current weights each step"),
-            TrainingKindSupport.evalOptions(maxNewTokens: 96),
+        OptionSchema(keys: [
+            Self.reasoning, TrainingOptions.Model.group, Self.epochs, Self.batchSize, Self.microBatch, Self.lr, Self.warmupSteps,
+            Self.minLRRatio, Self.weightDecay, Self.gradClip, Self.shuffleOptions, Self.trainFraction, Adversarial.group,
+            TrainingOptions.Eval.group,
         ])
     }
 
     public func action(for stage: ResolvedStage) throws -> JobAction {
-        let options = stage.options
-        var config = SFTConfig()
-        config.mode = ReasoningMode(rawValue: options["reasoning"]?.text ?? "cot") ?? .cot
-        config.model = Self.modelConfig(options["model"])
-        config.epochs = options["epochs"]?.integer ?? 2
-        config.batchSize = options["batch_size"]?.integer ?? 32
-        config.microBatch = options["micro_batch"]?.integer ?? 8
-        config.learningRate = Float(options["lr"]?.number ?? 1e-3)
-        config.warmupSteps = options["warmup_steps"]?.integer ?? 20
-        config.minLearningRateRatio = Float(options["min_lr_ratio"]?.number ?? 0.1)
-        config.weightDecay = Float(options["weight_decay"]?.number ?? 0.01)
-        config.gradClip = Float(options["grad_clip"]?.number ?? 1)
-        config.shuffleOptions = options["shuffle_options"]?.flag ?? true
-        config.trainFraction = options["train_fraction"]?.number ?? 1
-        config.evalLimit = options["eval"]?["limit"]?.integer ?? 0
-        config.evalMaxNewTokens = options["eval"]?["max_new_tokens"]?.integer ?? 96
+        var config = try Self.trainerConfig(stage.values)
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count
         // A group resolves with its defaults filled in, so only a written `adversarial:` turns it on.
-        if stage.stage.with["adversarial"] != nil, let adversarial = options["adversarial"] {
-            config.adversary = AdversarialTraining(attack: GRPOKind.attack(adversarial), fraction: adversarial["fraction"]?.number ?? 1,
-                                                   epsWarmupSteps: adversarial["eps_warmup_steps"]?.integer ?? 0)
-        }
+        if stage.stage.with[Adversarial.group.name] == nil { config.adversary = nil }
         // The image size comes from the dataset at run time; here only the rest of the shape is checked.
         var shape = config.model
         shape.imageSize = shape.patch
         if let problem = shape.problem {
-            throw RecipeError(stage.stage.with["model"]?.location ?? stage.stage.location, path: "stages.\(stage.stage.name).with.model", problem)
+            throw RecipeError(stage.stage.with[TrainingOptions.Model.group.name]?.location ?? stage.stage.location, path: "stages.\(stage.stage.name).with.model", problem)
         }
-        try TrainingKindSupport.requireInputs([("dataset", "an unpack stage")], of: stage)
+        try TrainingKindSupport.requireInputs(of: self, stage)
         return SFTAction(config: config)
     }
 
-    static func modelConfig(_ options: Value?) -> ModelConfig {
-        var model = ModelConfig()
-        model.dim = options?["dim"]?.integer ?? model.dim
-        model.heads = options?["heads"]?.integer ?? model.heads
-        model.layers = options?["layers"]?.integer ?? model.layers
-        model.visionLayers = options?["vision_layers"]?.integer ?? model.visionLayers
-        model.patch = options?["patch"]?.integer ?? model.patch
-        model.mlpRatio = options?["mlp_ratio"]?.integer ?? model.mlpRatio
-        model.maxLen = options?["max_len"]?.integer ?? model.maxLen
-        return model
+    /// The trainer's settings from the stage's options (with the adversary the `adversarial` group describes).
+    static func trainerConfig(_ o: OptionValues) throws -> SFTConfig {
+        var config = SFTConfig()
+        config.mode = try o[reasoning]
+        config.model = try TrainingOptions.Model.config(try o[TrainingOptions.Model.group])
+        config.epochs = try o[epochs]
+        config.batchSize = try o[batchSize]
+        config.microBatch = try o[microBatch]
+        config.learningRate = Float(try o[lr])
+        config.warmupSteps = try o[warmupSteps]
+        config.minLearningRateRatio = Float(try o[minLRRatio])
+        config.weightDecay = Float(try o[weightDecay])
+        config.gradClip = Float(try o[gradClip])
+        config.shuffleOptions = try o[shuffleOptions]
+        config.trainFraction = try o[trainFraction]
+        let eval = try o[TrainingOptions.Eval.group]
+        config.evalLimit = try eval[TrainingOptions.Eval.limit]
+        config.evalMaxNewTokens = try eval[TrainingOptions.Eval.maxNewTokens]
+        let adversarial = try o[Adversarial.group]
+        config.adversary = AdversarialTraining(attack: try TrainingOptions.Attack.settings(adversarial), fraction: try adversarial[Adversarial.fraction],
+                                               epsWarmupSteps: try adversarial[Adversarial.epsWarmupSteps])
+        return config
     }
 }
 

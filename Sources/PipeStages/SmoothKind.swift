@@ -18,48 +18,77 @@ public struct SmoothKind: StageKind {
 
     public init() {}
 
+    public let summary = "randomized-smoothing calibration: picks sigma by Clopper-Pearson certified accuracy (Cohen et al.)"
+
+    public let inputs = [
+        KindInput("dataset", "an unpack stage"),
+        KindInput("policy", "an sft, grpo or at-grpo stage"),
+    ]
+
+    public let outputs = [
+        KindOutput("smoothing.json", "the chosen sigma, n0, n, alpha, and every candidate's certified accuracy"),
+        KindOutput("model.safetensors", "the policy to smooth with that sigma (fine-tuned on noise when `finetune` asks)"),
+        KindOutput("certificates.csv", "every candidate's certificates"),
+        KindOutput("timing.csv", "noisy samples per second per candidate"),
+    ]
+
     /// Certified-accuracy radii reported by default (L2 on [0, 1] pixels).
-    static let defaultRadii: [Value] = [0, 0.125, 0.25, 0.5, 0.75, 1].map { Value.double($0) }
+    static let defaultRadii: [Double] = [0, 0.125, 0.25, 0.5, 0.75, 1]
+
+    static let sigmas = OptionKey<[Double]>("sigmas", 0.0001...100, default: [0.12, 0.25, 0.5],
+                                            help: "candidate noise levels (std of the Gaussian on [0, 1] pixels)")
+    static let criterion = OptionKey<Value>("criterion", oneOf: [.init("certified_accuracy_at", .number(0...1000)), .init("mean_radius", nil)],
+                                            default: .map([("certified_accuracy_at", .double(0.25))]),
+                                            help: "how sigma is chosen: {certified_accuracy_at: RADIUS} or mean_radius")
+    static let n0 = OptionKey<Int>("n0", 1...10_000_000, default: 100, help: "CERTIFY's selection samples per record")
+    static let n = OptionKey<Int>("n", 1...100_000_000, default: 100_000, help: "CERTIFY's estimation samples per record")
+    static let alpha = OptionKey<Double>("alpha", 1e-12...0.5, default: 0.001, help: "failure probability of each certificate")
+    static let radii = OptionKey<[Double]>("radii", 0...1000, default: defaultRadii, help: "radii the certified accuracy is reported at")
+    static let split = OptionKey<Split>("split", default: .val, help: "the split to calibrate on")
+    static let limit = OptionKey<Int>("limit", 0...10_000_000, default: 0, help: "records to certify, drawn from the split with a fixed seed (0: all)")
+    static let maxNewTokens = OptionKey<Int>("max_new_tokens", 1...4096, default: 96, help: "tokens decoded per noisy sample")
+    static let batchSize = OptionKey<Int>("batch_size", 1...4096, default: 32, help: "noisy samples decoded together")
+
+    /// The `finetune:` group: noise-augmented SFT of the policy per candidate.
+    enum Finetune {
+        static let epochs = OptionKey<Int>("epochs", 0...10_000, default: 0, help: "epochs of SFT on noisy images per candidate (0: none)")
+        static let lr = OptionKey<Double>("lr", 0...10, default: 1e-4, help: "peak learning rate")
+        static let batchSize = OptionKey<Int>("batch_size", 1...65_536, default: 16, help: "examples per optimizer step")
+        static let microBatch = OptionKey<Int>("micro_batch", 1...4096, default: 8, help: "examples per forward/backward pass")
+        static let warmupSteps = OptionKey<Int>("warmup_steps", 0...1_000_000, default: 0, help: "linear warm-up steps")
+        static let group = OptionKey<OptionValues>(
+            "finetune", group: [epochs, lr, batchSize, microBatch, warmupSteps],
+            help: "noise-augmented fine-tuning of the policy before certifying (Cohen et al. train with the noise they certify with)")
+
+        /// The fine-tuning settings (the rest of SFT's are the trainer's).
+        static func config(_ o: OptionValues, seed: Int) throws -> SFTConfig {
+            var config = SFTConfig()
+            config.epochs = try o[epochs]
+            config.learningRate = Float(try o[lr])
+            config.batchSize = try o[batchSize]
+            config.microBatch = try o[microBatch]
+            config.warmupSteps = try o[warmupSteps]
+            config.seed = UInt64(seed)
+            return config
+        }
+    }
 
     public var schema: OptionSchema? {
-        OptionSchema([
-            .init("sigmas", .numberList(0.0001...100), default: .list([0.12, 0.25, 0.5].map { Value.double($0) }),
-                  help: "candidate noise levels (std of the Gaussian on [0, 1] pixels)"),
-            .init("criterion", .oneOf([.init("certified_accuracy_at", .number(0...1000)), .init("mean_radius", nil)]),
-                  default: .map([("certified_accuracy_at", .double(0.25))]),
-                  help: "how sigma is chosen: {certified_accuracy_at: RADIUS} or mean_radius"),
-            .init("n0", .int(1...10_000_000), default: .int(100), help: "CERTIFY's selection samples per record"),
-            .init("n", .int(1...100_000_000), default: .int(100_000), help: "CERTIFY's estimation samples per record"),
-            .init("alpha", .number(1e-12...0.5), default: .double(0.001), help: "failure probability of each certificate"),
-            .init("radii", .numberList(0...1000), default: .list(Self.defaultRadii), help: "radii the certified accuracy is reported at"),
-            .init("split", .text(["train", "val", "test"]), default: .string("val"), help: "the split to calibrate on"),
-            .init("limit", .int(0...10_000_000), default: .int(0), help: "records to certify, drawn from the split with a fixed seed (0: all)"),
-            TrainingKindSupport.reasoningOption,
-            .init("max_new_tokens", .int(1...4096), default: .int(96), help: "tokens decoded per noisy sample"),
-            .init("batch_size", .int(1...4096), default: .int(32), help: "noisy samples decoded together"),
-            .init("finetune", .group(OptionSchema([
-                .init("epochs", .int(0...10_000), default: .int(0), help: "epochs of SFT on noisy images per candidate (0: none)"),
-                .init("lr", .number(0...10), default: .double(1e-4), help: "peak learning rate"),
-                .init("batch_size", .int(1...65_536), default: .int(16), help: "examples per optimizer step"),
-                .init("micro_batch", .int(1...4096), default: .int(8), help: "examples per forward/backward pass"),
-                .init("warmup_steps", .int(0...1_000_000), default: .int(0), help: "linear warm-up steps"),
-            ])), default: nil, help: "noise-augmented fine-tuning of the policy before certifying (Cohen et al. train with the noise they certify with)"),
-        ])
+        OptionSchema(keys: [Self.sigmas, Self.criterion, Self.n0, Self.n, Self.alpha, Self.radii, Self.split, Self.limit,
+                            TrainingOptions.followedReasoning, Self.maxNewTokens, Self.batchSize, Finetune.group])
+    }
+
+    /// The `criterion` option: its one entry names the variant.
+    static func choice(_ value: Value) -> SmoothingCriterion {
+        if case .double(let radius)? = value["certified_accuracy_at"] { return .certifiedAccuracyAt(radius) }
+        return .meanRadius
     }
 
     public func action(for stage: ResolvedStage) throws -> JobAction {
-        try TrainingKindSupport.requireInputs([("dataset", "an unpack stage"), ("policy", "an sft, grpo or at-grpo stage")], of: stage)
-        let o = stage.options
-        let criterion: SmoothingCriterion = o["criterion"]?["certified_accuracy_at"]?.number.map { .certifiedAccuracyAt($0) } ?? .meanRadius
-        var finetune = SFTConfig()
-        let f = o["finetune"]
-        finetune.epochs = f?["epochs"]?.integer ?? 0
-        finetune.learningRate = Float(f?["lr"]?.number ?? 1e-4)
-        finetune.batchSize = f?["batch_size"]?.integer ?? 16
-        finetune.microBatch = f?["micro_batch"]?.integer ?? 8
-        finetune.warmupSteps = f?["warmup_steps"]?.integer ?? 0
-        finetune.seed = UInt64(stage.seed)
-        let sigmas = o["sigmas"]?.numbers ?? [], n = o["n"]?.integer ?? 100_000, alpha = o["alpha"]?.number ?? 0.001
+        try TrainingKindSupport.requireInputs(of: self, stage)
+        let o = stage.values
+        let criterion = Self.choice(try o[Self.criterion])
+        let sigmas = try o[Self.sigmas], n = try o[Self.n], alpha = try o[Self.alpha]
         if case .certifiedAccuracyAt(let radius) = criterion, let largest = sigmas.max(),
            RandomizedSmoothing.largestRadius(sigma: largest, n: n, alpha: alpha) < radius {
             // Every candidate would score 0 and the choice would be decided by the order of `sigmas`.
@@ -70,11 +99,10 @@ public struct SmoothKind: StageKind {
                 RandomizedSmoothing.samplesToReach(radius: radius, sigma: largest, alpha: alpha),
                 perSigma > 0 ? String(format: ", add a sigma of at least %.3f", radius / perSigma) : ""))
         }
-        return SmoothAction(sigmas: sigmas, criterion: criterion, n0: o["n0"]?.integer ?? 100, n: n,
-                            alpha: alpha, radii: o["radii"]?.numbers ?? [], split: o["split"]?.text ?? "val",
-                            limit: o["limit"]?.integer ?? 0, reasoning: o["reasoning"]?.text ?? "auto",
-                            maxNewTokens: o["max_new_tokens"]?.integer ?? 96, batchSize: o["batch_size"]?.integer ?? 32,
-                            finetune: finetune, seed: UInt64(stage.seed))
+        return SmoothAction(sigmas: sigmas, criterion: criterion, n0: try o[Self.n0], n: n, alpha: alpha, radii: try o[Self.radii],
+                            split: try o[Self.split], limit: try o[Self.limit], reasoning: try o[TrainingOptions.followedReasoning],
+                            maxNewTokens: try o[Self.maxNewTokens], batchSize: try o[Self.batchSize],
+                            finetune: try Finetune.config(try o[Finetune.group], seed: stage.seed), seed: UInt64(stage.seed))
     }
 }
 
@@ -83,7 +111,7 @@ struct SmoothAction: JobAction {
     var criterion: SmoothingCriterion
     var n0: Int, n: Int, alpha: Double
     var radii: [Double]
-    var split: String
+    var split: Split
     var limit: Int
     var reasoning: String
     var maxNewTokens: Int
@@ -95,11 +123,11 @@ struct SmoothAction: JobAction {
         BLAS.setThreads(1)
         try TrainingKindSupport.reportingProblems {
             let (dataset, checkpoint, mode) = try TrainingKindSupport.policyInputs(context, reasoning: reasoning, stage: "smooth")
-            let entries = SFTTrainer.spread(dataset.records(Split(rawValue: split) ?? .val), limit: limit)
+            let entries = SFTTrainer.spread(dataset.records(split), limit: limit)
             let calibration = SmoothingCalibration(sigmas: sigmas, criterion: criterion, n0: n0, n: n, alpha: alpha, radii: radii, mode: mode,
                                                    maxNewTokens: maxNewTokens, batchSize: batchSize, threads: TrainingThreads.count,
                                                    seed: seed, finetune: finetune)
-            let outcome = try calibration.run(checkpoint, on: dataset, entries: entries, split: split, log: context.log,
+            let outcome = try calibration.run(checkpoint, on: dataset, entries: entries, split: split.rawValue, log: context.log,
                                               shouldStop: { context.cancellation.isCancelled })
             context.log(String(format: "chose sigma %.4g by %@", outcome.choice.sigma, criterion.description))
             let out = context.outputDirectory

@@ -5,6 +5,12 @@ import PipeRecipe
 public protocol StageKind: Sendable {
     /// The name written in recipes.
     var name: String { get }
+    /// What the kind does, in one line (`pipe kinds`).
+    var summary: String { get }
+    /// The input roles it reads (`inputs:` of a stage); `pipe kinds` and the docs list them.
+    var inputs: [KindInput] { get }
+    /// The files it writes to its output.
+    var outputs: [KindOutput] { get }
     /// The implementation version; it enters the cache key, so bumping it re-runs the kind's stages.
     var version: Int { get }
     /// The `with:` options of a built-in kind; nil for a kind whose `with` is free-form.
@@ -18,6 +24,8 @@ public protocol StageKind: Sendable {
 
 extension StageKind {
     public var schema: OptionSchema? { nil }
+    public var inputs: [KindInput] { [] }
+    public var outputs: [KindOutput] { [] }
 
     /// Checks `with` against the schema, or takes it as it is when there is none.
     public func options(of stage: Stage) throws -> Value {
@@ -35,6 +43,42 @@ public struct ResolvedStage: Sendable {
     public var seed: Int
     /// The checked `with` options.
     public var options: Value
+
+    /// The checked options, to be read through the kind's option keys.
+    public var values: OptionValues {
+        OptionValues(options, location: stage.with.location, path: "stages.\(stage.name).with")
+    }
+}
+
+/// An input role a kind reads.
+public struct KindInput: Sendable {
+    public var role: String
+    /// What it should be, e.g. "an unpack stage" (messages name it).
+    public var what: String
+    public var required: Bool
+    /// More about it, for `pipe kinds` and the docs.
+    public var note: String
+
+    public init(_ role: String, _ what: String, required: Bool = true, note: String = "") {
+        self.role = role
+        self.what = what
+        self.required = required
+        self.note = note
+    }
+
+    /// What it should be, with the note.
+    public var description: String { note.isEmpty ? what : what + "; " + note }
+}
+
+/// A file (or a family of files) a kind writes to its output.
+public struct KindOutput: Sendable {
+    public var file: String
+    public var what: String
+
+    public init(_ file: String, _ what: String) {
+        self.file = file
+        self.what = what
+    }
 }
 
 /// The stage kinds this pipe knows.
@@ -49,6 +93,9 @@ public struct KindRegistry: Sendable {
 
     /// Every built-in kind.
     public static let builtIn = KindRegistry([CommandKind(), GRPOKind(), GRPOKind(adversarial: true), EvaluateKind(), ReportKind(), SFTKind(), SmoothKind(), SynthKind(), UnpackKind()])
+
+    /// The kinds, sorted by name.
+    public var all: [any StageKind] { names.compactMap { kinds[$0] } }
 
     /// Kind names, sorted, for recipe validation and hints.
     public var names: [String] { kinds.keys.sorted() }

@@ -6,19 +6,6 @@ import PipeTraining
 
 /// What the training and evaluation kinds (`sft`, `grpo`, `at-grpo`, `evaluate`) share.
 enum TrainingKindSupport {
-    /// The `eval:` group: greedy validation after training.
-    static func evalOptions(maxNewTokens: Int) -> OptionSchema.Option {
-        .init("eval", .group(OptionSchema([
-            .init("limit", .int(0...10_000_000), default: .int(0), help: "validation records to score (0: all)"),
-            .init("max_new_tokens", .int(1...4096), default: .int(maxNewTokens), help: "tokens to generate per answer"),
-        ])), default: nil, help: "validation by greedy decoding")
-    }
-
-    /// The `reasoning:` option of the kinds that read a policy: `auto` follows its checkpoint.
-    static let reasoningOption = OptionSchema.Option(
-        "reasoning", .text(["auto"] + ReasoningMode.allCases.map(\.rawValue)), default: .string("auto"),
-        help: "prompt format; auto: the one the policy was trained with")
-
     /// The prompt format for `checkpoint` given the `reasoning:` option.
     static func mode(_ reasoning: String, for checkpoint: Checkpoint, stage: String) throws -> ReasoningMode {
         let trained = checkpoint.info["pipe.reasoning"] ?? "cot"
@@ -35,9 +22,10 @@ enum TrainingKindSupport {
         return (dataset, checkpoint, try mode(reasoning, for: checkpoint, stage: stage))
     }
 
-    /// Checks that `stage` has an input for each role, naming what each should be.
-    static func requireInputs(_ roles: [(role: String, what: String)], of stage: ResolvedStage) throws {
-        for (role, _) in roles where !stage.stage.inputs.contains(where: { $0.role == role }) {
+    /// Checks that `stage` has an input for each of the kind's required roles, naming what each should be.
+    static func requireInputs(of kind: any StageKind, _ stage: ResolvedStage) throws {
+        let roles = kind.inputs.filter(\.required)
+        for role in roles.map(\.role) where !stage.stage.inputs.contains(where: { $0.role == role }) {
             let wanted = roles.map { "\($0.role): STAGE" }.joined(separator: ", ")
             let kinds = roles.map(\.what).joined(separator: " and ")
             throw RecipeError(stage.stage.location, path: "stages.\(stage.stage.name)",

@@ -43,39 +43,3 @@ extension Node {
         return self[first]?.lookup(Array(path.dropFirst()))
     }
 }
-
-/// Typed reads of checked options.
-extension Value {
-    var number: Double? {
-        switch self {
-        case .double(let d): return d
-        case .int(let i): return Double(i)
-        default: return nil
-        }
-    }
-
-    var integer: Int? {
-        if case .int(let i) = self { return i }
-        return nil
-    }
-
-    var flag: Bool? {
-        if case .bool(let b) = self { return b }
-        return nil
-    }
-
-    var text: String? {
-        if case .string(let s) = self { return s }
-        return nil
-    }
-
-    var numbers: [Double]? {
-        guard case .list(let items) = self else { return nil }
-        return items.compactMap(\.number)
-    }
-
-    var texts: [String]? {
-        guard case .list(let items) = self else { return nil }
-        return items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
-    }
-}

@@ -10,6 +10,7 @@ struct OptionSchemaTests {
     /// A kind with one option of each type, as the dataset and training kinds will have.
     struct ExampleKind: StageKind {
         let name = "example"
+        let summary = "a kind with one option of each type"
         let version = 1
         var schema: OptionSchema? {
             OptionSchema([
