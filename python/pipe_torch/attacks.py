@@ -41,8 +41,8 @@ def preprocess(x, image_processor):
     patchified exactly as Qwen2VLImageProcessor does, (B x patches, 3 x T x P x P); differentiable."""
     import torch
     ip = image_processor
-    mean = torch.tensor(ip.image_mean, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(ip.image_std, dtype=x.dtype).view(1, 3, 1, 1)
+    mean = torch.tensor(ip.image_mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(ip.image_std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     y = (x - mean) / std if ip.do_normalize else x
     b, c, h, w = y.shape
     p, m, t = ip.patch_size, ip.merge_size, ip.temporal_patch_size
@@ -67,6 +67,7 @@ def _random_start(x0, attack: Attack, seeds: list):
     import torch
     starts = []
     for image, seed in zip(x0, seeds):
+        # Drawn on the CPU, so that a GPU run starts where a CPU run does.
         generator = torch.Generator().manual_seed(seed)
         if attack.method == "pgd_linf":
             delta = (torch.rand(image.shape, generator=generator, dtype=image.dtype) * 2 - 1) * attack.eps
@@ -74,6 +75,7 @@ def _random_start(x0, attack: Attack, seeds: list):
             direction = torch.randn(image.shape, generator=generator, dtype=image.dtype)
             radius = torch.rand((), generator=generator, dtype=image.dtype) * attack.eps
             delta = direction / direction.norm().clamp_min(1e-12) * radius
+        delta = delta.to(image.device)
         starts.append((image + delta).clamp(0, 1))
     return torch.stack(starts)
 
@@ -125,10 +127,11 @@ def attack_records(model, processor, dataset, records, mode, attack: Attack, see
         for first in range(0, len(records), CHUNK):
             chunk = records[first:first + CHUNK]
             x0, batch = teacher_forced(processor, dataset, chunk, mode)
+            x0, batch = x0.to(model.device), batch.to(model.device)
             seeds = [example_seed(seed, i) for i in indices[first:first + CHUNK]]
             clean.append(x0)
             adversarial.append(perturb(model, processor, x0, batch, attack, seeds))
-        return torch.cat(clean), torch.cat(adversarial)
+        return torch.cat(clean).cpu(), torch.cat(adversarial).cpu()
     finally:
         for p in frozen:
             p.requires_grad_(True)

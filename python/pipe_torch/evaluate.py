@@ -14,7 +14,10 @@ from .rng import SeededRandom, spread
 
 def _policy(request: Request):
     directory = policy_model_dir(request.policy) if request.policy is not None else request.options["model"]["path"]
+    import torch
     policy, processor = models.load(directory)
+    if torch.cuda.is_available():
+        policy.to("cuda")
     return policy, processor, models.read_pipe_info(directory)
 
 

@@ -22,6 +22,7 @@ def decode(model, processor, dataset, records: list, mode: str, max_new_tokens: 
         batch = prompt_batch(processor, chunk, [pil_image(dataset, r.image, processor) for r in chunk], mode)
         if pixel_values is not None:
             batch["pixel_values"] = torch.cat(pixel_values[first:first + BATCH], dim=0)
+        batch = batch.to(model.device)
         with torch.no_grad():
             generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                                        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
