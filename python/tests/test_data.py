@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import REAL_UNPACK, synthetic_records
+from conftest import REAL_UNPACK, REPO, synthetic_records
 from pipe_torch import data
 from pipe_torch.errors import PipeTorchError
 
@@ -61,3 +61,24 @@ def test_bad_datasets_are_input_errors(tmp_path, change, message):
     with pytest.raises(PipeTorchError) as caught:
         data.load(directory)
     assert message in caught.value.message and caught.value.exit_code == 2 and "unpack" in caught.value.hint
+
+
+def _pipe_binary():
+    for candidate in (os.environ.get("PIPE_BINARY"), os.path.join(REPO, ".build", "debug", "pipe")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.mark.skipif(_pipe_binary() is None, reason="no pipe binary (.build/debug/pipe or PIPE_BINARY)")
+def test_the_fixture_is_what_the_pipe_binary_makes_today(tmp_path):
+    # When the Swift side changes the unpack format, this fails: regenerate the fixture with recipe.yaml.
+    import subprocess
+    shutil.copy(os.path.join(REAL_UNPACK, "recipe.yaml"), tmp_path / "recipe.yaml")
+    env = dict(os.environ, PIPE_CACHE=str(tmp_path / "cache"))
+    for args in (["run", "recipe.yaml"], ["get", "latest", "split", "--out", "split"]):
+        result = subprocess.run([_pipe_binary(), *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    for name in ("index.json", "images.u8"):
+        with open(os.path.join(REAL_UNPACK, name), "rb") as a, open(tmp_path / "split" / name, "rb") as b:
+            assert a.read() == b.read(), name
