@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
@@ -48,6 +49,8 @@ def run_command(path: str) -> int:
     own_scratch = req.scratch is None
     req.scratch = req.scratch or tempfile.mkdtemp(prefix="pipe-torch-")
     os.makedirs(req.output, exist_ok=True)
+    # SIGTERM (pipe stopping the stage) unwinds like an error, so the cleanup below runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         seed_everything(req.seed, req.threads)
         if req.kind == "sft":
