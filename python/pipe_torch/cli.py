@@ -33,9 +33,10 @@ def env_command(lock) -> int:
     return 0
 
 
-def check_command(path: str):
+def check_command(path: str, imports: bool = True):
+    """The checked request; `imports: False` checks the packages' presence only (fast: `check`)."""
     from . import env, request
-    env.require(env.report())
+    env.require(env.report(imports=imports))
     req = request.read(path)
     request.check_files(req)
     return req
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
         if args.command == "check":
             from .runtime import prepare_environment
             prepare_environment()
-            check_command(args.request)
+            check_command(args.request, imports=False)
             print("ok", file=sys.stderr)
             return 0
         return run_command(args.request)

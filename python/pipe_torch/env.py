@@ -51,8 +51,9 @@ def _same(installed: str, locked: str) -> bool:
     return installed == locked or installed.split("+")[0] == locked.split("+")[0] and "+" not in locked
 
 
-def report(lock_path: str = DEFAULT_LOCK) -> dict:
-    """{python, lock, packages, mismatches, missing, broken}: each locked package as installed."""
+def report(lock_path: str = DEFAULT_LOCK, imports: bool = True) -> dict:
+    """{python, executable, lock, packages, mismatches, missing, broken}: each locked package as
+    installed; with `imports`, torch, transformers and trl are imported to prove they load."""
     pins = read_lock(lock_path)
     packages, mismatches, missing = {}, [], []
     for name in sorted(pins):
@@ -68,6 +69,8 @@ def report(lock_path: str = DEFAULT_LOCK) -> dict:
         if name in missing or installed_version(name) is None:
             if name not in missing:
                 missing.append(name)
+            continue
+        if not imports:
             continue
         try:
             importlib.import_module(name)
