@@ -222,3 +222,26 @@ def test_a_failing_run_leaves_the_output_empty(tmp_path, capsys):
     assert main(["run", request]) == 1
     assert "error: the dataset has no training records" in capsys.readouterr().err
     assert os.listdir(tmp_path / "out") == []
+
+
+def test_sft_continues_a_policy_input_and_evaluate_takes_a_model_path(trained_policy, tmp_path):
+    from safetensors.torch import load_file
+    request = write_request(tmp_path / "sft.json", kind="sft", seed=6, threads=1,
+                            options=dict(TINY_SFT, model=None, reasoning="instruct", eval={"limit": 2, "max_new_tokens": 4}),
+                            inputs={"dataset": REAL_UNPACK, "policy": trained_policy}, output=str(tmp_path / "continued"))
+    assert main(["run", request]) == 0
+    before = load_file(os.path.join(trained_policy, "model", "model.safetensors"))
+    after = load_file(os.path.join(tmp_path, "continued", "model", "model.safetensors"))
+    assert before.keys() == after.keys() and any(not (before[k] == after[k]).all() for k in before)
+    shape = lambda c: (c["text_config"]["hidden_size"], c["text_config"]["num_hidden_layers"], c["text_config"]["vocab_size"],
+                       c["vision_config"]["depth"], c["vision_config"]["embed_dim"])
+    with open(os.path.join(tmp_path, "continued", "model", "config.json")) as a, open(os.path.join(trained_policy, "model", "config.json")) as b:
+        assert shape(json.load(a)) == shape(json.load(b)) == (64, 2, 512, 2, 32)  # the policy's shape
+    # evaluate a checkpoint directory given as model.path; reasoning auto follows its pipe.json.
+    request = write_request(tmp_path / "evaluate.json", kind="evaluate", seed=1, threads=1,
+                            options={"model": {"path": os.path.join(tmp_path, "continued", "model")}, "limit": 3, "max_new_tokens": 4},
+                            inputs={"dataset": REAL_UNPACK}, output=str(tmp_path / "scores"))
+    assert main(["run", request]) == 0
+    with open(os.path.join(tmp_path, "scores", "metrics.json")) as file:
+        report = json.load(file)
+    assert report["clean"]["count"] == 3 and "rationale" not in report and report["attacks"] == []
