@@ -84,3 +84,34 @@ def test_checkpoint_errors(tmp_path, make, message):
     with pytest.raises(PipeTorchError) as caught:
         models.check_path(make(tmp_path))
     assert message in caught.value.message and caught.value.exit_code == 2
+
+
+def test_a_qwen2_5_vl_checkpoint_loads_and_its_preprocessing_is_the_attacks(tmp_path):
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessorPil
+
+    from pipe_torch import attacks, chat, tokenizer as tokenizers
+    tokenizer = tokenizers.build()
+    ids = tokenizer.convert_tokens_to_ids
+    config = Qwen2_5_VLConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, eos_token_id=ids("<|im_end|>"), pad_token_id=0, bos_token_id=None,
+                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}),
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, patch_size=14,
+                           spatial_merge_size=2, window_size=56, fullatt_block_indexes=[1]),
+        image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"))
+    torch.manual_seed(0)
+    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    processor = models.processor_class("Qwen2_5_VLProcessor")(image_processor=Qwen2VLImageProcessorPil(min_pixels=3136, max_pixels=3136),
+                                                              tokenizer=tokenizer, chat_template=tokenizer.chat_template)
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    assert models.check_path(str(tmp_path)) == "qwen2_5_vl"
+    loaded, loaded_processor = models.load(str(tmp_path))
+    assert type(loaded).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    inputs = _inputs(loaded_processor)
+    with torch.no_grad():
+        assert torch.equal(model(**inputs).logits, loaded(**inputs).logits)
+    image = Image.fromarray(np.random.RandomState(1).randint(0, 256, (56, 56, 3)).astype(np.uint8))
+    pixels = chat.pixels01(image).unsqueeze(0)
+    assert torch.equal(attacks.preprocess(pixels, loaded_processor.image_processor), inputs["pixel_values"])
