@@ -21,7 +21,7 @@ def _parser():
     env = commands.add_parser("env", help="the installed packages against the lock, as JSON")
     env.add_argument("--lock", help="the lock file (default: python/requirements.lock beside the package)")
     for name, text in [("check", "validate a request without writing anything"), ("run", "run a request")]:
-        commands.add_parser(name, help=text).add_argument("request", help="the request JSON file")
+        commands.add_parser(name, help=text).add_argument("request", help="the request JSON file (-: standard input)")
     return parser
 
 

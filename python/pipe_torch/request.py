@@ -4,6 +4,7 @@ their defaults filled in. Option names and defaults mirror the Swift kinds' sche
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 
 from .errors import PipeTorchError
@@ -152,10 +153,13 @@ class Request:
 
 
 def read(path: str) -> Request:
-    """The request in `path`, checked (types, options; not yet the files it names)."""
+    """The request in `path` (`-`: standard input), checked (types, options; not yet the files it names)."""
     try:
-        with open(path, encoding="utf-8") as file:
-            raw = json.load(file)
+        if path == "-":
+            raw = json.load(sys.stdin)
+        else:
+            with open(path, encoding="utf-8") as file:
+                raw = json.load(file)
     except FileNotFoundError:
         raise PipeTorchError(f"the request file {path!r} does not exist", "give the path of a request JSON file") from None
     except (OSError, ValueError) as error:

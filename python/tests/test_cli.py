@@ -245,3 +245,14 @@ def test_sft_continues_a_policy_input_and_evaluate_takes_a_model_path(trained_po
     with open(os.path.join(tmp_path, "scores", "metrics.json")) as file:
         report = json.load(file)
     assert report["clean"]["count"] == 3 and "rationale" not in report and report["attacks"] == []
+
+
+def test_a_request_on_standard_input(tmp_path):
+    env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
+    with open(_request(tmp_path)) as file:
+        good = file.read()
+    result = subprocess.run([sys.executable, "-m", "pipe_torch", "check", "-"], input=good, capture_output=True, text=True, env=env, cwd=REPO)
+    assert result.returncode == 0 and result.stderr.strip().endswith("ok")
+    result = subprocess.run([sys.executable, "-m", "pipe_torch", "check", "-"], input="{\"kind\": 3}", capture_output=True, text=True,
+                            env=env, cwd=REPO)
+    assert result.returncode == 2 and "error: -: kind 3 is not one of sft, evaluate" in result.stderr
