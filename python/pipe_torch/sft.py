@@ -122,7 +122,9 @@ def _number(value) -> str:
 
 
 def curves_csv(curve: list) -> str:
-    return "".join(",".join(_number(row.get(c)) for c in CURVE_COLUMNS) + "\n" for row in [dict(zip(CURVE_COLUMNS, CURVE_COLUMNS))] + curve)
+    """`curves.csv`: the header, then one row per logged step (9 significant digits)."""
+    rows = [",".join(CURVE_COLUMNS)] + [",".join(_number(row.get(c)) for c in CURVE_COLUMNS) for row in curve]
+    return "\n".join(rows) + "\n"
 
 
 def run(request: Request) -> None:
