@@ -183,8 +183,12 @@ def load(path: str):
 
     model_type = check_path(path)
     model_name, processor_name = FAMILY[model_type]
-    processor = processor_class(processor_name).from_pretrained(path)
-    model = getattr(transformers, model_name).from_pretrained(path, local_files_only=True, dtype="float32")
+    try:
+        processor = processor_class(processor_name).from_pretrained(path)
+        model = getattr(transformers, model_name).from_pretrained(path, local_files_only=True, dtype="float32")
+    except Exception as error:  # a corrupt or incomplete checkpoint is bad input, reported, never a traceback
+        raise PipeTorchError(f"cannot load the checkpoint in {path!r}: {type(error).__name__}: {str(error)[:300]}",
+                             "check that the directory is a complete save_pretrained of the model and its processor") from None
     return model, processor
 
 

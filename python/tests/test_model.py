@@ -115,3 +115,13 @@ def test_a_qwen2_5_vl_checkpoint_loads_and_its_preprocessing_is_the_attacks(tmp_
     image = Image.fromarray(np.random.RandomState(1).randint(0, 256, (56, 56, 3)).astype(np.uint8))
     pixels = chat.pixels01(image).unsqueeze(0)
     assert torch.equal(attacks.preprocess(pixels, loaded_processor.image_processor), inputs["pixel_values"])
+
+
+def test_a_corrupt_checkpoint_is_an_input_error(tmp_path, tiny):
+    model, processor = tiny
+    directory = tmp_path / "model"
+    models.save(model, processor, str(directory), {})
+    (directory / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(PipeTorchError) as caught:
+        models.load(str(directory))
+    assert f"cannot load the checkpoint in '{directory}'" in caught.value.message and caught.value.exit_code == 2
