@@ -27,9 +27,12 @@ demo: build
 	.build/release/pipe run $(DEMO_RECIPE)
 
 # Some tests check pipe's files with reference readers from PyPI (safetensors), in .build/pyenv.
+# The torch backend's tests (python/tests, pytest) run in .build/torchenv, the locked environment.
 test: build-debug
 	@bash scripts/python-env.sh
 	$(SWIFT) test --skip-build
+	@bash scripts/torch-env.sh
+	.build/torchenv/bin/python -m pytest -q -p no:cacheprovider python/tests
 
 # The generated sections of docs/kinds/*.md (options tables, inputs, outputs), from the kinds' declarations.
 docs:
