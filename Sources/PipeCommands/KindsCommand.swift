@@ -23,8 +23,8 @@ struct KindsCommand: ParsableCommand {
             return
         }
         guard let found = registry.kind(name) else {
-            let hint = Suggestions.hint(for: name, in: registry.names).map { "\n  hint: \($0)" } ?? ""
-            throw UsageError("unknown kind `\(name)`\(hint)\n  hint: `pipe kinds` lists them")
+            throw UsageError("unknown kind `\(name)`",
+                             hint: Suggestions.hint(for: name, in: registry.names).map { "\($0) (`pipe kinds` lists them)" } ?? "`pipe kinds` lists them")
         }
         print(KindDocs.describe(found))
     }
@@ -38,8 +38,8 @@ struct KindsCommand: ParsableCommand {
             let page = try InputFile.text(path, what: "kind page", hint: "run `make docs` from the repository's root")
             let missing = KindDocs.missingSections(in: page)
             guard missing.isEmpty else {
-                throw UsageError("\(path): no `<!-- make docs: \(missing[0]) -->` marker\n  hint: each kind page marks its generated "
-                                 + "sections \(KindDocs.sections.joined(separator: ", ")), each ended by `<!-- end make docs -->`")
+                throw UsageError("\(path): no `<!-- make docs: \(missing[0]) -->` marker",
+                                 hint: "each kind page marks its generated sections \(KindDocs.sections.joined(separator: ", ")), each ended by `<!-- end make docs -->`")
             }
             pages.append((path, KindDocs.updated(page, for: kind)))
         }
