@@ -30,8 +30,8 @@ demo: build
 # The torch backend's tests (python/tests, pytest) run in .build/torchenv, the locked environment.
 test: build-debug
 	@bash scripts/python-env.sh
-	$(SWIFT) test --skip-build
 	@bash scripts/torch-env.sh
+	$(SWIFT) test --skip-build
 	.build/torchenv/bin/python -m pytest -q -p no:cacheprovider python/tests
 
 # The generated sections of docs/kinds/*.md (options tables, inputs, outputs), from the kinds' declarations.

@@ -23,6 +23,8 @@ public struct PipeCommand: ParsableCommand {
         do {
             try RecipeOptions.checkRepeatedOptions(arguments)
             var command = try parseAsRoot(arguments)
+            // pipe.yaml's `python:` for the torch backend (a bad pipe.yaml is reported by the commands that read it).
+            TorchEnvironment.configuredInterpreter = (try? Project(cacheOption: nil).settings())?.python
             try command.run()
             Foundation.exit(0)
         } catch {

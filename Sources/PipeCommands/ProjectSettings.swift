@@ -10,6 +10,7 @@ import PipeRemote
 /// # or, with transfer settings:
 /// remote: {url: https://cache.lab/pipe/, timeout: 10, retries: 2, parallel: 8, ca-file: /etc/lab-ca.pem}
 /// trusted-keys: ["alice@lab:BASE64..."]   # whose signed results are used (`pipe cache key` prints yours)
+/// python: /opt/envs/vlm/bin/python          # the torch backend's interpreter (PIPE_PYTHON wins)
 /// # a private remote only you write to may skip signatures:
 /// remote: {url: /mnt/me/pipe-cache, require-signatures: false}
 /// ```
@@ -22,8 +23,10 @@ struct ProjectSettings {
     /// Which remote records are used: `trusted-keys`, `remote.require-signatures` (the user's own
     /// key is added when the remote is opened).
     var trust = TrustPolicy()
+    /// `python:`, the torch backend's interpreter: a command on PATH, or a path (relative to pipe.yaml).
+    var python: String?
 
-    static let keys = ["remote", "executor", "trusted-keys"]
+    static let keys = ["remote", "executor", "trusted-keys", "python"]
     static let remoteKeys = ["url", "timeout", "retries", "parallel", "require-signatures", "ca-file"]
 
     /// Reads `file` (nil: no pipe.yaml) and the environment.
@@ -65,6 +68,13 @@ struct ProjectSettings {
         }
         if let executor = root["executor"] { settings.executor = try ExecutorSettings.parse(executor, file: file) }
         if let keys = root["trusted-keys"] { settings.trust.trustedKeys = try trustedKeys(keys) }
+        if let node = root["python"] {
+            guard let python = node.string, !python.isEmpty else {
+                throw RecipeError(node.location, path: "python", "expected an interpreter, e.g. `python: /opt/envs/vlm/bin/python`")
+            }
+            let directory = (file as NSString).deletingLastPathComponent
+            settings.python = python.contains("/") && !python.hasPrefix("/") ? directory + "/" + python : python
+        }
         guard let node = root["remote"] else { return settings }
         if let location = node.string {
             settings.remote = RemoteSettings(location: location)

@@ -13,7 +13,7 @@ import PipeTraining
 /// `report.md`, `attacks.csv`, `predictions.jsonl`; with `certify` (or a `smoothing` input, a smooth
 /// stage whose sigma and CERTIFY settings it takes), randomized smoothing's certified accuracy at
 /// each radius and the smoothed policy's accuracy, and `certificates.csv`.
-public struct EvaluateKind: StageKind {
+public struct EvaluateKind: BackendKind {
     public let name = "evaluate"
     public let version = 9
 
@@ -91,11 +91,12 @@ public struct EvaluateKind: StageKind {
     static let limit = OptionKey<Int>("limit", 0...10_000_000, default: 0, help: "records to score, drawn from the split with a fixed seed (0: all)")
     static let maxNewTokens = OptionKey<Int>("max_new_tokens", 1...4096, default: 96, help: "tokens to generate per answer")
 
-    public var schema: OptionSchema? {
+    var swiftSchema: OptionSchema {
         OptionSchema(keys: [Self.split, Self.limit, TrainingOptions.followedReasoning, Self.maxNewTokens, Attack.group, Cues.group, Certify.group])
     }
 
     public func action(for stage: ResolvedStage) throws -> JobAction {
+        if try TorchOptions.chosen(stage.stage) == .torch { return try torchAction(for: stage) }
         let o = stage.values
         try TrainingKindSupport.requireInputs(of: self, stage)
         let attack = try o[Attack.group]
@@ -163,5 +164,22 @@ struct CertifyRequest {
               let alpha = alpha ?? smoothing?.alpha ?? SmoothKind.alpha.defaultValue else { return nil }
         return CertificationSettings(sigma: sigma, n0: n0, n: n, alpha: alpha,
                                      predictN: predictN > 0 ? predictN : n, radii: radii, limit: limit, batchSize: batchSize)
+    }
+}
+
+extension EvaluateKind {
+    /// On the torch backend the policy is a torch `sft` stage, or the checkpoint `model: {path: DIR}` names.
+    func torchAction(for stage: ResolvedStage) throws -> JobAction {
+        let hasPolicy = stage.stage.inputs.contains { $0.role == "policy" }
+        let hasCheckpoint = stage.stage.with[TorchOptions.model.name]?["path"] != nil
+        if let config = stage.stage.with[TorchOptions.model.name]?["config"] {
+            throw RecipeError(config.location, path: "stages.\(stage.stage.name).with.model.config",
+                              "evaluate scores a trained policy, not a new random model", hint: "give `inputs: {policy: STAGE}` or `model: {path: DIR}`")
+        }
+        guard stage.stage.inputs.contains(where: { $0.role == "dataset" }), hasPolicy || hasCheckpoint else {
+            throw RecipeError(stage.stage.location, path: "stages.\(stage.stage.name)",
+                              "a torch evaluate stage needs `inputs: {dataset: STAGE}` (an unpack stage) and a policy: `inputs: {policy: STAGE}` (a torch sft stage) or `with: {model: {path: DIR}}`")
+        }
+        return try TorchAction.make(kind: name, stage: stage, modelWhenUnwritten: false)
     }
 }

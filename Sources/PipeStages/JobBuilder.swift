@@ -6,7 +6,8 @@ import PipeRecipe
 ///
 /// Key material (`KeyValue` map): `kind`, `version`, `with` (with each `path` option replaced by
 /// `sha256:<content digest>`), `seed`, and for `command` stages `command`, `env` and `deps`
-/// (relative path -> content digest). The engine adds `inputs`.
+/// (relative path -> content digest), for a stage on the torch backend `backend` (the backend's
+/// code digest and installed package versions). The engine adds `inputs`.
 public struct JobBuilder: Sendable {
     public let registry: KindRegistry
 
@@ -23,7 +24,7 @@ public struct JobBuilder: Sendable {
             let options = try kind.options(of: stage)
             let seed = recipe.seed(for: stage)
             var keyed = options
-            for path in kind.schema?.pathOptions ?? [] {
+            for path in try kind.schema(for: stage)?.pathOptions ?? [] {
                 guard case .string(let file)? = options.lookup(path) else { continue }
                 let location = stage.with.lookup(path)?.location ?? stage.location
                 let dependency = Stage.Dependency(path: file, location: location)
@@ -37,6 +38,7 @@ public struct JobBuilder: Sendable {
                 "with": KeyValue(keyed),
                 "seed": .int(seed),
             ]
+            if let backend = try kind.backendMaterial(for: stage) { material["backend"] = backend }
             if let command = stage.command {
                 material["command"] = .string(command)
                 var env: [String: KeyValue] = [:]

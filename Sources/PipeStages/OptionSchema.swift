@@ -164,6 +164,14 @@ public struct OptionSchema: Sendable {
             switch option.type {
             case .path: return [[option.name]]
             case .group(let inner): return inner.pathOptions.map { [option.name] + $0 }
+            case .oneOf(let variants):
+                return variants.flatMap { variant -> [[String]] in
+                    switch variant.type {
+                    case .path?: return [[option.name, variant.name]]
+                    case .group(let inner)?: return inner.pathOptions.map { [option.name, variant.name] + $0 }
+                    default: return []
+                    }
+                }
             default: return []
             }
         }

@@ -11,7 +11,7 @@ import PipeTraining
 /// answer: question id, modality, question type, true and predicted letters, the completion).
 /// An optional `policy` input (an sft, grpo or at-grpo stage) is continued instead of a fresh model;
 /// `adversarial:` trains on PGD images crafted against the current weights (Madry et al.).
-public struct SFTKind: StageKind {
+public struct SFTKind: BackendKind {
     public let name = "sft"
     public let version = 4
 
@@ -58,7 +58,7 @@ public struct SFTKind: StageKind {
                                                    help: "adversarial training: PGD images crafted against the current weights each step")
     }
 
-    public var schema: OptionSchema? {
+    var swiftSchema: OptionSchema {
         OptionSchema(keys: [
             Self.reasoning, TrainingOptions.Model.group, Self.epochs, Self.batchSize, Self.microBatch, Self.lr, Self.warmupSteps,
             Self.minLRRatio, Self.weightDecay, Self.gradClip, Self.shuffleOptions, Self.trainFraction, Adversarial.group,
@@ -67,6 +67,10 @@ public struct SFTKind: StageKind {
     }
 
     public func action(for stage: ResolvedStage) throws -> JobAction {
+        if try TorchOptions.chosen(stage.stage) == .torch {
+            try TrainingKindSupport.requireInputs(of: self, stage)
+            return try TorchAction.make(kind: name, stage: stage)
+        }
         var config = try Self.trainerConfig(stage.values)
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count

@@ -15,9 +15,14 @@ public protocol StageKind: Sendable {
     var version: Int { get }
     /// The `with:` options of a built-in kind; nil for a kind whose `with` is free-form.
     var schema: OptionSchema? { get }
+    /// The options `stage` is checked against: `schema`, or its backend's (an ML kind on torch).
+    func schema(for stage: Stage) throws -> OptionSchema?
     /// Checks the stage's `with` options (throwing a `RecipeError` at the bad value) and returns
     /// them with defaults filled in.
     func options(of stage: Stage) throws -> Value
+    /// What the stage's backend adds to its key (the torch backend's code and package versions);
+    /// nil for a stage on pipe's own implementation.
+    func backendMaterial(for stage: Stage) throws -> KeyValue?
     /// What the stage does when it is not cached.
     func action(for stage: ResolvedStage) throws -> JobAction
 }
@@ -26,6 +31,8 @@ extension StageKind {
     public var schema: OptionSchema? { nil }
     public var inputs: [KindInput] { [] }
     public var outputs: [KindOutput] { [] }
+    public func schema(for stage: Stage) throws -> OptionSchema? { schema }
+    public func backendMaterial(for stage: Stage) throws -> KeyValue? { nil }
 
     /// Checks `with` against the schema, or takes it as it is when there is none.
     public func options(of stage: Stage) throws -> Value {

@@ -20,14 +20,16 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True)
     env = commands.add_parser("env", help="the installed packages against the lock, as JSON")
     env.add_argument("--lock", help="the lock file (default: python/requirements.lock beside the package)")
+    env.add_argument("--no-import", action="store_true",
+                     help="versions from package metadata only, without importing torch, transformers and trl (fast; what pipe keys on)")
     for name, text in [("check", "validate a request without writing anything"), ("run", "run a request")]:
         commands.add_parser(name, help=text).add_argument("request", help="the request JSON file (-: standard input)")
     return parser
 
 
-def env_command(lock) -> int:
+def env_command(lock, imports: bool = True) -> int:
     from . import env
-    result = env.report(lock or env.DEFAULT_LOCK)
+    result = env.report(lock or env.DEFAULT_LOCK, imports=imports)
     print(json.dumps(result, indent=2, sort_keys=True))
     env.require(result)
     return 0
@@ -76,7 +78,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "env":
-            return env_command(args.lock)
+            return env_command(args.lock, imports=not args.no_import)
         if args.command == "check":
             from .runtime import prepare_environment
             prepare_environment()

@@ -38,6 +38,18 @@ def test_env_reports_mismatches_and_missing_packages_without_failing(tmp_path):
     assert report["missing"] == ["no-such-package"]
 
 
+def test_env_without_imports_reads_metadata_only():
+    # What pipe keys a torch stage on: the same versions, without importing torch (which would show in sys.modules).
+    env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
+    probe = "import sys; from pipe_torch import cli; code = cli.main(['env', '--no-import']); " \
+            "print('IMPORTED' if 'torch' in sys.modules else 'NOT-IMPORTED', file=sys.stderr); sys.exit(code)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["packages"]["transformers"] == "5.25.0" and report["broken"] == []
+    assert "NOT-IMPORTED" in result.stderr
+
+
 def test_env_without_torch_is_an_input_error():
     # -S leaves site-packages off the path: an interpreter with none of the packages.
     env = dict(os.environ, PYTHONPATH=PYTHON_DIR)
