@@ -18,10 +18,18 @@ public enum KindDocs {
     public static func rows(_ schema: OptionSchema, prefix: String = "") -> [Row] {
         schema.options.flatMap { option -> [Row] in
             let name = prefix + option.name
-            let row = Row(name: name, type: typeName(option.type), defaultValue: option.defaultValue.map(text) ?? "",
+            let row = Row(name: name, type: typeName(option.type), defaultValue: option.defaultValue.map { defaultText($0, type: option.type) } ?? "",
                           range: range(option.type), help: option.help)
-            guard case .group(let inner) = option.type else { return [row] }
-            return [row] + rows(inner, prefix: name + ".")
+            switch option.type {
+            case .group(let inner): return [row] + rows(inner, prefix: name + ".")
+            case .oneOf(let variants):
+                // A variant's own options follow with dotted names (`model.config.layers`).
+                return [row] + variants.flatMap { variant -> [Row] in
+                    guard case .group(let inner)? = variant.type else { return [] }
+                    return rows(inner, prefix: name + "." + variant.name + ".")
+                }
+            default: return [row]
+            }
         }
     }
 
@@ -51,6 +59,12 @@ public enum KindDocs {
         case .oneOf(let variants):
             return variants.map { variant in variant.type.map { "{\(variant.name): \(typeName($0))}" } ?? variant.name }.joined(separator: " | ")
         }
+    }
+
+    /// A default as a recipe would write it; a variant whose options are all at their defaults as `{NAME: {}}`.
+    static func defaultText(_ value: Value, type: OptionSchema.OptionType) -> String {
+        if case .oneOf = type, case .map(let entries) = value, entries.count == 1, case .map = entries[0].1 { return "{\(entries[0].0): {}}" }
+        return text(value)
     }
 
     static func bound(_ i: Int) -> String { i == Int.max ? "no limit" : grouped(i) }
@@ -117,6 +131,13 @@ public enum KindDocs {
         let table = columns([["NAME", "TYPE", "DEFAULT", "RANGE"]] + rows.map { [$0.name, $0.type, $0.defaultValue, $0.range] }, indent: "  ")
         lines.append(table[0])
         for (row, line) in zip(rows, table.dropFirst()) { lines += [line, "      " + row.help] }
+        if let torch = kind.torchOptions {
+            lines += ["", "with backend: torch, these replace `model` (the other options are the same):"]
+            let torchRows = Self.rows(torch)
+            let torchTable = columns([["NAME", "TYPE", "DEFAULT", "RANGE"]] + torchRows.map { [$0.name, $0.type, $0.defaultValue, $0.range] }, indent: "  ")
+            lines.append(torchTable[0])
+            for (row, line) in zip(torchRows, torchTable.dropFirst()) { lines += [line, "      " + row.help] }
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -168,6 +189,16 @@ public enum KindDocs {
             value of its own (the help says what stands in for it); a group's options follow it with dotted names. The kind's \
             implementation version is \(kind.version): a change of it re-runs the kind's stages.
             """
+        var text = intro + "\n\n" + optionsTable(schema)
+        if let torch = kind.torchOptions {
+            text += "\n\nOn the torch backend (`backend: torch`, [the torch backend](../torch-backend.md)) these options replace `model` "
+                + "above; the others are the same, with the same defaults:\n\n" + optionsTable(torch)
+        }
+        return text
+    }
+
+    /// An options table in Markdown.
+    static func optionsTable(_ schema: OptionSchema) -> String {
         func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
         func code(_ s: String) -> String { s.isEmpty ? "" : "`\(s)`" }
         let table = ["| option | type | default | range | what |", "| --- | --- | --- | --- | --- |"] + rows(schema).map { row in
@@ -176,7 +207,7 @@ public enum KindDocs {
             let plainRange = row.type == "group" || row.range.contains("|") ? range : cell(row.range)
             return "| `\(row.name)` | \(row.type) | \(cell(code(row.defaultValue))) | \(plainRange) | \(cell(row.help)) |"
         }
-        return intro + "\n\n" + table.joined(separator: "\n")
+        return table.joined(separator: "\n")
     }
 
     /// The sections `page` has no markers for.

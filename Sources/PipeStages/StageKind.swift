@@ -15,6 +15,9 @@ public protocol StageKind: Sendable {
     var version: Int { get }
     /// The `with:` options of a built-in kind; nil for a kind whose `with` is free-form.
     var schema: OptionSchema? { get }
+    /// The options of the torch backend that differ from `schema`'s (`backend`, its `model`,
+    /// `threads`); nil for a kind with one implementation.
+    var torchOptions: OptionSchema? { get }
     /// The options `stage` is checked against: `schema`, or its backend's (an ML kind on torch).
     func schema(for stage: Stage) throws -> OptionSchema?
     /// Checks the stage's `with` options (throwing a `RecipeError` at the bad value) and returns
@@ -32,6 +35,7 @@ extension StageKind {
     public var inputs: [KindInput] { [] }
     public var outputs: [KindOutput] { [] }
     public func schema(for stage: Stage) throws -> OptionSchema? { schema }
+    public var torchOptions: OptionSchema? { nil }
     public func backendMaterial(for stage: Stage) throws -> KeyValue? { nil }
 
     /// Checks `with` against the schema, or takes it as it is when there is none.

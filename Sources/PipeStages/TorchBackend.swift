@@ -78,6 +78,10 @@ protocol BackendKind: StageKind {
 extension BackendKind {
     public var schema: OptionSchema? { swiftSchema }
 
+    public var torchOptions: OptionSchema? {
+        OptionSchema([TorchOptions.backend.declaration, TorchOptions.model.declaration, TorchOptions.threads.declaration])
+    }
+
     public func schema(for stage: Stage) throws -> OptionSchema? {
         try TorchOptions.chosen(stage) == .torch ? TorchOptions.schema(replacing: swiftSchema) : swiftSchema
     }
