@@ -28,9 +28,13 @@ demo: build
 
 # Some tests check pipe's files with reference readers from PyPI (safetensors), in .build/pyenv.
 # The torch backend's tests (python/tests, pytest) run in .build/torchenv, the locked environment.
-test: build-debug
-	@bash scripts/python-env.sh
-	@bash scripts/torch-env.sh
+# The Python environments are made while the build runs (one is mostly downloads, the other compiles).
+test:
+	@bash scripts/install-deps.sh libxml2 nginx curl openssl slurm-wlm munge
+	@mkdir -p .build; \
+	  { bash scripts/python-env.sh && bash scripts/torch-env.sh; } > .build/python-envs.log 2>&1 & envs=$$!; \
+	  $(MAKE) --no-print-directory build-debug || { kill $$envs 2>/dev/null; exit 1; }; \
+	  wait $$envs || { cat .build/python-envs.log; echo "error: the Python environments could not be made (log above)" >&2; exit 1; }
 	$(SWIFT) test --skip-build
 	.build/torchenv/bin/python -m pytest -q -p no:cacheprovider python/tests
 
