@@ -72,7 +72,9 @@ extension Report {
                 [SVG.number(candidate.sigma) + (candidate.sigma == s.sigma ? " (chosen)" : "")] + radii.map { Self.format(candidate.certifiedAccuracy[$0]) }
                     + [Self.format(candidate.meanRadius), Self.format(candidate.abstainRate), Self.format(score)]
             }
+            let reach = s.candidates.map { "\(SVG.number($0.sigma)): \(Self.format($0.largestCertifiableRadius))" }.joined(separator: ", ")
             let note = "\(source.label): sigma chosen by \(s.criterion) on \(s.records) \(s.split) records; CERTIFY with n0 \(s.n0), n \(s.n), alpha \(s.alpha)"
+                + (s.candidates.contains { $0.largestCertifiableRadius != nil } ? " (the largest radius it can certify, by sigma: \(reach))" : "")
                 + (s.finetuneEpochs > 0 ? "; each candidate fine-tuned \(s.finetuneEpochs) epochs on noisy images." : ".")
             return (source.label, note, Table(header: ["sigma"] + radii.map { "certified @\($0)" } + ["mean radius", "abstain", "score"], rows: rows))
         }

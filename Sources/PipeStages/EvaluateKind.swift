@@ -15,7 +15,7 @@ import PipeTraining
 /// each radius and the smoothed policy's accuracy, and `certificates.csv`.
 public struct EvaluateKind: BackendKind {
     public let name = "evaluate"
-    public let version = 9
+    public let version = 10
 
     public init() {}
 

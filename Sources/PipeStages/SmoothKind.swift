@@ -14,7 +14,7 @@ import PipeTraining
 /// candidate's certificates), `timing.csv` (noisy samples per second per candidate).
 public struct SmoothKind: StageKind {
     public let name = "smooth"
-    public let version = 2
+    public let version = 3
 
     public init() {}
 

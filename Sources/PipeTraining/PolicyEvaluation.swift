@@ -216,9 +216,11 @@ public struct PolicyEvaluation: Sendable {
         if let s = report.smoothing {
             let radii = s.certified.certifiedAccuracy.keys.sorted { (Double($0) ?? 0) < (Double($1) ?? 0) }
             lines += ["", String(format: "Randomized smoothing, sigma %.4g: CERTIFY with n0 %d, n %d, alpha %g on %d records; PREDICT with n %d: "
-                                 + "smoothed accuracy %.3f (abstained on %.3f, counted wrong); mean certified radius %.3f.",
+                                 + "smoothed accuracy %.3f (abstained on %.3f, counted wrong); mean certified radius %.3f. "
+                                 + "With n %d and alpha %g no radius above %.3f can be certified, whatever the policy.",
                                  s.sigma, s.n0, s.n, s.alpha, s.certified.count, s.predictN, s.smoothedAccuracy, s.smoothedAbstainRate,
-                                 s.certified.meanRadius), "",
+                                 s.certified.meanRadius, s.n, s.alpha,
+                                 s.certified.largestCertifiableRadius ?? RandomizedSmoothing.largestRadius(sigma: s.sigma, n: s.n, alpha: s.alpha)), "",
                       "| L2 radius | " + radii.joined(separator: " | ") + " |", "|---|" + radii.map { _ in "---|" }.joined(),
                       "| certified accuracy | " + radii.map { String(format: "%.3f", s.certified.certifiedAccuracy[$0] ?? 0) }.joined(separator: " | ") + " |"]
         }

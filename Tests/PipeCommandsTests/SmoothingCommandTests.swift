@@ -64,6 +64,10 @@ struct SmoothingCommandTests {
         let certified = try #require(smoothing["certified"] as? [String: Any])
         let accuracy = try #require(certified["certified_accuracy"] as? [String: Double])
         #expect(Set(accuracy.keys) == ["0", "0.05", "0.1"] && certified["count"] as? Int == 5)
+        // n = 12 at alpha = 0.05: pA <= 0.05^(1/12) = 0.7790, so no radius above 0.7690 sigma is certifiable.
+        let reach = try #require(certified["largest_certifiable_radius"] as? Double)
+        #expect(abs(reach - best * 0.7690) < 0.001, "\(reach)")
+        #expect(candidates.allSatisfy { ($0["largest_certifiable_radius"] as? Double ?? 0) > 0 }, "\(candidates)")
         // The certified accuracy is the share of certificates that are correct with that radius.
         let certificates = try String(contentsOfFile: project.path + "/eval/certificates.csv", encoding: .utf8).split(separator: "\n").dropFirst()
             .map { $0.split(separator: ",").map(String.init) }

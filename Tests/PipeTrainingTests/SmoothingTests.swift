@@ -77,9 +77,11 @@ struct SmoothingTests {
         #expect(RandomizedSmoothing.certifiedAccuracy(certificates, at: 0) == 0.5)
         #expect(RandomizedSmoothing.certifiedAccuracy(certificates, at: 0.25) == 0.25)
         #expect(RandomizedSmoothing.certifiedAccuracy(certificates, at: 0.6) == 0)
-        let summary = SmoothingSummary(sigma: 0.25, certificates: certificates, radii: [0, 0.25, 1])
+        let summary = SmoothingSummary(sigma: 0.25, certificates: certificates, radii: [0, 0.25, 1], n: 64, alpha: 0.001)
         #expect(summary.certifiedAccuracy == ["0": 0.5, "0.25": 0.25, "1": 0])
         #expect(abs(summary.meanRadius - 0.15) < 1e-12 && summary.abstainRate == 0.25)
+        // n = 64 at alpha = 0.001 certifies at most 1.27 sigma, whatever the policy.
+        #expect(abs((summary.largestCertifiableRadius ?? 0) - 0.25 * 1.2690) < 0.25 * 0.001, "\(String(describing: summary.largestCertifiableRadius))")
         #expect(SmoothingCriterion.meanRadius.score(certificates) == summary.meanRadius)
         #expect(SmoothingCriterion.certifiedAccuracyAt(0.25).score(certificates) == 0.25)
         // The best score wins; a tie goes to the smaller sigma.

@@ -54,7 +54,8 @@ public struct CertifiedResult: Codable, Equatable, Sendable {
         let count = Double(max(1, examples.count))
         let correct = zip(predictions, examples).filter { $0.0 == $0.1.record.answerLetter }.count
         let result = CertifiedResult(sigma: settings.sigma, n0: settings.n0, n: settings.n, alpha: settings.alpha, predictN: settings.predictN,
-                                     certified: SmoothingSummary(sigma: settings.sigma, certificates: certificates, radii: settings.radii),
+                                     certified: SmoothingSummary(sigma: settings.sigma, certificates: certificates, radii: settings.radii,
+                                                                 n: settings.n, alpha: settings.alpha),
                                      smoothedAccuracy: Double(correct) / count,
                                      smoothedAbstainRate: Double(predictions.filter { $0 == nil }.count) / count)
         return (result, certificates)

@@ -36,9 +36,14 @@ public struct SmoothingSummary: Codable, Equatable, Sendable {
     public var meanRadius: Double
     /// Share of points where CERTIFY abstained.
     public var abstainRate: Double
+    /// The largest radius CERTIFY can give with its n and alpha (sigma x Phi^-1(alpha^(1/n)), every
+    /// sample agreeing): certified accuracy at any larger radius is 0 whatever the policy. Absent
+    /// from summaries written before it was recorded.
+    public var largestCertifiableRadius: Double?
 
     enum CodingKeys: String, CodingKey {
         case sigma, count, certifiedAccuracy = "certified_accuracy", meanRadius = "mean_radius", abstainRate = "abstain_rate"
+        case largestCertifiableRadius = "largest_certifiable_radius"
     }
 
     public init(sigma: Double, count: Int, certifiedAccuracy: [String: Double], meanRadius: Double, abstainRate: Double) {
@@ -49,9 +54,10 @@ public struct SmoothingSummary: Codable, Equatable, Sendable {
         self.abstainRate = abstainRate
     }
 
-    /// The summary of `certificates` at `radii`.
-    public init(sigma: Double, certificates: [Certificate], radii: [Double]) {
+    /// The summary of `certificates` at `radii`, certified with `n` estimation samples at `alpha`.
+    public init(sigma: Double, certificates: [Certificate], radii: [Double], n: Int, alpha: Double) {
         self.sigma = sigma
+        largestCertifiableRadius = RandomizedSmoothing.largestRadius(sigma: sigma, n: n, alpha: alpha)
         count = certificates.count
         certifiedAccuracy = Dictionary(radii.map { (Self.key($0), RandomizedSmoothing.certifiedAccuracy(certificates, at: $0)) },
                                        uniquingKeysWith: { first, _ in first })
@@ -178,7 +184,7 @@ public struct SmoothingCalibration: Sendable {
             try Example.requireRoomToGenerate(examples, maxLen: policy.model.config.maxLen)
             let certified = classifier.certify(examples, dataset: dataset, n0: n0, n: n, alpha: alpha)
             let speed = Double(entries.count * (n0 + n)) / max(Date().timeIntervalSince(start), 1e-9)
-            let summary = SmoothingSummary(sigma: sigma, certificates: certified, radii: radii)
+            let summary = SmoothingSummary(sigma: sigma, certificates: certified, radii: radii, n: n, alpha: alpha)
             scores.append(criterion.score(certified))
             log(String(format: "sigma %.4g: %@ %.3f, certified accuracy at 0 %.3f, abstain %.3f (%.1f noisy samples/s)", sigma,
                        criterion.description, scores.last ?? 0, RandomizedSmoothing.certifiedAccuracy(certified, at: 0), summary.abstainRate, speed))
@@ -189,7 +195,7 @@ public struct SmoothingCalibration: Sendable {
         let best = SmoothingChoice.best(sigmas: sigmas, scores: scores)
         let choice = SmoothingChoice(sigma: sigmas[best], n0: n0, n: n, alpha: alpha, criterion: criterion.description, split: split,
                                      records: entries.count,
-                                     candidates: zip(sigmas, certificates).map { SmoothingSummary(sigma: $0, certificates: $1, radii: radii) },
+                                     candidates: zip(sigmas, certificates).map { SmoothingSummary(sigma: $0, certificates: $1, radii: radii, n: n, alpha: alpha) },
                                      scores: scores, finetuneEpochs: finetune.epochs)
         var chosen = policies[best]
         chosen.info["pipe.smoothing_sigma"] = "\(sigmas[best])"
