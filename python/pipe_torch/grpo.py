@@ -6,6 +6,7 @@ import math
 import os
 import re
 import time
+import warnings
 
 from . import chat, data, generation, model as models, prompts
 from .errors import failure
@@ -139,6 +140,8 @@ def run(request: Request) -> None:
     from transformers import PrinterCallback
     from trl import GRPOTrainer
 
+    # TRL asks the model about gradient checkpointing by its deprecated name at every step.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     options, out = request.options, request.output
     mode = options["reasoning"]
     dataset = data.load(request.dataset)
