@@ -96,10 +96,11 @@ BAD = [
 @pytest.mark.parametrize("name, options, message, hint", BAD, ids=[b[0] for b in BAD])
 def test_bad_options_exit_2_and_write_nothing(tmp_path, capsys, name, options, message, hint):
     path = write_request(tmp_path / "r.json", **_fields(tmp_path, options={"model": {"config": {}}, **options}))
-    assert main(["check", path]) == 2
-    err = capsys.readouterr().err
-    assert f"error: {message}" in err and hint in err
-    assert not os.path.exists(tmp_path / "out")
+    for command in ("check", "run"):
+        assert main([command, path]) == 2
+        err = capsys.readouterr().err
+        assert f"error: {message}" in err and hint in err
+        assert sorted(os.listdir(tmp_path)) == ["r.json"]
 
 
 def test_bad_inputs_exit_2_and_write_nothing(tmp_path, capsys):
