@@ -59,6 +59,9 @@ def run_command(path: str) -> int:
         if req.kind == "sft":
             from . import sft
             sft.run(req)
+        elif req.kind == "grpo":
+            from . import grpo
+            grpo.run(req)
         else:
             from . import evaluate
             evaluate.run(req)

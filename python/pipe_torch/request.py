@@ -1,6 +1,7 @@
 """The request a run reads (JSON, written by pipe) and the options of each kind, checked and with
 their defaults filled in. Option names and defaults mirror the Swift kinds' schemas
-(Sources/PipeStages/SFTKind.swift, EvaluateKind.swift); `model` is the torch backend's own."""
+(Sources/PipeStages/SFTKind.swift, EvaluateKind.swift, GRPOKind.swift); `model` is the torch backend's
+own, and `grpo` takes a few of TRL's GRPOConfig options the Swift kind does not have."""
 
 import json
 import os
@@ -10,8 +11,10 @@ from dataclasses import dataclass
 from .errors import PipeTorchError
 from .model import did_you_mean
 
-KINDS = ("sft", "evaluate")
-LATER_KINDS = ("grpo", "at-grpo", "smooth")
+KINDS = ("sft", "evaluate", "grpo")
+LATER_KINDS = ("at-grpo", "smooth")
+# The Swift kind's loss types first, then TRL's further ones (passed through).
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")
 ATTACK_METHODS = ("fgsm", "pgd_linf", "pgd_l2")
 DEFAULT_BUDGETS = [b / 255 for b in (1.0, 2.0, 4.0, 8.0)]
 
@@ -62,7 +65,36 @@ EVALUATE = {
     "cues": Opt("group", {}, group={"limit": Opt("int", 0, 0, 10_000_000)}),
     "certify": Opt("group", None, group=CERTIFY),
 }
-SCHEMAS = {"sft": SFT, "evaluate": EVALUATE}
+GRPO = {
+    "backend": Opt("text", "torch", choices=("torch",)),
+    "model": Opt("model"),
+    "reasoning": Opt("text", "cot", choices=("cot", "instruct")),
+    "steps": Opt("int", 100, 1, 1_000_000),
+    "prompts_per_step": Opt("int", 8, 1, 4096),
+    "group_size": Opt("int", 4, 2, 64),
+    "temperature": Opt("number", 1.0, 0.01, 10),
+    "max_new_tokens": Opt("int", 96, 1, 4096),
+    "num_iterations": Opt("int", 1, 1, 64),
+    "lr": Opt("number", 1e-4, 0, 10),
+    "warmup_steps": Opt("int", 0, 0, 1_000_000),
+    "adam_epsilon": Opt("number", 1e-8, 0, 1),
+    "beta": Opt("number", 0.04, 0, 100),
+    "epsilon": Opt("number", 0.2, 0, 10),
+    "epsilon_high": Opt("number", 0.2, 0, 10),
+    "loss_type": Opt("text", "grpo", choices=LOSS_TYPES),
+    "top_entropy_quantile": Opt("number", 1.0, 0.001, 1),
+    "scale_rewards": Opt("text", "group", choices=("group", "batch", "none")),
+    "grad_clip": Opt("number", 1.0, 0, 1e6),
+    "micro_batch": Opt("int", 8, 1, 4096),
+    "eval": Opt("group", {}, group=EVAL),
+    # TRL's, passed through (not options of the Swift kind).
+    "importance_sampling_level": Opt("text", "token", choices=("token", "sequence")),
+    "delta": Opt("number", None, 1, 1000),
+    "mask_truncated_completions": Opt("bool", False),
+    "top_p": Opt("number", 1.0, 0.001, 1),
+    "top_k": Opt("int", 0, 0, 1_000_000),
+}
+SCHEMAS = {"sft": SFT, "evaluate": EVALUATE, "grpo": GRPO}
 
 
 def _number(value):
@@ -184,7 +216,7 @@ def read(path: str) -> Request:
     inputs = raw.get("inputs")
     if not isinstance(inputs, dict) or not isinstance(inputs.get("dataset"), str):
         raise PipeTorchError(f"{path}: inputs.dataset is missing", "give inputs: {\"dataset\": DIR} (an unpack artifact)")
-    allowed = {"sft": ("dataset", "policy"), "evaluate": ("dataset", "policy", "smoothing")}[kind]
+    allowed = {"sft": ("dataset", "policy"), "evaluate": ("dataset", "policy", "smoothing"), "grpo": ("dataset", "policy")}[kind]
     for role, value in inputs.items():
         if role not in allowed or not isinstance(value, str):
             raise PipeTorchError(f"{path}: inputs.{role} is not an input of {kind} (inputs: {', '.join(allowed)}, each a directory)")
@@ -211,6 +243,22 @@ def _unsupported(kind: str, options: dict) -> None:
     if kind == "sft" and options["batch_size"] % min(options["micro_batch"], options["batch_size"]):
         raise PipeTorchError(f"options.batch_size {options['batch_size']} is not a multiple of micro_batch {options['micro_batch']}",
                              "TRL steps on micro_batch x gradient_accumulation_steps examples: make batch_size a multiple of micro_batch")
+    if kind == "grpo":
+        _grpo_shapes(options)
+
+
+def _grpo_shapes(options: dict) -> None:
+    """What TRL's GRPOConfig needs beyond each option's range: the step's completions split evenly
+    into micro-batches, and `luspo` at the sequence level."""
+    completions = options["prompts_per_step"] * options["group_size"]
+    if completions % options["micro_batch"]:
+        divisors = [d for d in range(1, completions + 1) if completions % d == 0]
+        raise PipeTorchError(f"options.micro_batch {options['micro_batch']} does not divide the step's {completions} completions "
+                             f"(prompts_per_step {options['prompts_per_step']} x group_size {options['group_size']})",
+                             f"TRL accumulates whole micro-batches: pick micro_batch from {', '.join(map(str, divisors))}")
+    if options["loss_type"] == "luspo" and options["importance_sampling_level"] != "sequence":
+        raise PipeTorchError("options.loss_type 'luspo' needs importance_sampling_level 'sequence'",
+                             "add importance_sampling_level: sequence, or pick another loss_type")
 
 
 def check_files(request: Request) -> None:
@@ -223,8 +271,9 @@ def check_files(request: Request) -> None:
         model.check_path(policy_model_dir(request.policy))
     elif spec is not None and "path" in spec:
         model.check_path(spec["path"])
-    elif request.kind == "evaluate":
-        raise PipeTorchError("evaluate on the torch backend needs a policy: inputs.policy (a torch sft stage) or options.model.path",
+    elif request.kind in ("evaluate", "grpo") and spec is None:
+        raise PipeTorchError(f"{request.kind} on the torch backend needs a policy: inputs.policy (a torch sft stage) or "
+                             f"{'options.model.path' if request.kind == 'evaluate' else 'options.model'}",
                              "give the stage `inputs: {policy: STAGE}`")
     elif spec is None:
         raise PipeTorchError("options.model: sft on the torch backend needs `model: {path: DIR}` or `model: {config: {...}}` (or a policy input)",

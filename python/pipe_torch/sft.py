@@ -121,9 +121,9 @@ def _number(value) -> str:
     return str(value)
 
 
-def curves_csv(curve: list) -> str:
+def curves_csv(curve: list, columns: list = CURVE_COLUMNS) -> str:
     """`curves.csv`: the header, then one row per logged step (9 significant digits)."""
-    rows = [",".join(CURVE_COLUMNS)] + [",".join(_number(row.get(c)) for c in CURVE_COLUMNS) for row in curve]
+    rows = [",".join(columns)] + [",".join(_number(row.get(c)) for c in columns) for row in curve]
     return "\n".join(rows) + "\n"
 
 

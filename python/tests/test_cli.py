@@ -82,7 +82,7 @@ BAD = [
     ("unknown option", lambda t: {"options": {"model": {"config": {}}, "epoch": 1}}, "options.epoch: unknown option 'epoch'", "did you mean `epochs`?"),
     ("bad value", lambda t: {"options": {"model": {"config": {}}, "reasoning": "cto"}}, "options.reasoning: 'cto' is not one of cot, instruct", "did you mean `cot`?"),
     ("no model", lambda t: {"options": {}}, "sft on the torch backend needs `model: {path: DIR}`", "model: {config: {}}"),
-    ("later kind", lambda t: {"kind": "grpo"}, "kind 'grpo' is not available on the torch backend yet", "backend: swift"),
+    ("later kind", lambda t: {"kind": "at-grpo"}, "kind 'at-grpo' is not available on the torch backend yet", "backend: swift"),
     ("adversarial", lambda t: {"options": {"model": {"config": {}}, "adversarial": {}}}, "adversarial training is not available", "backend: swift"),
     ("evaluate without policy", lambda t: {"kind": "evaluate", "options": {}}, "evaluate on the torch backend needs a policy", "inputs: {policy: STAGE}"),
     ("swift policy", lambda t: {"inputs": {"dataset": REAL_UNPACK, "policy": _swift_policy(t)}}, "is a swift-backend checkpoint", "backend: torch"),
