@@ -12,7 +12,7 @@ import PipeTraining
 /// `kind: at-grpo` is SafeMed-R1's AT-GRPO: the same, with the images of a share of each step's
 /// prompts replaced by PGD adversarial examples against the current policy before rollouts; its
 /// curves add clean and adversarial reward and accuracy per step.
-public struct GRPOKind: StageKind {
+public struct GRPOKind: BackendKind {
     public let name: String
     public let version = 7   // 7: a group's completions share their image's pass (rounding differs)
     /// AT-GRPO rather than GRPO.
@@ -86,7 +86,7 @@ public struct GRPOKind: StageKind {
     static let gradClip = OptionKey<Double>("grad_clip", 0...1e6, default: 1, help: "global gradient-norm clip (0: off)")
     static let microBatch = OptionKey<Int>("micro_batch", 1...4096, default: 8, help: "completions per forward/backward pass")
 
-    public var schema: OptionSchema? {
+    var swiftSchema: OptionSchema {
         OptionSchema(keys: (adversarial ? Adversarial.keys : []) + [
             Self.reasoning, Self.steps, Self.promptsPerStep, Self.groupSize, Self.temperature, Self.maxNewTokens, Self.iterations,
             Self.lr, Self.warmupSteps, Self.adamEpsilon, Self.beta, Self.epsilon, Self.epsilonHigh, Self.lossType,
@@ -94,8 +94,32 @@ public struct GRPOKind: StageKind {
         ])
     }
 
+    /// On the torch backend: TRL's further loss types, sequence-level importance sampling and sampling options.
+    enum Torch {
+        static let lossType = OptionKey<String>(
+            "loss_type", choices: GRPOLossType.allCases.map(\.rawValue) + ["cispo", "sapo", "luspo", "vespo"], default: GRPOLossType.grpo.rawValue,
+            help: "token aggregation; on torch also TRL's cispo, sapo, luspo (with importance_sampling_level: sequence) and vespo")
+        static let importanceSamplingLevel = OptionKey<String>("importance_sampling_level", choices: ["token", "sequence"], default: "token",
+                                                               help: "TRL's importance ratios per token, or per sequence (GSPO)")
+        static let delta = OptionKey<Double?>("delta", 1...1000, help: "TRL's upper bound on the ratio when the advantage is negative (two-sided clipping; null: none)")
+        static let maskTruncated = OptionKey<Bool>("mask_truncated_completions", default: false,
+                                                   help: "completions cut at max_new_tokens are left out of the loss (TRL)")
+        static let topP = OptionKey<Double>("top_p", 0.001...1, default: 1, help: "nucleus sampling of rollouts (1: off)")
+        static let topK = OptionKey<Int>("top_k", 0...1_000_000, default: 0, help: "top-k sampling of rollouts (0: off)")
+        static let keys: [any OptionDeclaration] = [lossType, importanceSamplingLevel, delta, maskTruncated, topP, topK]
+    }
+
+    var torchOnlyOptions: [OptionSchema.Option] { Torch.keys.map(\.declaration) }
+
     public func action(for stage: ResolvedStage) throws -> JobAction {
         try TrainingKindSupport.requireInputs(of: self, stage)
+        if try TorchOptions.chosen(stage.stage) == .torch {
+            guard !adversarial else {
+                throw RecipeError(stage.stage.with[TorchOptions.backend.name]?.location ?? stage.stage.location, path: "stages.\(stage.stage.name).with.backend",
+                                  "at-grpo does not run on the torch backend yet", hint: "use `backend: swift` (the default) for at-grpo stages")
+            }
+            return try TorchAction.make(kind: name, stage: stage)
+        }
         var config = try trainerConfig(stage.values)
         config.seed = UInt64(stage.seed)
         config.threads = TrainingThreads.count

@@ -73,22 +73,34 @@ enum TorchOptions {
 protocol BackendKind: StageKind {
     /// The options on the swift backend (today's schema).
     var swiftSchema: OptionSchema { get }
+    /// Options only the torch backend has (TRL's), or that it declares wider (a longer list of
+    /// choices), replacing the swift option of the same name.
+    var torchOnlyOptions: [OptionSchema.Option] { get }
 }
 
 extension BackendKind {
     public var schema: OptionSchema? { swiftSchema }
+    var torchOnlyOptions: [OptionSchema.Option] { [] }
+
+    /// The torch backend's options: `backend`, its `model`, `threads`, then the swift options
+    /// (each replaced by its torch declaration where there is one) and the torch-only ones.
+    var torchSchema: OptionSchema {
+        let base = TorchOptions.schema(replacing: swiftSchema)
+        let replaced = base.options.map { option in torchOnlyOptions.first { $0.name == option.name } ?? option }
+        return OptionSchema(replaced + torchOnlyOptions.filter { extra in !base.options.contains { $0.name == extra.name } })
+    }
 
     public var torchOptions: OptionSchema? {
-        OptionSchema([TorchOptions.backend.declaration, TorchOptions.model.declaration, TorchOptions.threads.declaration])
+        OptionSchema([TorchOptions.backend.declaration, TorchOptions.model.declaration, TorchOptions.threads.declaration] + torchOnlyOptions)
     }
 
     public func schema(for stage: Stage) throws -> OptionSchema? {
-        try TorchOptions.chosen(stage) == .torch ? TorchOptions.schema(replacing: swiftSchema) : swiftSchema
+        try TorchOptions.chosen(stage) == .torch ? torchSchema : swiftSchema
     }
 
     public func options(of stage: Stage) throws -> Value {
         let path = "stages.\(stage.name).with"
-        if try TorchOptions.chosen(stage) == .torch { return try TorchOptions.schema(replacing: swiftSchema).resolve(stage.with, path: path) }
+        if try TorchOptions.chosen(stage) == .torch { return try torchSchema.resolve(stage.with, path: path) }
         return try swiftSchema.resolve(TorchOptions.withoutSwiftBackend(stage), path: path)
     }
 

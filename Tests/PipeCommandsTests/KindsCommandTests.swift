@@ -22,7 +22,7 @@ struct KindsCommandTests {
         let result = try PipeBinary.run(["kinds", "smooth"], in: scratch.path)
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines.first?.hasPrefix("smooth (version 2): ") == true)
+        #expect(lines.first?.hasPrefix("smooth (version 3): ") == true)
         #expect(lines.contains("  policy   required  an sft, grpo or at-grpo stage"))
         #expect(lines.contains("  smoothing.json     the chosen sigma, n0, n, alpha, and every candidate's certified accuracy"))
         #expect(lines.contains("  n                      integer          100,000                         1 to 100,000,000"),

@@ -63,6 +63,39 @@ import Testing
         #expect(!upgraded.stdout.contains("would run  data") && !upgraded.stdout.contains("would run  split"), "\(upgraded.stdout)")
     }
 
+    @Test func aTorchGRPOStageTrainsFromATorchWarmUpWithTRLsMetrics() throws {
+        let project = try Self.project()
+        let run = try PipeBinary.run(["run", "recipes/torch/grpo.yaml", "--only", "train", "--set", "params.images=16", "--set", "stages.warmup.with.epochs=1",
+                                      "--set", "params.grpo_steps=2", "--set", "stages.train.with.prompts_per_step=2", "--set", "stages.train.with.group_size=2",
+                                      "--set", "stages.train.with.micro_batch=4", "--set", "stages.train.with.max_new_tokens=8",
+                                      "--set", "stages.train.with.eval.limit=2", "--set", "stages.train.with.importance_sampling_level=sequence"],
+                                     in: project.path)
+        #expect(run.status == 0 && run.stdout.contains("4 ran, 0 cached"), "\(run.stdout)\(run.stderr)")
+        #expect(try project.pipe("get", "latest", "train", "--out", "train").status == 0)
+        #expect(FileManager.default.fileExists(atPath: project.path + "/train/model/model.safetensors"))
+        let header = project.directory.read("train/curves.csv")?.split(separator: "\n").first.map(String.init) ?? ""
+        for column in ["reward", "frac_reward_zero_std", "kl", "entropy", "grad_norm", "learning_rate"] {
+            #expect(header.split(separator: ",").contains(Substring(column)), "\(column) in \(header)")
+        }
+        let metrics = try JSONSerialization.jsonObject(with: Data((project.directory.read("train/metrics.json") ?? "").utf8)) as? [String: Any]
+        #expect(metrics?["validation"] != nil, "\(String(describing: metrics))")
+    }
+
+    @Test func atGRPOOnTheTorchBackendIsRefusedBeforeAnythingRuns() throws {
+        let project = try Self.project()
+        try project.directory.write("at.yaml", """
+            pipe: 1
+            name: at
+            stages:
+              data: {kind: synth, with: {images: 8}}
+              split: {kind: unpack, inputs: {archive: data}}
+              robust: {kind: at-grpo, inputs: {dataset: split, policy: split}, with: {backend: torch}}
+            """)
+        let run = try project.pipe("run", "at.yaml")
+        #expect(run.status == 2 && run.stderr.contains("at-grpo does not run on the torch backend yet"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project.path + "/artifacts/objects"), "nothing is written")
+    }
+
     @Test(arguments: [
         ("--set", "stages.warmup.with.model={path: nowhere}", "cannot read dependency `nowhere`"),
         ("--set", "stages.warmup.with.model={path: llama}", "is a `llama` checkpoint, not a vision-language model of the Qwen2-VL family"),

@@ -42,8 +42,19 @@ struct BackendOptionTests {
         #expect(schema.pathOptions.contains(["model", "path"]))
     }
 
-    static func stage(_ with: String) throws -> Stage {
-        let text = "pipe: 1\nname: b\nstages:\n  warmup:\n    kind: sft\n    with: \(with)\n"
+    @Test func grpoOnTorchTakesTRLsFurtherOptionsAndSwiftDoesNot() throws {
+        let kind = try #require(KindRegistry.builtIn.kind("grpo"))
+        let torch = try #require(try kind.schema(for: try Self.stage("{backend: torch}", kind: "grpo")))
+        let names = torch.options.map(\.name)
+        #expect(names.contains("importance_sampling_level") && names.contains("top_p") && names.filter { $0 == "loss_type" }.count == 1)
+        guard case .text(let choices?) = try #require(torch.options.first { $0.name == "loss_type" }).type else { Issue.record("loss_type is text"); return }
+        #expect(choices.contains("cispo") && choices.contains("dapo"))
+        let swift = try #require(try kind.schema(for: try Self.stage("{}", kind: "grpo")))
+        #expect(!swift.options.map(\.name).contains("importance_sampling_level") && !swift.options.map(\.name).contains("backend"))
+    }
+
+    static func stage(_ with: String, kind: String = "sft") throws -> Stage {
+        let text = "pipe: 1\nname: b\nstages:\n  warmup:\n    kind: \(kind)\n    with: \(with)\n"
         return try #require(try Recipe.parse(text, file: "r.yaml", kinds: KindRegistry.builtIn.names).stages.first)
     }
 }
