@@ -81,17 +81,6 @@ public struct SFTResult: Sendable {
 public struct SFTTrainer: Sendable {
     public var config: SFTConfig
 
-    /// At most `limit` of `items` (all when 0), drawn without replacement by a fixed seed and kept in
-    /// their order, so a limited evaluation covers every modality and question type (an even stride
-    /// would not: with five questions per image, a stride that is a multiple of five picks one type).
-    public static func spread<T>(_ items: [T], limit: Int) -> [T] {
-        guard limit > 0, items.count > limit else { return items }
-        var random = SeededRandom(seed: 0x5e1e_c7 ^ UInt64(items.count))
-        var indices = Array(items.indices)
-        for i in 0..<limit { indices.swapAt(i, i + Int(random.next() % UInt64(items.count - i))) }
-        return indices[..<limit].sorted().map { items[$0] }
-    }
-
     public init(_ config: SFTConfig) { self.config = config }
 
     /// The entries of `round(fraction x images)` of their images (at least one), kept in their order;
@@ -131,7 +120,7 @@ public struct SFTTrainer: Sendable {
         if let long = examples.first(where: { $0.prompt.count + $0.target.count - 1 > modelConfig.maxLen }) {
             throw TrainingError("record \(long.record.questionID) needs \(long.prompt.count + long.target.count - 1) tokens; max_len is \(modelConfig.maxLen): raise model.max_len")
         }
-        let validation = cfg.validate ? Self.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example) : []
+        let validation = cfg.validate ? Subset.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example) : []
         try Example.requireRoomToGenerate(validation, maxLen: modelConfig.maxLen)
         var model = try cfg.initial?.model ?? VisionLanguageModel(config: modelConfig, seed: cfg.seed)
         log("model: \(model.parameters.count) parameters, vocabulary \(tokenizer.count), \(examples.count) training examples")

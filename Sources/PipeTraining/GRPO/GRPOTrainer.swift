@@ -134,7 +134,7 @@ public struct GRPOTrainer: Sendable {
         let builder = ExampleBuilder(tokenizer: start.tokenizer, mode: cfg.mode, records: dataset.index.records.map(\.record))
         let train = dataset.records(.train).map(builder.example)
         guard !train.isEmpty else { throw TrainingError("the dataset has no training records") }
-        let validation = SFTTrainer.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example)
+        let validation = Subset.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example)
         try Example.requireRoomToGenerate(train + validation, maxLen: start.model.config.maxLen)
         var model = start.model
         let reference = start.model.parameters.values
