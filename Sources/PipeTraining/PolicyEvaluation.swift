@@ -114,7 +114,7 @@ public struct PolicyEvaluation: Sendable {
         let (clean, predictions) = evaluator.score(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: examples)
         log(String(format: "clean: accuracy %.3f, format %.3f on %d records (%.1f s)", clean.accuracy, clean.formatRate, clean.count,
                    Date().timeIntervalSince(start)))
-        var random = SeededRandom(seed: seed ^ 0xc0e5)
+        var random = SeededRandom(seed: SeedStream.evaluateCues.seed(seed))
         var cues: [String: CueResult] = [:]
         let probed = Subset.spread(Array(examples.indices), limit: cueLimit)
         let cleanOnProbed = Self.accuracy(of: probed, in: predictions)

@@ -97,7 +97,7 @@ public struct SFTTrainer: Sendable {
 
     /// `image` plus Gaussian noise for the example at `position` of step `step`.
     static func noisy(_ image: ArraySlice<Float>, sigma: Double, seed: UInt64, step: Int, position: Int) -> [Float] {
-        GaussianNoise.added(to: image, sigma: sigma, seed: GaussianNoise.seed(seed ^ 0x6e01_5e, step, position))
+        GaussianNoise.added(to: image, sigma: sigma, seed: GaussianNoise.seed(SeedStream.sftNoise.seed(seed), step, position))
     }
 
     public func train(on dataset: VQADataset, log: (String) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> SFTResult {
@@ -192,7 +192,7 @@ struct SFTRun {
         parallel = ParallelGradients(model: model, threads: cfg.threads)
         attackers = cfg.adversary == nil ? [] : (0..<cfg.threads).map { _ in Attacker(model) }
         gradients = [Float](repeating: 0, count: model.parameters.count)
-        random = SeededRandom(seed: cfg.seed ^ 0x5f7)
+        random = SeededRandom(seed: SeedStream.sftOrder.seed(cfg.seed))
     }
 
     /// The epoch's order of the training examples; from the second epoch on (with
@@ -246,7 +246,7 @@ struct SFTRun {
             let attacked = adversary.attacked(of: batch.count)
             let perturbed = Attacker.perturb(Array(batch.prefix(attacked)), attackers: attackers, parameters: model.parameters.values,
                                              dataset: dataset, settings: adversary.attack(at: step),
-                                             seed: cfg.seed ^ 0xad5f7 &+ UInt64(step) &* 7_919)
+                                             seed: SeedStream.sftAttacks.seed(cfg.seed, step: step))
             batch.replaceSubrange(0..<attacked, with: perturbed)
         }
         return batch

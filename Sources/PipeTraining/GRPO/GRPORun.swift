@@ -41,7 +41,7 @@ struct GRPORun {
         schedule = LearningRateSchedule(peak: cfg.learningRate, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps,
                                         minRatio: cfg.minLearningRateRatio)
         gradients = [Float](repeating: 0, count: start.model.parameters.count)
-        random = SeededRandom(seed: cfg.seed ^ 0x6a09)
+        random = SeededRandom(seed: SeedStream.grpoPrompts.seed(cfg.seed))
     }
 
     /// One step: draw prompts, attack a share of them (AT-GRPO), sample G completions each, score
@@ -98,7 +98,7 @@ struct GRPORun {
         let attacked = adversary.attacked(of: prompts.count)
         let perturbed = Attacker.perturb(Array(prompts.prefix(attacked)), attackers: attackers, parameters: model.parameters.values,
                                          dataset: dataset, settings: adversary.attack(at: step),
-                                         seed: cfg.seed ^ 0xa77ac &+ UInt64(step) &* 7_919)
+                                         seed: SeedStream.grpoAttacks.seed(cfg.seed, step: step))
         prompts.replaceSubrange(0..<attacked, with: perturbed)
         return attacked
     }

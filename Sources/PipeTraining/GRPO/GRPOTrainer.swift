@@ -185,7 +185,7 @@ public struct GRPOTrainer: Sendable {
                 let image = Array(example.image(in: dataset))
                 let images = Array([[Float]](repeating: image, count: cfg.groupSize).joined())
                 let seeds = (0..<cfg.groupSize).map { g -> UInt64 in
-                    var mix = SeededRandom(seed: cfg.seed &+ UInt64(step) &* 1_000_003 &+ UInt64(p) &* 97 &+ UInt64(g))
+                    var mix = SeededRandom(seed: SeedStream.grpoRollouts.seed(cfg.seed, step: step, item: p * 97 + g))
                     return mix.next()
                 }
                 results[p] = generators[worker].generate(parameters: model.parameters.values, images: images,
