@@ -54,180 +54,33 @@ public struct DatasetUnpacker: Sendable {
             phaseStart = now
         }
         let pixels = try PixelFile(path: output + "/images.u8")
-        // The kept records, built as index entries from the start (their image row is set after the
-        // passes, their split after that): copying 50,000 records later costs more than the splits.
-        var entries: [DatasetIndex.Entry] = []
-        /// Each kept record's image, as its number: images are numbered as records first name them.
-        var imageOfEntry: [Int] = []
-        /// By image number: the archive entry, the row in `images.u8` (-1 until decoded), whether the
-        /// archive holds it, whether it was skipped.
-        var imagePaths: [String] = [], rowOf: [Int] = [], present: [Bool] = [], skippedImage: [Bool] = []
-        var imageNumbers: [String: Int] = [:]
-        var rows = 0
-        /// Files read before any record named them (images listed before their QA file).
-        var unclaimed = Set<String>()
-        var skipped: [String] = []
-        var total = 0
-        var allModalities = Set<String>(), allTypes = Set<String>()
-        var root: String?
+        var catalog = Catalog()
         var findings = ArchiveFindings(archive: archive, strict: strict)
-        var qaPaths = Set<String>()
-
-        func decode(_ number: Int, _ read: () throws -> Data) throws {
-            let path = imagePaths[number]
-            let data = try read()
-            let image: Image
-            do {
-                // An RGB JPEG of the target size (the synthetic benchmark's) decodes straight into the pixel file.
-                if try pixels.appendJPEG(data, side: size, maxPixels: maxImagePixels) {
-                    rowOf[number] = rows
-                    rows += 1
-                    return
-                }
-                image = try Image(decoding: data, maxPixels: maxImagePixels)
-            } catch let error as ImageError {
-                guard onBadImage == .skip else {
-                    let pixelLimit = if case .tooLarge(let message) = error, message.hasSuffix(" pixels") { true } else { false }
-                    let hint = pixelLimit ? " (limits.max_image_pixels raises the pixel limit)" : ""
-                    throw DatasetError("image \(path): \(error)\(hint); set on_bad_image: skip to drop it and its records")
-                }
-                skippedImage[number] = true
-                skipped.append(path)
-                log("skipped \(path): \(error)")
-                return
-            }
-            try pixels.append(image.rgb.resized(width: size, height: size).pixels)
-            rowOf[number] = rows
-            rows += 1
-        }
-
-        let reader = try ArchiveReader(path: archive, limits: limits)
-        try findings.damaged(reader.damage)
-        try reader.forEach { entry, read in
-            guard entry.kind == .file else { return }
-            if let qaRoot = Self.root(ofQAFile: entry.path) {
-                if let root, root != qaRoot {
-                    throw DatasetError("\(entry.path): QA files under two roots (`\(root)` and `\(qaRoot)`); an archive holds one dataset root")
-                }
-                root = qaRoot
-                guard qaPaths.insert(entry.path).inserted else { return try findings.duplicate(entry.path) }
-                let data = try read()
-                guard try !findings.repeatsQAFile(entry.path, data) else { return }
-                // A file lists the questions of one image together, and repeated fields share their
-                // strings: comparing with the previous record's is mostly an identity check.
-                var lastImagePath: String?, lastNumber = 0, lastModality: String?, lastType: String?
-                try OmniMedVQA.forEachRecord(in: data, file: entry.path) { record in
-                    total += 1
-                    if record.modality != lastModality {
-                        allModalities.insert(record.modality)
-                        lastModality = record.modality
-                    }
-                    if record.questionType != lastType {
-                        allTypes.insert(record.questionType)
-                        lastType = record.questionType
-                    }
-                    guard (modalities.isEmpty || modalities.contains(record.modality)),
-                          (questionTypes.isEmpty || questionTypes.contains(record.questionType)) else { return }
-                    if record.imagePath != lastImagePath {
-                        let path = qaRoot + Self.entryPath(record.imagePath)
-                        if let number = imageNumbers[path] {
-                            lastNumber = number
-                        } else {
-                            lastNumber = imagePaths.count
-                            imageNumbers[path] = lastNumber
-                            imagePaths.append(path)
-                            rowOf.append(-1)
-                            skippedImage.append(false)
-                            present.append(unclaimed.remove(path) != nil)
-                        }
-                        lastImagePath = record.imagePath
-                    }
-                    entries.append(DatasetIndex.Entry(record: record, image: -1, split: .train))
-                    imageOfEntry.append(lastNumber)
-                }
-            } else if let number = imageNumbers[entry.path] {
-                // Present already: an earlier entry had this path (before or after its record).
-                guard !present[number] else { return try findings.duplicate(entry.path) }
-                present[number] = true
-                if rowOf[number] < 0, !skippedImage[number] { try decode(number, read) }
-            } else if !unclaimed.insert(entry.path).inserted {
-                try findings.duplicate(entry.path)
-            }
-        }
+        try readRecordsAndImages(archive, pixels: pixels, catalog: &catalog, findings: &findings, log: log)
         phase("pass 1")
         let warnings = findings.finish()
         for warning in warnings { log("warning: " + warning) }
-        guard total > 0 else {
-            throw DatasetError("\(archive): no records in \(OmniMedVQA.qaDirectory)/*.json; is this an OmniMedVQA-layout archive?")
+        try checkRecords(catalog, archive: archive)
+        for number in catalog.imagePaths.indices where !catalog.present[number] {
+            catalog.skippedImage[number] = true
+            catalog.skipped.append(catalog.imagePaths[number])
         }
-        guard !entries.isEmpty else {
-            throw DatasetError("no records left after the modality/question-type filters (\(total) before); the archive has modalities "
-                               + allModalities.sorted().joined(separator: ", ") + " and question types " + allTypes.sorted().joined(separator: ", "))
-        }
-        let missing = entries.indices.filter { !present[imageOfEntry[$0]] }
-        if !missing.isEmpty && onBadImage == .error {
-            throw DatasetError("\(missing.count) records name an image missing from the archive, e.g. "
-                               + missing.prefix(5).map { "\(entries[$0].record.questionID) (\(entries[$0].record.imagePath))" }
-                                 .joined(separator: ", ")
-                               + "; set on_bad_image: skip to drop them")
-        }
-        for number in imagePaths.indices where !present[number] {
-            skippedImage[number] = true
-            skipped.append(imagePaths[number])
-        }
-        log("\(entries.count) records (\(total) in the archive), \(imagePaths.count) images")
-
-        // Images listed before the QA file that needs them.
-        let remaining = imagePaths.indices.filter { rowOf[$0] < 0 && !skippedImage[$0] }
+        log("\(catalog.entries.count) records (\(catalog.total) in the archive), \(catalog.imagePaths.count) images")
+        let remaining = catalog.imagePaths.indices.filter { catalog.rowOf[$0] < 0 && !catalog.skippedImage[$0] }
         if !remaining.isEmpty {
-            // The first copy of a repeated path is decoded (setting its row), as in pass 1.
-            try ArchiveReader(path: archive, limits: limits).forEach { entry, read in
-                guard entry.kind == .file, let number = imageNumbers[entry.path], rowOf[number] < 0, !skippedImage[number] else { return }
-                try decode(number, read)
-            }
+            try readImagesListedEarly(archive, pixels: pixels, catalog: &catalog, log: log)
             phase("pass 2 (\(remaining.count) images listed before their QA file)")
         }
         try pixels.close()
-
-        // Records of skipped images are dropped; the rest get their row and split.
-        let filtered = entries.count
-        for i in entries.indices { entries[i].image = rowOf[imageOfEntry[i]] }
-        entries.removeAll { $0.image < 0 }
-        // Rows stand for image paths one to one, so the assignment is the one `assign(imagePaths:...)` gives.
-        let assigned = splits.assign(images: entries.map(\.image), modalities: entries.map(\.record.modality),
-                                     questionTypes: entries.map(\.record.questionType), seed: seed)
-        for i in entries.indices { entries[i].split = assigned[i] }
-        let assignedCount = entries.count, skippedRecords = filtered - entries.count
-        if !splits.trainModalities.isEmpty || !splits.trainQuestionTypes.isEmpty {
-            entries.removeAll { !splits.keeps(split: $0.split, modality: $0.record.modality, questionType: $0.record.questionType) }
-        }
-        if entries.count < assignedCount {
-            log("\(assignedCount - entries.count) train/val records outside the train_modalities/train_question_types filters dropped")
-        }
-        guard splits.trainModalities.isEmpty && splits.trainQuestionTypes.isEmpty || entries.contains(where: { $0.split == .train }) else {
-            throw DatasetError("no training records left: train_modalities \(splits.trainModalities.sorted()) / train_question_types "
-                               + "\(splits.trainQuestionTypes.sorted()) match none of the train split's records; the dataset has modalities "
-                               + allModalities.sorted().joined(separator: ", ") + " and question types " + allTypes.sorted().joined(separator: ", "))
-        }
-        var byModality: [String: Int] = [:], byType: [String: Int] = [:]
-        var splitCounts = [Int](repeating: 0, count: Split.allCases.count), letterCounts = [Int](repeating: 0, count: 26)
-        for i in entries.indices {
-            splitCounts[Split.allCases.firstIndex(of: entries[i].split) ?? 0] += 1
-            byModality[entries[i].record.modality, default: 0] += 1
-            byType[entries[i].record.questionType, default: 0] += 1
-            letterCounts[min(max(entries[i].record.answer, 0), 25)] += 1
-        }
-        var bySplit: [String: Int] = [:], byLetter: [String: Int] = [:]
-        for (split, count) in zip(Split.allCases, splitCounts) where count > 0 { bySplit[split.rawValue] = count }
-        for (k, count) in letterCounts.enumerated() where count > 0 { byLetter[String(UnicodeScalar(UInt8(65 + k)))] = count }
+        let skippedRecords = try assignSplits(&catalog, log: log)
+        let counts = Counts(catalog.entries)
         phase("splits")
-        var images = [String](repeating: "", count: rows)
-        for (number, row) in rowOf.enumerated() where row >= 0 { images[row] = imagePaths[number] }
-        let index = DatasetIndex(format: DatasetIndex.currentFormat, imageSize: size, channels: 3, images: images, records: entries)
+        let images = catalog.imagesByRow
+        let index = DatasetIndex(format: DatasetIndex.currentFormat, imageSize: size, channels: 3, images: images, records: catalog.entries)
         try index.write(to: output + "/index.json")
         phase("index.json")
-        let summary = Summary(records: entries.count, images: images.count, bySplit: bySplit, byModality: byModality,
-                              byQuestionType: byType, byAnswerLetter: byLetter, skippedImages: skipped.sorted(),
+        let summary = Summary(records: catalog.entries.count, images: images.count, bySplit: counts.bySplit, byModality: counts.byModality,
+                              byQuestionType: counts.byQuestionType, byAnswerLetter: counts.byAnswerLetter, skippedImages: catalog.skipped.sorted(),
                               skippedRecords: skippedRecords, warnings: warnings)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -51,16 +51,11 @@ public final class Generator {
         let cfg = config, c = cfg.dim, np = cfg.patches, b = prompts.count, v = cfg.vocabSize
         guard b > 0 else { return [] }
         precondition(prompts.allSatisfy { !$0.isEmpty && $0.count < cfg.maxLen }, "prompts must be non-empty and shorter than max_len")
-        let maxS = np + cfg.maxLen
-        // Caches: per layer, keys and values (B, maxS, C).
-        let cache = cacheArena.arrange { arena in
-            (0..<cfg.layers).map { _ in (k: arena.take(b * maxS * c), v: arena.take(b * maxS * c)) }
-        }
+        let cache = KVCache(cacheArena, layers: cfg.layers, b: b, maxS: np + cfg.maxLen, c: c)
         let imageTokens = workspace.encodeImages(parameters: p, images: images, b: b)
         var lengths = [Int](repeating: 0, count: b)   // tokens in the cache per sequence
         var next = [Int32](repeating: 0, count: b)
         var randoms = seeds.map { SeededRandom(seed: $0) }
-        var outputs = [[Int32]](repeating: [], count: b)
         var scratchLogits = [Float](repeating: 0, count: v), prefillLogits = scratchLogits
         let pixels = cfg.imageSize * cfg.imageSize * 3
 
@@ -68,52 +63,22 @@ public final class Generator {
         // and prompt as the one before it (a GRPO group's completions) copies its cache and logits:
         // the same computation, so the same bits.
         for i in 0..<b {
-            let t = prompts[i].count, s = np + t
+            let s = np + prompts[i].count
             if i > 0, prompts[i] == prompts[i - 1], segments.map({ $0[i] == $0[i - 1] }) ?? true,
                UnsafeBufferPointer(start: images + i * pixels, count: pixels).elementsEqual(UnsafeBufferPointer(start: images + (i - 1) * pixels, count: pixels)) {
-                for l in 0..<cfg.layers {
-                    (cache[l].k + i * maxS * c).update(from: cache[l].k + (i - 1) * maxS * c, count: s * c)
-                    (cache[l].v + i * maxS * c).update(from: cache[l].v + (i - 1) * maxS * c, count: s * c)
-                }
+                cache.copyPrevious(to: i, count: s)
                 scratchLogits = prefillLogits
-                lengths[i] = s
-                next[i] = Self.sample(&scratchLogits, sampling, &randoms[i])
-                continue
-            }
-            let st = prefillArena.arrange { arena in
-                (x: arena.take(s * c), blocks: (0..<cfg.layers).map { _ in BlockActivations(arena, b: 1, t: s, c: c, hidden: cfg.hidden, heads: cfg.heads) },
-                 norm: arena.take(c), mean: arena.take(1), rstd: arena.take(1))
-            }
-            st.x.update(from: imageTokens + i * np * c, count: np * c)
-            prompts[i].withUnsafeBufferPointer { ids in
-                Embedding.forward(st.x + np * c, ids: ids.baseAddress!, table: p + layout.tokenEmbedding, n: t, c: c)
-            }
-            Elementwise.accumulate(st.x + np * c, p + layout.textPosition, count: t * c)
-            if let segments {
-                segments[i].withUnsafeBufferPointer {
-                    ModelWorkspace.addSegments(st.x + np * c, segments: $0.baseAddress!, table: p + layout.segmentEmbedding, t: t, c: c)
-                }
             } else {
-                ModelWorkspace.addSegments(st.x + np * c, segments: nil, table: p + layout.segmentEmbedding, t: t, c: c)
+                prefill(p, imageTokens: imageTokens + i * np * c, prompt: prompts[i], segments: segments?[i], into: cache, sequence: i,
+                        logits: &scratchLogits)
+                prefillLogits = scratchLogits
             }
-            var x = UnsafePointer(st.x)
-            for (l, w) in layout.decoderBlocks.enumerated() {
-                TransformerBlock(w: w, b: 1, t: s, c: c, hidden: cfg.hidden, heads: cfg.heads, prefix: np, rotary: rotary).forward(p, input: x, acts: st.blocks[l])
-                for row in 0..<s {
-                    (cache[l].k + (i * maxS + row) * c).update(from: st.blocks[l].qkv + row * 3 * c + c, count: c)
-                    (cache[l].v + (i * maxS + row) * c).update(from: st.blocks[l].qkv + row * 3 * c + 2 * c, count: c)
-                }
-                x = UnsafePointer(st.blocks[l].output)
-            }
-            LayerNorm.forward(st.norm, mean: st.mean, rstd: st.rstd, x + (s - 1) * c, weight: p + layout.normWeight,
-                              bias: p + layout.normBias, n: 1, c: c)
-            BLAS.gemv(m: v, n: c, a: p + layout.tokenEmbedding, lda: c, x: st.norm, y: &scratchLogits)
-            prefillLogits = scratchLogits
             lengths[i] = s
             next[i] = Self.sample(&scratchLogits, sampling, &randoms[i])
         }
 
         // Decode: one token per unfinished sequence per step.
+        var outputs = [[Int32]](repeating: [], count: b)
         var active = Array(0..<b)
         while true {
             for i in active { outputs[i].append(next[i]) }
@@ -121,47 +86,80 @@ public final class Generator {
                 next[i] != Tokenizer.eos && outputs[i].count < sampling.maxNewTokens && prompts[i].count + outputs[i].count < cfg.maxLen
             }
             if active.isEmpty { break }
-            let a = active.count
-            let st = stepArena.arrange { arena in
-                (x: arena.take(a * c), ln: arena.take(a * c), mean: arena.take(a), rstd: arena.take(a), qkv: arena.take(a * 3 * c),
-                 atty: arena.take(a * c), proj: arena.take(a * c), fch: arena.take(a * cfg.hidden), gelu: arena.take(a * cfg.hidden),
-                 att: arena.take(maxS), logits: arena.take(a * v))
-            }
-            for (row, i) in active.enumerated() {
-                let position = lengths[i] - np
-                let token = next[i]
-                (st.x + row * c).update(from: p + layout.tokenEmbedding + Int(token) * c, count: c)
-                Elementwise.accumulate(st.x + row * c, p + layout.textPosition + position * c, count: c)
-                Elementwise.accumulate(st.x + row * c, p + layout.segmentEmbedding, count: c)   // segment 0
-            }
-            for (l, w) in layout.decoderBlocks.enumerated() {
-                LayerNorm.forward(st.ln, mean: st.mean, rstd: st.rstd, st.x, weight: p + w.ln1Weight, bias: p + w.ln1Bias, n: a, c: c)
-                Linear.forward(st.qkv, st.ln, weight: p + w.qkvWeight, bias: p + w.qkvBias, n: a, c: c, oc: 3 * c)
-                for (row, i) in active.enumerated() {
-                    rotary.apply(st.qkv + row * 3 * c, b: 1, t: 1, c: c, start: lengths[i])
-                    let slot = i * maxS + lengths[i]
-                    (cache[l].k + slot * c).update(from: st.qkv + row * 3 * c + c, count: c)
-                    (cache[l].v + slot * c).update(from: st.qkv + row * 3 * c + 2 * c, count: c)
-                    Self.attend(out: st.atty + row * c, q: st.qkv + row * 3 * c, keys: cache[l].k + i * maxS * c,
-                                values: cache[l].v + i * maxS * c, count: lengths[i] + 1, c: c, heads: cfg.heads, scores: st.att)
-                }
-                Linear.forward(st.proj, st.atty, weight: p + w.projWeight, bias: p + w.projBias, n: a, c: c, oc: c)
-                Elementwise.accumulate(st.x, st.proj, count: a * c)
-                LayerNorm.forward(st.ln, mean: st.mean, rstd: st.rstd, st.x, weight: p + w.ln2Weight, bias: p + w.ln2Bias, n: a, c: c)
-                Linear.forward(st.fch, st.ln, weight: p + w.fcWeight, bias: p + w.fcBias, n: a, c: c, oc: cfg.hidden)
-                GELU.forward(st.gelu, st.fch, count: a * cfg.hidden)
-                Linear.forward(st.proj, st.gelu, weight: p + w.fcProjWeight, bias: p + w.fcProjBias, n: a, c: cfg.hidden, oc: c)
-                Elementwise.accumulate(st.x, st.proj, count: a * c)
-            }
-            LayerNorm.forward(st.ln, mean: st.mean, rstd: st.rstd, st.x, weight: p + layout.normWeight, bias: p + layout.normBias, n: a, c: c)
-            BLAS.gemm(transB: true, m: a, n: v, k: c, a: st.ln, lda: c, b: p + layout.tokenEmbedding, ldb: c, c: st.logits, ldc: v)
+            let logits = decode(p, tokens: active.map { next[$0] }, sequences: active, positions: active.map { lengths[$0] }, cache: cache)
             for (row, i) in active.enumerated() {
                 lengths[i] += 1
-                scratchLogits.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: st.logits + row * v, count: v) }
+                scratchLogits.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: logits + row * v, count: v) }
                 next[i] = Self.sample(&scratchLogits, sampling, &randoms[i])
             }
         }
         return outputs
+    }
+
+    /// Runs one sequence's image tokens and `prompt` through the decoder, keeping every position's
+    /// keys and values in `cache`; `logits` = the next token's (V).
+    private func prefill(_ p: UnsafePointer<Float>, imageTokens: UnsafePointer<Float>, prompt: [Int32], segments: [Int32]?,
+                         into cache: KVCache, sequence i: Int, logits: inout [Float]) {
+        let cfg = config, c = cfg.dim, np = cfg.patches, t = prompt.count, s = np + t, v = cfg.vocabSize
+        let st = prefillArena.arrange { arena in
+            (x: arena.take(s * c), blocks: (0..<cfg.layers).map { _ in BlockActivations(arena, b: 1, t: s, c: c, hidden: cfg.hidden, heads: cfg.heads) },
+             norm: arena.take(c), mean: arena.take(1), rstd: arena.take(1))
+        }
+        st.x.update(from: imageTokens, count: np * c)
+        prompt.withUnsafeBufferPointer { ids in
+            Embedding.forward(st.x + np * c, ids: ids.baseAddress!, table: p + layout.tokenEmbedding, n: t, c: c)
+        }
+        Elementwise.accumulate(st.x + np * c, p + layout.textPosition, count: t * c)
+        if let segments {
+            segments.withUnsafeBufferPointer {
+                ModelWorkspace.addSegments(st.x + np * c, segments: $0.baseAddress!, table: p + layout.segmentEmbedding, t: t, c: c)
+            }
+        } else {
+            ModelWorkspace.addSegments(st.x + np * c, segments: nil, table: p + layout.segmentEmbedding, t: t, c: c)
+        }
+        var x = UnsafePointer(st.x)
+        for (l, w) in layout.decoderBlocks.enumerated() {
+            TransformerBlock(w: w, b: 1, t: s, c: c, hidden: cfg.hidden, heads: cfg.heads, prefix: np, rotary: rotary).forward(p, input: x, acts: st.blocks[l])
+            for row in 0..<s { cache.store(st.blocks[l].qkv + row * 3 * c, layer: l, sequence: i, position: row) }
+            x = UnsafePointer(st.blocks[l].output)
+        }
+        LayerNorm.forward(st.norm, mean: st.mean, rstd: st.rstd, x + (s - 1) * c, weight: p + layout.normWeight,
+                          bias: p + layout.normBias, n: 1, c: c)
+        BLAS.gemv(m: v, n: c, a: p + layout.tokenEmbedding, lda: c, x: st.norm, y: &logits)
+    }
+
+    /// One decoding step: `tokens[row]` enters sequence `sequences[row]` at cache position
+    /// `positions[row]`, through each block's own projections and MLP, attending to the cache.
+    /// Returns the next tokens' logits (rows, V), valid until the next step.
+    private func decode(_ p: UnsafePointer<Float>, tokens: [Int32], sequences: [Int], positions: [Int], cache: KVCache) -> UnsafePointer<Float> {
+        let cfg = config, c = cfg.dim, np = cfg.patches, v = cfg.vocabSize, a = sequences.count
+        let st = stepArena.arrange { arena in
+            (x: arena.take(a * c), blocks: (0..<cfg.layers).map { _ in BlockActivations(arena, b: a, t: 1, c: c, hidden: cfg.hidden, heads: cfg.heads) },
+             norm: arena.take(a * c), mean: arena.take(a), rstd: arena.take(a), att: arena.take(cache.maxS), logits: arena.take(a * v))
+        }
+        for row in 0..<a {
+            (st.x + row * c).update(from: p + layout.tokenEmbedding + Int(tokens[row]) * c, count: c)
+            Elementwise.accumulate(st.x + row * c, p + layout.textPosition + (positions[row] - np) * c, count: c)
+            Elementwise.accumulate(st.x + row * c, p + layout.segmentEmbedding, count: c)   // segment 0
+        }
+        var x = UnsafePointer(st.x)
+        for (l, w) in layout.decoderBlocks.enumerated() {
+            let block = TransformerBlock(w: w, b: a, t: 1, c: c, hidden: cfg.hidden, heads: cfg.heads, prefix: 0, rotary: rotary)
+            let acts = st.blocks[l]
+            block.project(p, input: x, acts: acts)
+            for row in 0..<a {
+                let qkv = acts.qkv + row * 3 * c, i = sequences[row]
+                rotary.apply(qkv, b: 1, t: 1, c: c, start: positions[row])
+                cache.store(qkv, layer: l, sequence: i, position: positions[row])
+                Self.attend(out: acts.atty + row * c, q: qkv, keys: cache.keys(layer: l, sequence: i), values: cache.values(layer: l, sequence: i),
+                            count: positions[row] + 1, c: c, heads: cfg.heads, scores: st.att)
+            }
+            block.finish(p, input: x, acts: acts)
+            x = UnsafePointer(acts.output)
+        }
+        LayerNorm.forward(st.norm, mean: st.mean, rstd: st.rstd, x, weight: p + layout.normWeight, bias: p + layout.normBias, n: a, c: c)
+        BLAS.gemm(transB: true, m: a, n: v, k: c, a: st.norm, lda: c, b: p + layout.tokenEmbedding, ldb: c, c: st.logits, ldc: v)
+        return UnsafePointer(st.logits)
     }
 
     /// The same completions as `generate`, computed without the cache: every step reruns the whole
@@ -237,5 +235,34 @@ public final class Generator {
             if draw < cumulative { return Int32(order[k]) }
         }
         return Int32(order[order.count - 1])
+    }
+}
+
+/// The keys and values of every decoder layer for a batch of sequences: per layer (B, maxS, C) each.
+struct KVCache {
+    let layers: [(k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>)]
+    let maxS: Int, c: Int
+
+    init(_ arena: FloatArena, layers: Int, b: Int, maxS: Int, c: Int) {
+        self.layers = arena.arrange { arena in (0..<layers).map { _ in (k: arena.take(b * maxS * c), v: arena.take(b * maxS * c)) } }
+        self.maxS = maxS
+        self.c = c
+    }
+
+    func keys(layer l: Int, sequence i: Int) -> UnsafePointer<Float> { UnsafePointer(layers[l].k + i * maxS * c) }
+    func values(layer l: Int, sequence i: Int) -> UnsafePointer<Float> { UnsafePointer(layers[l].v + i * maxS * c) }
+
+    /// Keeps the key and value of a row of qkv (3C) at `position` of sequence `i` in layer `l`.
+    func store(_ qkv: UnsafePointer<Float>, layer l: Int, sequence i: Int, position: Int) {
+        (layers[l].k + (i * maxS + position) * c).update(from: qkv + c, count: c)
+        (layers[l].v + (i * maxS + position) * c).update(from: qkv + 2 * c, count: c)
+    }
+
+    /// Copies the first `count` positions of sequence i - 1 to sequence i, in every layer.
+    func copyPrevious(to i: Int, count: Int) {
+        for layer in layers {
+            (layer.k + i * maxS * c).update(from: layer.k + (i - 1) * maxS * c, count: count * c)
+            (layer.v + i * maxS * c).update(from: layer.v + (i - 1) * maxS * c, count: count * c)
+        }
     }
 }

@@ -110,9 +110,21 @@ struct TransformerBlock {
 
     /// acts.output = block(input).
     func forward(_ p: UnsafePointer<Float>, input: UnsafePointer<Float>, acts: BlockActivations) {
+        project(p, input: input, acts: acts)
+        attend(acts)
+        finish(p, input: input, acts: acts)
+    }
+
+    /// The attention's input: acts.qkv = qkv(ln1(input)), not yet rotated.
+    func project(_ p: UnsafePointer<Float>, input: UnsafePointer<Float>, acts: BlockActivations) {
         let n = rows.count
         LayerNorm.forward(acts.ln1, mean: acts.ln1Mean, rstd: acts.ln1Rstd, input, weight: p + w.ln1Weight, bias: p + w.ln1Bias, n: n, c: c)
         Linear.forward(acts.qkv, acts.ln1, weight: p + w.qkvWeight, bias: p + w.qkvBias, n: n, c: c, oc: 3 * c)
+    }
+
+    /// acts.atty = attention over acts.qkv (queries and keys rotated in place by position), as the
+    /// rows say which row sees which.
+    func attend(_ acts: BlockActivations) {
         switch rows {
         case let .sequences(b, t, prefix):
             rotary.apply(acts.qkv, b: b, t: t, c: c)
@@ -125,6 +137,12 @@ struct TransformerBlock {
             SharedPrefixAttention.forward(acts.atty + prefixRows * c, att: acts.att + heads * prefixRows * prefix, qkv: text,
                                           prefixQKV: acts.qkv, imageOf: imageOf, t: t, prefix: prefix, c: c, heads: heads)
         }
+    }
+
+    /// From the attention's output acts.atty: acts.output = residual2 + mlp(ln2(residual2)), where
+    /// residual2 = input + proj(atty).
+    func finish(_ p: UnsafePointer<Float>, input: UnsafePointer<Float>, acts: BlockActivations) {
+        let n = rows.count
         Linear.forward(acts.residual2, acts.atty, weight: p + w.projWeight, bias: p + w.projBias, n: n, c: c, oc: c)
         Elementwise.accumulate(acts.residual2, input, count: n * c)
         LayerNorm.forward(acts.ln2, mean: acts.ln2Mean, rstd: acts.ln2Rstd, acts.residual2, weight: p + w.ln2Weight, bias: p + w.ln2Bias, n: n, c: c)

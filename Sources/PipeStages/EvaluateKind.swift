@@ -129,7 +129,7 @@ struct EvaluateAction: JobAction {
                 }
                 return choice
             }
-            let entries = SFTTrainer.spread(dataset.records(split), limit: limit)
+            let entries = Subset.spread(dataset.records(split), limit: limit)
             let evaluation = PolicyEvaluation(mode: mode, maxNewTokens: maxNewTokens, attacks: attacks, attackLimit: attackLimit,
                                           cueLimit: cueLimit, threads: TrainingThreads.count, seed: seed, certification: certify.settings(smoothing))
             let output = try evaluation.run(checkpoint, on: dataset, entries: entries, split: split.rawValue, log: context.log)

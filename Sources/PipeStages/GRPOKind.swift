@@ -170,11 +170,10 @@ struct GRPOAction: JobAction {
             let out = context.outputDirectory
             try result.checkpoint.write(to: out + "/" + Checkpoint.fileName)
             let header = config.adversary == nil ? GRPOStep.csvHeader : GRPOStep.adversarialCSVHeader
-            try ([header] + result.curve.map(\.csv)).joined(separator: "\n").appending("\n")
-                .write(toFile: out + "/curves.csv", atomically: false, encoding: .utf8)
-            try (["step,seconds," + GRPOStep.Phases.csvHeader] + result.curve.map { String(format: "%d,%.4f,", $0.step, $0.seconds) + $0.phases.csv })
-                .joined(separator: "\n").appending("\n")
-                .write(toFile: out + "/timing.csv", atomically: false, encoding: .utf8)
+            try TrainingKindSupport.writeCSV(header: header, rows: result.curve.map(\.csv), to: out + "/curves.csv")
+            try TrainingKindSupport.writeCSV(header: "step,seconds," + GRPOStep.Phases.csvHeader,
+                                             rows: result.curve.map { String(format: "%d,%.4f,", $0.step, $0.seconds) + $0.phases.csv },
+                                             to: out + "/timing.csv")
             try TrainingKindSupport.writeJSON(["validation": result.validation], to: out + "/metrics.json")
             try Prediction.jsonLines(result.predictions).write(to: URL(fileURLWithPath: out + "/predictions.jsonl"))
         }

@@ -111,15 +111,6 @@ public struct SFTKind: BackendKind {
     }
 }
 
-/// The worker threads training stages use: `PIPE_THREADS`, else every core. Results do not depend on
-/// it (gradients are summed in a fixed order over fixed micro-batches), so it is not part of the key.
-public enum TrainingThreads {
-    public static var count: Int {
-        if let text = ProcessInfo.processInfo.environment["PIPE_THREADS"], let n = Int(text), n >= 1 { return n }
-        return ProcessInfo.processInfo.activeProcessorCount
-    }
-}
-
 struct SFTAction: JobAction {
     var config: SFTConfig
 
@@ -135,10 +126,8 @@ struct SFTAction: JobAction {
             let result = try SFTTrainer(config).train(on: dataset, log: context.log, shouldStop: { context.cancellation.isCancelled })
             let out = context.outputDirectory
             try result.checkpoint.write(to: out + "/" + Checkpoint.fileName)
-            try ([CurvePoint.csvHeader] + result.curve.map(\.csv)).joined(separator: "\n").appending("\n")
-                .write(toFile: out + "/curves.csv", atomically: false, encoding: .utf8)
-            try ([CurvePoint.timingHeader] + result.curve.map(\.timingCSV)).joined(separator: "\n").appending("\n")
-                .write(toFile: out + "/timing.csv", atomically: false, encoding: .utf8)
+            try TrainingKindSupport.writeCSV(header: CurvePoint.csvHeader, rows: result.curve.map(\.csv), to: out + "/curves.csv")
+            try TrainingKindSupport.writeCSV(header: CurvePoint.timingHeader, rows: result.curve.map(\.timingCSV), to: out + "/timing.csv")
             let metrics = SFTMetrics(validation: result.validation, steps: result.curve.count,
                                      finalLoss: result.curve.last?.loss ?? 0, reasoning: config.mode.rawValue)
             try TrainingKindSupport.writeJSON(metrics, to: out + "/metrics.json")

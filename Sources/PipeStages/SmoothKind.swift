@@ -123,7 +123,7 @@ struct SmoothAction: JobAction {
         BLAS.setThreads(1)
         try TrainingKindSupport.reportingProblems {
             let (dataset, checkpoint, mode) = try TrainingKindSupport.policyInputs(context, reasoning: reasoning, stage: "smooth")
-            let entries = SFTTrainer.spread(dataset.records(split), limit: limit)
+            let entries = Subset.spread(dataset.records(split), limit: limit)
             let calibration = SmoothingCalibration(sigmas: sigmas, criterion: criterion, n0: n0, n: n, alpha: alpha, radii: radii, mode: mode,
                                                    maxNewTokens: maxNewTokens, batchSize: batchSize, threads: TrainingThreads.count,
                                                    seed: seed, finetune: finetune)
@@ -136,10 +136,8 @@ struct SmoothAction: JobAction {
             var certificates = Certificate.csvHeader(sigma: true) + "\n"
             for (sigma, certified) in zip(sigmas, outcome.certificates) { certificates += Certificate.csvRows(certified, sigma: sigma) }
             try certificates.write(toFile: out + "/certificates.csv", atomically: false, encoding: .utf8)
-            let timing = ["sigma,samples,samples_per_s"] + zip(sigmas, outcome.samplesPerSecond).map {
-                String(format: "%g,%d,%.2f", $0, entries.count * (n0 + n), $1)
-            }
-            try (timing.joined(separator: "\n") + "\n").write(toFile: out + "/timing.csv", atomically: false, encoding: .utf8)
+            let timing = zip(sigmas, outcome.samplesPerSecond).map { String(format: "%g,%d,%.2f", $0, entries.count * (n0 + n), $1) }
+            try TrainingKindSupport.writeCSV(header: "sigma,samples,samples_per_s", rows: timing, to: out + "/timing.csv")
         }
     }
 }

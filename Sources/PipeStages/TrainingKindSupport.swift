@@ -4,6 +4,15 @@ import PipeModel
 import PipeRecipe
 import PipeTraining
 
+/// The worker threads training stages use: `PIPE_THREADS`, else every core. Results do not depend on
+/// it (gradients are summed in a fixed order over fixed micro-batches), so it is not part of the key.
+public enum TrainingThreads {
+    public static var count: Int {
+        if let text = ProcessInfo.processInfo.environment["PIPE_THREADS"], let n = Int(text), n >= 1 { return n }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }
+}
+
 /// What the training and evaluation kinds (`sft`, `grpo`, `at-grpo`, `evaluate`) share.
 enum TrainingKindSupport {
     /// The prompt format for `checkpoint` given the `reasoning:` option.
@@ -42,6 +51,11 @@ enum TrainingKindSupport {
         } catch let error as ModelError {
             throw JobFailure(error.description)
         }
+    }
+
+    /// A CSV file at `path`: `header`, then one line per row, each line ending in a newline.
+    static func writeCSV(header: String, rows: [String], to path: String) throws {
+        try ([header] + rows).joined(separator: "\n").appending("\n").write(toFile: path, atomically: false, encoding: .utf8)
     }
 
     /// `value` as pretty JSON with sorted keys (deterministic bytes) at `path`.

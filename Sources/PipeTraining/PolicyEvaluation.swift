@@ -114,9 +114,9 @@ public struct PolicyEvaluation: Sendable {
         let (clean, predictions) = evaluator.score(model: checkpoint.model, tokenizer: checkpoint.tokenizer, dataset: dataset, examples: examples)
         log(String(format: "clean: accuracy %.3f, format %.3f on %d records (%.1f s)", clean.accuracy, clean.formatRate, clean.count,
                    Date().timeIntervalSince(start)))
-        var random = SeededRandom(seed: seed ^ 0xc0e5)
+        var random = SeededRandom(seed: SeedStream.evaluateCues.seed(seed))
         var cues: [String: CueResult] = [:]
-        let probed = SFTTrainer.spread(Array(examples.indices), limit: cueLimit)
+        let probed = Subset.spread(Array(examples.indices), limit: cueLimit)
         let cleanOnProbed = Self.accuracy(of: probed, in: predictions)
         for (name, variant) in [("misleading_hint", MedR2Probes.misleading), ("shuffled_options", MedR2Probes.shuffled)] {
             let changed = probed.map { builder.example(variant(examples[$0].record, &random), image: entries[$0].image) }
@@ -128,7 +128,7 @@ public struct PolicyEvaluation: Sendable {
         let stepwise = MedR2Probes.stepwise(predictions, records: examples.map(\.record))
         let attackers = (0..<threads).map { _ in Attacker(checkpoint.model) }
         var results: [AttackResult] = []
-        let targets = SFTTrainer.spread(Array(examples.indices), limit: attackLimit)
+        let targets = Subset.spread(Array(examples.indices), limit: attackLimit)
         let attackedExamples = targets.map { examples[$0] }
         let cleanOnTargets = Self.accuracy(of: targets, in: predictions)
         let cleanByType = Self.accuracyByQuestionType(targets.map { predictions[$0] })
@@ -149,7 +149,7 @@ public struct PolicyEvaluation: Sendable {
             let certifyStart = Date()
             let classifier = SmoothedClassifier(model: checkpoint.model, tokenizer: checkpoint.tokenizer, sigma: settings.sigma,
                                                 maxNewTokens: maxNewTokens, batchSize: settings.batchSize, threads: threads, seed: seed)
-            let chosen = SFTTrainer.spread(examples, limit: settings.limit)
+            let chosen = Subset.spread(examples, limit: settings.limit)
             (smoothing, certificates) = CertifiedResult.measure(classifier, examples: chosen, dataset: dataset, settings: settings)
             let samples = chosen.count * (settings.n0 + settings.n + settings.predictN)
             let seconds = Date().timeIntervalSince(certifyStart)

@@ -81,17 +81,6 @@ public struct SFTResult: Sendable {
 public struct SFTTrainer: Sendable {
     public var config: SFTConfig
 
-    /// At most `limit` of `items` (all when 0), drawn without replacement by a fixed seed and kept in
-    /// their order, so a limited evaluation covers every modality and question type (an even stride
-    /// would not: with five questions per image, a stride that is a multiple of five picks one type).
-    public static func spread<T>(_ items: [T], limit: Int) -> [T] {
-        guard limit > 0, items.count > limit else { return items }
-        var random = SeededRandom(seed: 0x5e1e_c7 ^ UInt64(items.count))
-        var indices = Array(items.indices)
-        for i in 0..<limit { indices.swapAt(i, i + Int(random.next() % UInt64(items.count - i))) }
-        return indices[..<limit].sorted().map { items[$0] }
-    }
-
     public init(_ config: SFTConfig) { self.config = config }
 
     /// The entries of `round(fraction x images)` of their images (at least one), kept in their order;
@@ -108,17 +97,74 @@ public struct SFTTrainer: Sendable {
 
     /// `image` plus Gaussian noise for the example at `position` of step `step`.
     static func noisy(_ image: ArraySlice<Float>, sigma: Double, seed: UInt64, step: Int, position: Int) -> [Float] {
-        GaussianNoise.added(to: image, sigma: sigma, seed: GaussianNoise.seed(seed ^ 0x6e01_5e, step, position))
+        GaussianNoise.added(to: image, sigma: sigma, seed: GaussianNoise.seed(SeedStream.sftNoise.seed(seed), step, position))
     }
 
     public func train(on dataset: VQADataset, log: (String) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> SFTResult {
         let cfg = config
-        let trainEntries = Self.imageShare(dataset.records(.train), fraction: cfg.trainFraction)
+        var run = try SFTRun(self, on: dataset)
+        log("model: \(run.model.parameters.count) parameters, vocabulary \(run.tokenizer.count), \(run.examples.count) training examples")
+        let start = Date()
+        for epoch in 0..<cfg.epochs {
+            let order = run.startEpoch(epoch)
+            for first in stride(from: 0, to: order.count, by: cfg.batchSize) {
+                if shouldStop() { throw TrainingError("stopped") }
+                let point = try run.step(order[first..<min(order.count, first + cfg.batchSize)], epoch: epoch)
+                if point.step % 20 == 0 || point.step == run.totalSteps - 1 {
+                    log(String(format: "step %d/%d epoch %d loss %.4f lr %.2e grad norm %.3f, %.0f examples/s", point.step + 1,
+                               run.totalSteps, epoch, point.loss, point.learningRate, point.gradNorm, Double(point.examples) / point.seconds))
+                }
+            }
+        }
+        let trainSeconds = Date().timeIntervalSince(start)
+        let evalStart = Date()
+        let (result, predictions) = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
+            .score(model: run.model, tokenizer: run.tokenizer, dataset: dataset, examples: run.validation)
+        let evalSeconds = Date().timeIntervalSince(evalStart)
+        if cfg.validate { log(String(format: "validation: accuracy %.3f, format %.3f on %d records (%.1f s)", result.accuracy, result.formatRate, result.count, evalSeconds)) }
+        var info = cfg.initial?.info ?? [:]
+        info.merge(["pipe.stage": "sft", "pipe.reasoning": cfg.mode.rawValue, "pipe.steps": "\(run.curve.count)"]) { $1 }
+        if cfg.noiseSigma > 0 { info["pipe.noise_sigma"] = "\(cfg.noiseSigma)" }
+        if let adversary = cfg.adversary { info["pipe.adversarial_eps"] = "\(adversary.attack.eps)" }
+        let checkpoint = Checkpoint(model: run.model, tokenizer: run.tokenizer, info: info)
+        return SFTResult(checkpoint: checkpoint, curve: run.curve, validation: result, predictions: predictions, trainSeconds: trainSeconds, evalSeconds: evalSeconds)
+    }
+}
+
+/// One SFT run's state across its steps: the model being trained, its optimizer, the training
+/// examples (their options reshuffled each epoch) and the validation ones.
+struct SFTRun {
+    let cfg: SFTConfig
+    let dataset: VQADataset
+    let tokenizer: Tokenizer
+    let builder: ExampleBuilder
+    let trainEntries: [DatasetIndex.Entry]
+    var examples: [Example]
+    let validation: [Example]
+    let totalSteps: Int
+    let schedule: LearningRateSchedule
+    let parallel: ParallelGradients
+    let attackers: [Attacker]
+    var model: VisionLanguageModel
+    var optimizer: AdamW
+    var gradients: [Float]
+    var random: SeededRandom
+    var curve: [CurvePoint] = []
+
+    /// Checks the settings and the dataset against each other, and sets up the model (the initial
+    /// policy's, or a fresh one of the configured shape) and its examples.
+    init(_ trainer: SFTTrainer, on dataset: VQADataset) throws {
+        let cfg = trainer.config
+        self.cfg = cfg
+        self.dataset = dataset
+        let trainEntries = SFTTrainer.imageShare(dataset.records(.train), fraction: cfg.trainFraction)
+        self.trainEntries = trainEntries
         guard !trainEntries.isEmpty else {
             throw TrainingError("the dataset has no training records; check the unpack stage's split and filters")
         }
         guard cfg.epochs >= 1, cfg.batchSize >= 1, cfg.microBatch >= 1 else { throw TrainingError("epochs, batch_size and micro_batch must be positive") }
         let tokenizer = cfg.initial?.tokenizer ?? Tokenizer(texts: dataset.vocabularyTexts())
+        self.tokenizer = tokenizer
         var modelConfig = cfg.initial?.model.config ?? cfg.model
         modelConfig.imageSize = dataset.imageSize
         modelConfig.vocabSize = tokenizer.count
@@ -127,84 +173,82 @@ public struct SFTTrainer: Sendable {
             throw TrainingError("the policy's images are \(initial.model.config.imageSize) pixels, the dataset's \(dataset.imageSize)")
         }
         let builder = ExampleBuilder(tokenizer: tokenizer, mode: cfg.mode, records: dataset.index.records.map(\.record))
-        var examples = trainEntries.map(builder.example)
+        let examples = trainEntries.map(builder.example)
         if let long = examples.first(where: { $0.prompt.count + $0.target.count - 1 > modelConfig.maxLen }) {
             throw TrainingError("record \(long.record.questionID) needs \(long.prompt.count + long.target.count - 1) tokens; max_len is \(modelConfig.maxLen): raise model.max_len")
         }
-        let validation = cfg.validate ? Self.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example) : []
+        let validation = cfg.validate ? Subset.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example) : []
         try Example.requireRoomToGenerate(validation, maxLen: modelConfig.maxLen)
-        var model = try cfg.initial?.model ?? VisionLanguageModel(config: modelConfig, seed: cfg.seed)
-        log("model: \(model.parameters.count) parameters, vocabulary \(tokenizer.count), \(examples.count) training examples")
+        let model = try cfg.initial?.model ?? VisionLanguageModel(config: modelConfig, seed: cfg.seed)
+        let totalSteps = (examples.count + cfg.batchSize - 1) / cfg.batchSize * cfg.epochs
+        self.builder = builder
+        self.examples = examples
+        self.validation = validation
+        self.model = model
+        self.totalSteps = totalSteps
+        schedule = LearningRateSchedule(peak: cfg.learningRate, warmupSteps: min(cfg.warmupSteps, totalSteps),
+                                        totalSteps: totalSteps, minRatio: cfg.minLearningRateRatio)
+        optimizer = AdamW(parameters: model.parameters, weightDecay: cfg.weightDecay)
+        parallel = ParallelGradients(model: model, threads: cfg.threads)
+        attackers = cfg.adversary == nil ? [] : (0..<cfg.threads).map { _ in Attacker(model) }
+        gradients = [Float](repeating: 0, count: model.parameters.count)
+        random = SeededRandom(seed: SeedStream.sftOrder.seed(cfg.seed))
+    }
 
-        let stepsPerEpoch = (examples.count + cfg.batchSize - 1) / cfg.batchSize
-        let schedule = LearningRateSchedule(peak: cfg.learningRate, warmupSteps: min(cfg.warmupSteps, stepsPerEpoch * cfg.epochs),
-                                            totalSteps: stepsPerEpoch * cfg.epochs, minRatio: cfg.minLearningRateRatio)
-        var optimizer = AdamW(parameters: model.parameters, weightDecay: cfg.weightDecay)
-        let parallel = ParallelGradients(model: model, threads: cfg.threads)
-        let attackers = cfg.adversary == nil ? [] : (0..<cfg.threads).map { _ in Attacker(model) }
-        var gradients = [Float](repeating: 0, count: model.parameters.count)
-        var random = SeededRandom(seed: cfg.seed ^ 0x5f7)
-        var curve: [CurvePoint] = []
-        let start = Date()
-        var step = 0
-        for epoch in 0..<cfg.epochs {
-            var order = Array(examples.indices)
-            order.shuffle(using: &random)
-            if cfg.shuffleOptions && epoch > 0 {
-                for index in examples.indices {
-                    let record = trainEntries[index].record
-                    var permutation = Array(record.options.indices)
-                    permutation.shuffle(using: &random)
-                    examples[index] = builder.example(record.reorderingOptions(permutation), image: trainEntries[index].image)
-                }
-            }
-            for first in stride(from: 0, to: order.count, by: cfg.batchSize) {
-                if shouldStop() { throw TrainingError("stopped") }
-                let stepStart = Date()
-                var batch = order[first..<min(order.count, first + cfg.batchSize)].map { examples[$0] }
-                if cfg.noiseSigma > 0 {
-                    for k in batch.indices { batch[k].pixels = Self.noisy(batch[k].image(in: dataset), sigma: cfg.noiseSigma, seed: cfg.seed, step: step, position: k) }
-                }
-                if let adversary = cfg.adversary {
-                    // The batch is in random order, so its first examples are a random share of it.
-                    let attacked = adversary.attacked(of: batch.count)
-                    let perturbed = Attacker.perturb(Array(batch.prefix(attacked)), attackers: attackers, parameters: model.parameters.values,
-                                                     dataset: dataset, settings: adversary.attack(at: step),
-                                                     seed: cfg.seed ^ 0xad5f7 &+ UInt64(step) &* 7_919)
-                    batch.replaceSubrange(0..<attacked, with: perturbed)
-                }
-                let micro = stride(from: 0, to: batch.count, by: cfg.microBatch).map {
-                    TokenBatch(Array(batch[$0..<min(batch.count, $0 + cfg.microBatch)]), dataset: dataset)
-                }
-                let loss = parallel.crossEntropy(parameters: model.parameters.values, batches: micro, gradients: &gradients)
-                guard loss.isFinite else {
-                    throw TrainingError("the loss became \(loss) at step \(step); lower `lr` (now \(cfg.learningRate)) or `grad_clip`")
-                }
-                let norm = GradientClipping.clip(&gradients, maxNorm: cfg.gradClip)
-                let lr = schedule.rate(at: step)
-                optimizer.update(&model.parameters.values, gradients: gradients, lr: lr)
-                let seconds = max(Date().timeIntervalSince(stepStart), 1e-9)
-                let tokens = micro.reduce(0) { $0 + $1.b * $1.t }
-                curve.append(CurvePoint(step: step, epoch: epoch, loss: loss, learningRate: lr, gradNorm: norm, tokens: tokens,
-                                        seconds: seconds, examples: batch.count))
-                if step % 20 == 0 || step == stepsPerEpoch * cfg.epochs - 1 {
-                    log(String(format: "step %d/%d epoch %d loss %.4f lr %.2e grad norm %.3f, %.0f examples/s", step + 1,
-                               stepsPerEpoch * cfg.epochs, epoch, loss, lr, norm, Double(batch.count) / seconds))
-                }
-                step += 1
+    /// The epoch's order of the training examples; from the second epoch on (with
+    /// `shuffle_options`), each question's options reordered at random.
+    mutating func startEpoch(_ epoch: Int) -> [Int] {
+        var order = Array(examples.indices)
+        order.shuffle(using: &random)
+        if cfg.shuffleOptions && epoch > 0 {
+            for index in examples.indices {
+                let record = trainEntries[index].record
+                var permutation = Array(record.options.indices)
+                permutation.shuffle(using: &random)
+                examples[index] = builder.example(record.reorderingOptions(permutation), image: trainEntries[index].image)
             }
         }
-        let trainSeconds = Date().timeIntervalSince(start)
-        let evalStart = Date()
-        let (result, predictions) = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
-            .score(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation)
-        let evalSeconds = Date().timeIntervalSince(evalStart)
-        if cfg.validate { log(String(format: "validation: accuracy %.3f, format %.3f on %d records (%.1f s)", result.accuracy, result.formatRate, result.count, evalSeconds)) }
-        var info = cfg.initial?.info ?? [:]
-        info.merge(["pipe.stage": "sft", "pipe.reasoning": cfg.mode.rawValue, "pipe.steps": "\(step)"]) { $1 }
-        if cfg.noiseSigma > 0 { info["pipe.noise_sigma"] = "\(cfg.noiseSigma)" }
-        if let adversary = cfg.adversary { info["pipe.adversarial_eps"] = "\(adversary.attack.eps)" }
-        let checkpoint = Checkpoint(model: model, tokenizer: tokenizer, info: info)
-        return SFTResult(checkpoint: checkpoint, curve: curve, validation: result, predictions: predictions, trainSeconds: trainSeconds, evalSeconds: evalSeconds)
+        return order
+    }
+
+    /// One optimizer step on the examples at `indices`; returns (and records) its curve point.
+    mutating func step(_ indices: ArraySlice<Int>, epoch: Int) throws -> CurvePoint {
+        let step = curve.count
+        let stepStart = Date()
+        let batch = perturbed(indices.map { examples[$0] }, step: step)
+        let micro = stride(from: 0, to: batch.count, by: cfg.microBatch).map {
+            TokenBatch(Array(batch[$0..<min(batch.count, $0 + cfg.microBatch)]), dataset: dataset)
+        }
+        let loss = parallel.crossEntropy(parameters: model.parameters.values, batches: micro, gradients: &gradients)
+        guard loss.isFinite else {
+            throw TrainingError("the loss became \(loss) at step \(step); lower `lr` (now \(cfg.learningRate)) or `grad_clip`")
+        }
+        let norm = GradientClipping.clip(&gradients, maxNorm: cfg.gradClip)
+        let lr = schedule.rate(at: step)
+        optimizer.update(&model.parameters.values, gradients: gradients, lr: lr)
+        let seconds = max(Date().timeIntervalSince(stepStart), 1e-9)
+        let tokens = micro.reduce(0) { $0 + $1.b * $1.t }
+        let point = CurvePoint(step: step, epoch: epoch, loss: loss, learningRate: lr, gradNorm: norm, tokens: tokens,
+                               seconds: seconds, examples: batch.count)
+        curve.append(point)
+        return point
+    }
+
+    /// The batch as trained on: with `noise_sigma`, every image noisy; with adversarial training,
+    /// the images of its first share replaced by attacks against the current weights.
+    func perturbed(_ examples: [Example], step: Int) -> [Example] {
+        var batch = examples
+        if cfg.noiseSigma > 0 {
+            for k in batch.indices { batch[k].pixels = SFTTrainer.noisy(batch[k].image(in: dataset), sigma: cfg.noiseSigma, seed: cfg.seed, step: step, position: k) }
+        }
+        if let adversary = cfg.adversary {
+            // The batch is in random order, so its first examples are a random share of it.
+            let attacked = adversary.attacked(of: batch.count)
+            let perturbed = Attacker.perturb(Array(batch.prefix(attacked)), attackers: attackers, parameters: model.parameters.values,
+                                             dataset: dataset, settings: adversary.attack(at: step),
+                                             seed: SeedStream.sftAttacks.seed(cfg.seed, step: step))
+            batch.replaceSubrange(0..<attacked, with: perturbed)
+        }
+        return batch
     }
 }

@@ -23,7 +23,7 @@ struct PolicyEvaluationTests {
         let limit = entries.count / 2
         let sample = try run(cueLimit: limit)
         #expect(sample.report.clean == all.report.clean && sample.predictions == all.predictions, "clean scoring does not change")
-        let probed = SFTTrainer.spread(sample.predictions, limit: limit)
+        let probed = Subset.spread(sample.predictions, limit: limit)
         let cleanOnProbed = Double(probed.filter(\.correct).count) / Double(limit)
         #expect(cleanOnProbed != all.report.clean.accuracy, "the sample's clean accuracy differs from the whole split's")
         for name in ["misleading_hint", "shuffled_options"] {

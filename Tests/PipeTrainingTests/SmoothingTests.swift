@@ -158,10 +158,10 @@ struct SmoothingTests {
     @Test func spreadDrawsAcrossQuestionTypesInOrder() {
         // Five questions per image: an even stride of 5 would pick a single type.
         let items = (0..<600).map { $0 }
-        let chosen = SFTTrainer.spread(items, limit: 60)
+        let chosen = Subset.spread(items, limit: 60)
         #expect(chosen.count == 60 && chosen == chosen.sorted() && Set(chosen).count == 60)
         #expect(Set(chosen.map { $0 % 5 }).count == 5)
-        #expect(SFTTrainer.spread(items, limit: 60) == chosen)
-        #expect(SFTTrainer.spread(items, limit: 0) == items && SFTTrainer.spread([1, 2], limit: 5) == [1, 2])
+        #expect(Subset.spread(items, limit: 60) == chosen)
+        #expect(Subset.spread(items, limit: 0) == items && Subset.spread([1, 2], limit: 5) == [1, 2])
     }
 }

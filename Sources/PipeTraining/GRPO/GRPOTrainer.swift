@@ -134,163 +134,21 @@ public struct GRPOTrainer: Sendable {
         let builder = ExampleBuilder(tokenizer: start.tokenizer, mode: cfg.mode, records: dataset.index.records.map(\.record))
         let train = dataset.records(.train).map(builder.example)
         guard !train.isEmpty else { throw TrainingError("the dataset has no training records") }
-        let validation = SFTTrainer.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example)
+        let validation = Subset.spread(dataset.records(.val), limit: cfg.evalLimit).map(builder.example)
         try Example.requireRoomToGenerate(train + validation, maxLen: start.model.config.maxLen)
-        var model = start.model
-        let reference = start.model.parameters.values
-        let tokenizer = start.tokenizer
-        let generators = (0..<cfg.threads).map { _ in Generator(model) }
-        let attackers = cfg.adversary == nil ? [] : (0..<cfg.threads).map { _ in Attacker(model) }
-        let parallel = ParallelGradients(model: model, threads: cfg.threads)
-        var optimizer = AdamW(parameters: model.parameters, weightDecay: cfg.weightDecay)
-        optimizer.epsilon = cfg.adamEpsilon
-        let schedule = LearningRateSchedule(peak: cfg.learningRate, warmupSteps: cfg.warmupSteps, totalSteps: cfg.steps,
-                                            minRatio: cfg.minLearningRateRatio)
-        var gradients = [Float](repeating: 0, count: model.parameters.count)
-        var order: [Int] = []
-        var random = SeededRandom(seed: cfg.seed ^ 0x6a09)
+        var run = GRPORun(self, from: start, dataset: dataset, train: train)
         var curve: [GRPOStep] = []
         for step in 0..<cfg.steps {
             if shouldStop() { throw TrainingError("stopped") }
-            let stepStart = Date()
-            // The step's prompts, each repeated G times: groups are kept by prompt explicitly.
-            var prompts: [Example] = []
-            for _ in 0..<cfg.promptsPerStep {
-                if order.isEmpty { order = Array(train.indices); order.shuffle(using: &random) }
-                prompts.append(train[order.removeLast()])
-            }
-            var attacked = 0
-            if let adversary = cfg.adversary {
-                attacked = adversary.attacked(of: prompts.count)
-                let perturbed = Attacker.perturb(Array(prompts.prefix(attacked)), attackers: attackers, parameters: model.parameters.values,
-                                                 dataset: dataset, settings: adversary.attack(at: step),
-                                                 seed: cfg.seed ^ 0xa77ac &+ UInt64(step) &* 7_919)
-                prompts.replaceSubrange(0..<attacked, with: perturbed)
-            }
-            var phases = GRPOStep.Phases()
-            phases.attack = Date().timeIntervalSince(stepStart)
-            var mark = Date()
-            let rollouts = sample(prompts, model: model, generators: generators, dataset: dataset, step: step)
-            phases.rollout = Date().timeIntervalSince(mark)
-            mark = Date()
-            var rewards: [[Double]] = [], formats = 0.0, correct = 0.0, lengths = 0.0, promptCorrect: [Double] = []
-            var sequences: [Example] = [], predictions: [Prediction] = []
-            for (p, example) in prompts.enumerated() {
-                var group: [Double] = [], groupCorrect = 0.0
-                for completion in rollouts[p] {
-                    let text = tokenizer.decode(completion)
-                    let format = Rewards.format(text, mode: cfg.mode), accuracy = Rewards.accuracy(text, truth: example.record.answerLetter)
-                    group.append(format + accuracy)
-                    formats += format
-                    correct += accuracy
-                    groupCorrect += accuracy
-                    lengths += Double(completion.count)
-                    if cfg.mode == .cot { predictions.append(Prediction(example, completion: text, tokens: completion.count, mode: cfg.mode)) }
-                    var sequence = example
-                    sequence.target = completion.isEmpty ? [Tokenizer.eos] : completion
-                    sequences.append(sequence)
-                }
-                rewards.append(group)
-                promptCorrect.append(groupCorrect)
-            }
-            let advantages = GRPOObjective.advantages(rewards, scaling: cfg.objective.scaleRewards).flatMap { $0 }
-            phases.reward = Date().timeIntervalSince(mark)
-            mark = Date()
-            let batches = stride(from: 0, to: sequences.count, by: cfg.microBatch).map {
-                TokenBatch(Array(sequences[$0..<min(sequences.count, $0 + cfg.microBatch)]), dataset: dataset, sharingImages: true)
-            }
-            let ref = cfg.objective.beta != 0
-                ? Self.completionLogProbs(parallel.tokenLogProbs(parameters: reference, batches: batches, temperature: cfg.temperature), batches)
-                : nil
-            // Logged: the KL and the token entropy of the policy that sampled the rollouts (first
-            // iteration, before this step's updates; the KL exactly 0 at step 0) and the clip
-            // fraction over all iterations.
-            var kl = 0.0, clipped = 0.0, entropy = 0.0, adversarialNLL: Double?
-            var norm: Float = 0
-            // With `adversarial_nll`, the attacked prompts teacher-forced on their reference responses.
-            let nllWeight = cfg.adversary?.nllWeight ?? 0
-            let referenceBatches = nllWeight > 0 && attacked > 0
-                ? stride(from: 0, to: attacked, by: cfg.microBatch).map {
-                    TokenBatch(Array(prompts[$0..<min(attacked, $0 + cfg.microBatch)]), dataset: dataset)
-                } : []
-            let lr = schedule.rate(at: step)
-            phases.logProbs = Date().timeIntervalSince(mark)
-            mark = Date()
-            // The log-probs of the policy that sampled the rollouts come from the first update's own
-            // forward pass (its ratio is 1 by definition), as TRL takes them when num_iterations is 1.
-            var old: [[Double]]?
-            let size = GRPOBatchSize(completions: sequences.count, activeTokens: batches.reduce(0) { $0 + $1.responseTokens })
-            // The index of each micro-batch's first completion.
-            let firstOf = batches.indices.map { k in batches[..<k].reduce(0) { $0 + $1.b } }
-            for iteration in 0..<cfg.iterations {
-                let sampled = old, objective = cfg.objective
-                // With `top_entropy_quantile`, each micro-batch trains the policy term of its most
-                // uncertain tokens under the current policy (TRL picks them per device batch).
-                let selective = objective.topEntropyQuantile < 1
-                let masks = ResultSlots<[[Bool]]>(count: batches.count)
-                // Per micro-batch, the sum of its completion tokens' entropies (logged from the first update).
-                let entropySums = ResultSlots<Double>(count: batches.count)
-                let perBatch = parallel.gradients(parameters: model.parameters.values, batches: batches, gradients: &gradients,
-                                                  temperature: cfg.temperature, entropies: selective || iteration == 0) { k, logp, tokenEntropy in
-                    let current = Self.completionLogProbs([logp], [batches[k]])
-                    let entropies = tokenEntropy.map { Self.completionLogProbs([$0], [batches[k]]) }
-                    entropySums[k] = entropies?.joined().reduce(0, +)
-                    let trained = selective ? entropies.map { GRPOObjective.highEntropyMask($0, top: objective.topEntropyQuantile) } : nil
-                    masks[k] = trained
-                    let part = current.indices.map { j in
-                        let i = firstOf[k] + j
-                        return CompletionTokens(logp: current[j], oldLogp: sampled?[i] ?? current[j], refLogp: ref?[i], advantage: advantages[i],
-                                                trained: trained?[j])
-                    }
-                    return Self.scatter(GRPOObjective.loss(part, settings: objective, batch: size).dlogp, into: [batches[k]])[0]
-                }
-                let current = Self.completionLogProbs(perBatch, batches)
-                if old == nil { old = current }
-                let trained = selective ? masks.values.flatMap { $0 ?? [] } : []
-                let completions = sequences.indices.map { i in
-                    CompletionTokens(logp: current[i], oldLogp: old?[i] ?? current[i], refLogp: ref?[i], advantage: advantages[i],
-                                     trained: selective ? trained[i] : nil)
-                }
-                let stats = GRPOObjective.loss(completions, settings: cfg.objective)
-                if iteration == 0 {
-                    kl = stats.meanKL
-                    entropy = entropySums.values.reduce(0) { $0 + ($1 ?? 0) } / Double(max(1, size.activeTokens))
-                }
-                clipped += stats.clipFraction / Double(cfg.iterations)
-                guard stats.loss.isFinite else { throw TrainingError("the GRPO loss became \(stats.loss) at step \(step); lower `lr`") }
-                if !referenceBatches.isEmpty {
-                    var nllGradients = [Float](repeating: 0, count: gradients.count)
-                    let nll = parallel.crossEntropy(parameters: model.parameters.values, batches: referenceBatches, gradients: &nllGradients)
-                    guard nll.isFinite else { throw TrainingError("the adversarial NLL became \(nll) at step \(step); lower `lr` or `adversarial_nll`") }
-                    if iteration == 0 { adversarialNLL = nll }
-                    let weight = Float(nllWeight)
-                    for i in gradients.indices { gradients[i] += weight * nllGradients[i] }
-                }
-                norm = GradientClipping.clip(&gradients, maxNorm: cfg.gradClip)
-                optimizer.update(&model.parameters.values, gradients: gradients, lr: lr)
-            }
-            phases.update = Date().timeIntervalSince(mark)
-            let all = rewards.flatMap { $0 }
-            let count = Double(all.count)
-            let mean = all.reduce(0, +) / count
-            let std = GRPOObjective.standardDeviation(all)
-            curve.append(GRPOStep(step: step, rewardMean: mean, rewardStd: std, formatRate: formats / count, accuracy: correct / count,
-                                  kl: kl, clipFraction: clipped, completionLength: lengths / count,
-                                  gradNorm: norm, learningRate: lr, entropy: entropy, zeroStdFraction: GRPOObjective.zeroStdFraction(rewards),
-                                  rationale: predictions.isEmpty ? nil
-                                      : GRPOStep.RolloutRationale(predictions, records: sequences.map(\.record)),
-                                  seconds: Date().timeIntervalSince(stepStart), phases: phases,
-                                  adversarial: cfg.adversary.map { adversary in
-                                      var split = Self.split(rewards: rewards, correct: promptCorrect, attacked: attacked,
-                                                             eps: adversary.attack(at: step).eps)
-                                      split.nll = adversarialNLL
-                                      return split
-                                  }))
+            let row = try run.step(step)
+            curve.append(row)
             if step % 10 == 0 || step == cfg.steps - 1 {
                 log(String(format: "step %d/%d reward %.3f (format %.2f, accuracy %.2f) kl %.4f clip %.3f length %.1f grad norm %.3f",
-                           step + 1, cfg.steps, mean, formats / count, correct / count, kl, clipped, lengths / count, norm))
+                           step + 1, cfg.steps, row.rewardMean, row.formatRate, row.accuracy, row.kl, row.clipFraction,
+                           row.completionLength, row.gradNorm))
             }
         }
+        let model = run.model, tokenizer = start.tokenizer
         let (result, predictions) = Evaluator(mode: cfg.mode, maxNewTokens: cfg.evalMaxNewTokens, threads: cfg.threads)
             .score(model: model, tokenizer: tokenizer, dataset: dataset, examples: validation)
         log(String(format: "validation: accuracy %.3f, format %.3f on %d records", result.accuracy, result.formatRate, result.count))
@@ -327,7 +185,7 @@ public struct GRPOTrainer: Sendable {
                 let image = Array(example.image(in: dataset))
                 let images = Array([[Float]](repeating: image, count: cfg.groupSize).joined())
                 let seeds = (0..<cfg.groupSize).map { g -> UInt64 in
-                    var mix = SeededRandom(seed: cfg.seed &+ UInt64(step) &* 1_000_003 &+ UInt64(p) &* 97 &+ UInt64(g))
+                    var mix = SeededRandom(seed: SeedStream.grpoRollouts.seed(cfg.seed, step: step, item: p * 97 + g))
                     return mix.next()
                 }
                 results[p] = generators[worker].generate(parameters: model.parameters.values, images: images,
