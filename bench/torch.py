@@ -20,7 +20,7 @@ is hashed into a stage's key.
    qwen2_vl, --model-gib of random bytes in --model-files safetensors files, in /dev/shm) is put
    into the same recipe as `model: {path: DIR}`; `pipe status` with it and with the default
    `model: {config: {}}` are timed alternately, and the difference gives the rate. `sha256sum` of the
-   same files (one thread, page cache warm) is the floor.
+   same files and `openssl dgst -sha256` (one thread each, page cache warm) are the floors.
 
 Usage: python3 bench/torch.py [--pipe .build/release/pipe] [--python .build/torchenv/bin/python]
        [--repeat 3] [--images 400] [--epochs 4] [--model-gib 2] [--skip-overhead] [--skip-hash]
@@ -149,7 +149,7 @@ def make_checkpoint(directory, gib, files):
     os.makedirs(directory)
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump({"model_type": "qwen2_vl", "architectures": ["Qwen2VLForConditionalGeneration"]}, f)
-    size = gib * (1 << 30) // files
+    size = int(gib * (1 << 30)) // files
     chunk = 64 << 20
     for i in range(files):
         with open(os.path.join(directory, f"model-{i + 1:05}-of-{files:05}.safetensors"), "wb") as f:
@@ -157,11 +157,11 @@ def make_checkpoint(directory, gib, files):
             while left:
                 f.write(os.urandom(min(chunk, left)))
                 left -= min(chunk, left)
-    return gib * (1 << 30)
+    return size * files
 
 
 def hashing(args, work):
-    base = "/dev/shm" if shutil.disk_usage("/dev/shm").free > (args.model_gib + 1) << 30 else work
+    base = "/dev/shm" if shutil.disk_usage("/dev/shm").free > (args.model_gib + 1) * (1 << 30) else work
     checkpoint = tempfile.mkdtemp(prefix="pipe-bench-ckpt-", dir=base)
     try:
         directory = os.path.join(checkpoint, "model")
@@ -171,20 +171,23 @@ def hashing(args, work):
         cache = os.path.join(work, "cache-status")
         status = [args.pipe, "status", RECIPE, "--cache", cache]
         with_path = status + ["--set", "stages.warmup.with.model={path: " + directory + "}"]
-        floor = [["sha256sum"] + files]
+        floors = {"sha256sum": ["sha256sum"] + files, "openssl dgst -sha256": ["openssl", "dgst", "-sha256"] + files}
         run(with_path)  # warm: the page cache and the interpreter's package metadata
-        config_times, path_times, floor_times = [], [], []
+        config_times, path_times = [], []
+        floor_times = {name: [] for name in floors}
         for i in range(args.repeat):
-            order = [(config_times, status), (path_times, with_path), (floor_times, floor[0])]
+            order = [(config_times, status), (path_times, with_path)] + [(floor_times[name], floors[name]) for name in floors]
             if i % 2:
                 order.reverse()
             for times, command in order:
                 times.append(timed(command))
-        c, p, s = statistics.median(config_times), statistics.median(path_times), statistics.median(floor_times)
+        c, p = statistics.median(config_times), statistics.median(path_times)
         print(f"`pipe status` with model: {{config: {{}}}}: median {c:.3f} s ({', '.join(f'{t:.3f}' for t in config_times)})")
         print(f"`pipe status` with model: {{path: DIR}}:   median {p:.3f} s ({', '.join(f'{t:.3f}' for t in path_times)})")
         print(f"hashing {size / 1e9:.2f} GB: {p - c:.3f} s, {size / 1e9 / (p - c):.2f} GB/s (goal: 1 GB/s or more)")
-        print(f"floor, sha256sum of the same files: median {s:.3f} s, {size / 1e9 / s:.2f} GB/s")
+        for name, times in floor_times.items():
+            s = statistics.median(times)
+            print(f"floor, {name} of the same files (one thread): median {s:.3f} s, {size / 1e9 / s:.2f} GB/s")
     finally:
         shutil.rmtree(checkpoint)
 
@@ -196,7 +199,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--images", type=int, default=400)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--model-gib", type=int, default=2)
+    parser.add_argument("--model-gib", type=float, default=2)
     parser.add_argument("--model-files", type=int, default=4)
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-hash", action="store_true")
