@@ -23,7 +23,7 @@ is hashed into a stage's key.
    same files and `openssl dgst -sha256` (one thread each, page cache warm) are the floors.
 
 Usage: python3 bench/torch.py [--pipe .build/release/pipe] [--python .build/torchenv/bin/python]
-       [--repeat 3] [--images 24] [--epochs 1] [--model-gib 2] [--skip-overhead] [--skip-hash]
+       [--repeat 3] [--images 48] [--epochs 2] [--model-gib 2] [--skip-overhead] [--skip-hash]
 """
 import argparse
 import json
@@ -197,8 +197,8 @@ def main():
     parser.add_argument("--pipe", default=".build/release/pipe")
     parser.add_argument("--python", default=".build/torchenv/bin/python")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--images", type=int, default=24)
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--images", type=int, default=48)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--model-gib", type=float, default=2)
     parser.add_argument("--model-files", type=int, default=4)
     parser.add_argument("--skip-overhead", action="store_true")
