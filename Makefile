@@ -51,6 +51,8 @@ bench: build
 	python3 bench/datasets.py --pipe .build/release/pipe
 	@bash scripts/install-deps.sh nginx curl openssl
 	python3 bench/remote.py --pipe .build/release/pipe
+	@bash scripts/torch-env.sh
+	python3 bench/torch.py --pipe .build/release/pipe
 	$(SWIFT) build -c release --product pipe-training-bench
 	.build/release/pipe-training-bench
 
