@@ -2,18 +2,15 @@
 Swift kind computes them), then greedy validation. Writes `model/`, `curves.csv` (TRL's metric
 names), `timing.csv`, `metrics.json`, `predictions.jsonl` (the Swift kind's files)."""
 
-import math
 import os
 import re
-import time
 import warnings
 
-from . import chat, data, generation, model as models, prompts
+from . import chat, data, generation, model as models, prompts, training
 from .errors import failure
-from .progress import Progress, log
-from .request import Request, policy_model_dir
+from .progress import log, Progress
+from .request import Request
 from .rng import spread
-from .sft import curves_csv
 
 # Columns of curves.csv: TRL's logged names, in this order (a metric TRL does not log in a step, such
 # as `kl` with beta 0 or the rewards on a reused batch when num_iterations > 1, stays empty). Timing
@@ -99,45 +96,21 @@ def trl_config(options: dict, seed: int, steps_dir: str):
         top_p=options["top_p"], top_k=options["top_k"], max_completion_length=options["max_new_tokens"],
         seed=seed % (1 << 32), data_seed=seed % (1 << 32), shuffle_dataset=True,
         logging_strategy="steps", logging_steps=1, save_strategy="no", eval_strategy="no", report_to="none",
-        disable_tqdm=True, log_completions=False, activation_checkpointing=False, bf16=False, fp16=False, use_cpu=_cpu(), remove_unused_columns=False,
+        disable_tqdm=True, log_completions=False, activation_checkpointing=False, bf16=False, fp16=False, use_cpu=training.cpu(), remove_unused_columns=False,
         dataloader_num_workers=0, dataloader_pin_memory=False)
 
 
-def _cpu() -> bool:
-    import torch
-    return not torch.cuda.is_available()
-
-
-def _callback(progress: Progress, curve: list, timing: list):
-    from transformers import TrainerCallback
-
-    class Recorder(TrainerCallback):
-        def __init__(self):
-            self.last = time.monotonic()
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            logs = logs or {}
-            if "loss" not in logs:
-                return
-            loss = float(logs["loss"])
-            if not math.isfinite(loss):
-                raise failure(f"the GRPO loss is {loss} at step {state.global_step}", "lower lr")
-            now = time.monotonic()
-            curve.append({"step": state.global_step, **{k: v for k, v in logs.items() if k in CURVE_COLUMNS}})
-            timing.append((state.global_step, now - self.last))
-            self.last = now
-            line = f"step {state.global_step}/{state.max_steps}"
-            for name, label in [("reward", "reward"), ("rewards/format/mean", "format"), ("rewards/accuracy/mean", "accuracy"),
-                                ("kl", "kl"), ("loss", "loss")]:
-                if logs.get(name) is not None:
-                    line += f" {label} {float(logs[name]):.3f}"
-            progress.update(line)
-
-    return Recorder()
+def _describe(state, logs) -> str:
+    """The progress line: the step, then reward, format, accuracy, KL and loss where logged."""
+    line = f"step {state.global_step}/{state.max_steps}"
+    for name, label in [("reward", "reward"), ("rewards/format/mean", "format"), ("rewards/accuracy/mean", "accuracy"),
+                        ("kl", "kl"), ("loss", "loss")]:
+        if logs.get(name) is not None:
+            line += f" {label} {float(logs[name]):.3f}"
+    return line
 
 
 def run(request: Request) -> None:
-    from transformers import PrinterCallback
     from trl import GRPOTrainer
 
     # TRL asks the model about gradient checkpointing by its deprecated name at every step.
@@ -157,39 +130,19 @@ def run(request: Request) -> None:
     trainer = GRPOTrainer(model=policy, reward_funcs=reward_functions(mode),
                           args=trl_config(options, request.seed, os.path.join(request.scratch, "trainer")),
                           train_dataset=dataset_view(dataset, train, processor, mode), processing_class=processor,
-                          callbacks=[_callback(progress, curve, timing)])
-    trainer.remove_callback(PrinterCallback)  # it prints each log dict on stdout; the curve goes to curves.csv
-    start = time.monotonic()
-    trainer.train()
-    trained = time.monotonic() - start
-    policy = trainer.model
-    start = time.monotonic()
-    progress.update(f"validating {len(validation)} records")
-    summary, predictions = generation.score(policy, processor, dataset, validation, mode, options["eval"]["max_new_tokens"])
-    log(f"trained {len(curve)} steps in {trained:.1f} s; validation accuracy {summary['accuracy']:.3f} on "
-        f"{summary['count']} records ({time.monotonic() - start:.1f} s)")
-    models.save(policy, processor, os.path.join(out, "model"), {"reasoning": mode, "kind": "grpo"})
-    with open(os.path.join(out, "curves.csv"), "w", encoding="utf-8") as file:
-        file.write(curves_csv(curve, CURVE_COLUMNS))
-    with open(os.path.join(out, "timing.csv"), "w", encoding="utf-8") as file:
-        file.write("step,seconds\n" + "".join(f"{step},{seconds:.4f}\n" for step, seconds in timing))
+                          callbacks=[training.recorder(progress, curve, timing, CURVE_COLUMNS, _describe, "lower lr")])
+    summary = training.train_and_write(trainer, processor, dataset, validation, mode, options, out, "grpo", curve, timing, CURVE_COLUMNS, progress)
     generation.write_json({"validation": summary}, os.path.join(out, "metrics.json"))
-    with open(os.path.join(out, "predictions.jsonl"), "w", encoding="utf-8") as file:
-        file.write(generation.json_lines(predictions))
 
 
 def _policy(request: Request):
-    """The starting policy: the policy input's, a checkpoint's, or a new one from the config. TRL
-    builds the frozen reference (beta > 0) from the policy's directory, so a new model is first
-    saved into the scratch directory and named by it: the reference is the policy at the start."""
-    spec = request.options["model"]
-    if request.policy is not None:
-        return models.load(policy_model_dir(request.policy))
-    if "path" in spec:
-        return models.load(spec["path"])
-    policy, processor = models.build(spec["config"], request.seed)
-    start = os.path.join(request.scratch, "start")
-    models.save(policy, processor, start, {"kind": "start"})
-    policy.config._name_or_path = start
-    policy.name_or_path = start
+    """The starting policy (`training.starting_policy`). TRL builds the frozen reference (beta > 0)
+    from the policy's directory, so a new model is first saved into the scratch directory and named
+    by it: the reference is the policy at the start."""
+    policy, processor, built = training.starting_policy(request)
+    if built:
+        start = os.path.join(request.scratch, "start")
+        models.save(policy, processor, start, {"kind": "start"})
+        policy.config._name_or_path = start
+        policy.name_or_path = start
     return policy, processor

@@ -4,12 +4,11 @@ the image, then greedy validation. Writes `model/`, `curves.csv`, `timing.csv`, 
 
 import math
 import os
-import time
 
-from . import chat, data, generation, model as models
+from . import chat, data, generation, training
 from .errors import failure
 from .progress import Progress, log
-from .request import Request, policy_model_dir
+from .request import Request
 from .rng import SeededRandom, spread
 
 # Columns of curves.csv: TRL's logged names, in this order (a metric TRL does not log stays empty).
@@ -78,57 +77,11 @@ def trl_config(options: dict, seed: int, steps_dir: str, threads: int):
         max_grad_norm=options["grad_clip"], optim="adamw_torch", seed=seed % (1 << 32), data_seed=seed % (1 << 32),
         logging_strategy="steps", logging_steps=1, save_strategy="no", eval_strategy="no", report_to="none",
         disable_tqdm=True, max_length=None, completion_only_loss=True, activation_checkpointing=False,
-        dataloader_num_workers=0, remove_unused_columns=False, bf16=False, fp16=False, use_cpu=_cpu(),
+        dataloader_num_workers=0, remove_unused_columns=False, bf16=False, fp16=False, use_cpu=training.cpu(),
         dataloader_pin_memory=False)
 
 
-def _cpu() -> bool:
-    import torch
-    return not torch.cuda.is_available()
-
-
-def _callback(rows: Rows, progress: Progress, curve: list, timing: list):
-    from transformers import TrainerCallback
-
-    class Recorder(TrainerCallback):
-        def __init__(self):
-            self.last = time.monotonic()
-
-        def on_epoch_begin(self, args, state, control, **kwargs):
-            rows.set_epoch(int(round(state.epoch or 0)))
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            logs = logs or {}
-            if "loss" not in logs:
-                return
-            loss = float(logs["loss"])
-            if not math.isfinite(loss):
-                raise failure(f"the loss is {loss} at step {state.global_step}", "lower lr or raise warmup_steps")
-            now = time.monotonic()
-            curve.append({"step": state.global_step, **{k: v for k, v in logs.items() if k in CURVE_COLUMNS}})
-            timing.append((state.global_step, now - self.last))
-            self.last = now
-            progress.update(f"step {state.global_step}/{state.max_steps} loss {loss:.3f}")
-
-    return Recorder()
-
-
-def _number(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.9g}"
-    return str(value)
-
-
-def curves_csv(curve: list, columns: list = CURVE_COLUMNS) -> str:
-    """`curves.csv`: the header, then one row per logged step (9 significant digits)."""
-    rows = [",".join(columns)] + [",".join(_number(row.get(c)) for c in columns) for row in curve]
-    return "\n".join(rows) + "\n"
-
-
 def run(request: Request) -> None:
-    from transformers import PrinterCallback
     from trl import SFTTrainer
 
     options, out = request.options, request.output
@@ -138,40 +91,16 @@ def run(request: Request) -> None:
     if not train:
         raise failure("the dataset has no training records", "check the unpack stage's split and filters")
     validation = spread(dataset.split("val"), options["eval"]["limit"])
-    policy, processor = _policy(request)
+    policy, processor, _ = training.starting_policy(request)
     log(f"model: {sum(p.numel() for p in policy.parameters())} parameters, vocabulary {len(processor.tokenizer)}, "
         f"{len(train)} training examples, {len(validation)} validation")
     rows = Rows(dataset, train, processor, mode, options["shuffle_options"], request.seed)
     curve, timing, progress = [], [], Progress()
-    scratch = os.path.join(request.scratch, "trainer")
-    trainer = SFTTrainer(model=policy, args=trl_config(options, request.seed, scratch, request.threads), train_dataset=rows.dataset_view(),
-                         processing_class=processor, callbacks=[_callback(rows, progress, curve, timing)])
-    trainer.remove_callback(PrinterCallback)  # it prints each log dict on stdout; the curve goes to curves.csv
-    start = time.monotonic()
-    trainer.train()
-    trained = time.monotonic() - start
-    policy = trainer.model
-    start = time.monotonic()
-    progress.update(f"validating {len(validation)} records")
-    summary, predictions = generation.score(policy, processor, dataset, validation, mode, options["eval"]["max_new_tokens"])
-    log(f"trained {len(curve)} steps in {trained:.1f} s; validation accuracy {summary['accuracy']:.3f} on "
-        f"{summary['count']} records ({time.monotonic() - start:.1f} s)")
-    models.save(policy, processor, os.path.join(out, "model"), {"reasoning": mode, "kind": "sft"})
-    with open(os.path.join(out, "curves.csv"), "w", encoding="utf-8") as file:
-        file.write(curves_csv(curve))
-    with open(os.path.join(out, "timing.csv"), "w", encoding="utf-8") as file:
-        file.write("step,seconds\n" + "".join(f"{step},{seconds:.4f}\n" for step, seconds in timing))
+    recorder = training.recorder(progress, curve, timing, CURVE_COLUMNS,
+                                 lambda state, logs: f"step {state.global_step}/{state.max_steps} loss {float(logs['loss']):.3f}",
+                                 "lower lr or raise warmup_steps", on_epoch=rows.set_epoch)
+    trainer = SFTTrainer(model=policy, args=trl_config(options, request.seed, os.path.join(request.scratch, "trainer"), request.threads),
+                         train_dataset=rows.dataset_view(), processing_class=processor, callbacks=[recorder])
+    summary = training.train_and_write(trainer, processor, dataset, validation, mode, options, out, "sft", curve, timing, CURVE_COLUMNS, progress)
     generation.write_json({"validation": summary, "steps": len(curve), "finalLoss": float(curve[-1]["loss"]) if curve else 0.0,
                            "reasoning": mode}, os.path.join(out, "metrics.json"))
-    with open(os.path.join(out, "predictions.jsonl"), "w", encoding="utf-8") as file:
-        file.write(generation.json_lines(predictions))
-
-
-def _policy(request: Request):
-    """The model to train: the policy input's, a checkpoint's, or a new one from the config."""
-    spec = request.options["model"]
-    if request.policy is not None:
-        return models.load(policy_model_dir(request.policy))
-    if "path" in spec:
-        return models.load(spec["path"])
-    return models.build(spec["config"], request.seed)
