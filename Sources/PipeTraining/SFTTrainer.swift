@@ -243,11 +243,8 @@ struct SFTRun {
         }
         if let adversary = cfg.adversary {
             // The batch is in random order, so its first examples are a random share of it.
-            let attacked = adversary.attacked(of: batch.count)
-            let perturbed = Attacker.perturb(Array(batch.prefix(attacked)), attackers: attackers, parameters: model.parameters.values,
-                                             dataset: dataset, settings: adversary.attack(at: step),
-                                             seed: SeedStream.sftAttacks.seed(cfg.seed, step: step))
-            batch.replaceSubrange(0..<attacked, with: perturbed)
+            _ = adversary.attackPrefix(&batch, attackers: attackers, parameters: model.parameters.values, dataset: dataset,
+                                       step: step, seed: SeedStream.sftAttacks.seed(cfg.seed, step: step))
         }
         return batch
     }

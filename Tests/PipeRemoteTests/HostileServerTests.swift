@@ -13,17 +13,9 @@ struct HostileServerTests {
         private let fd: Int32
 
         init(_ respond: @escaping @Sendable (Int32) -> Void) throws {
-            let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ready = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
-            }
-            guard ready, listen(listener, 16) == 0 else { throw RemoteError.local("cannot listen") }
+            guard let (listener, port) = LoopbackListener.open(backlog: 16) else { throw RemoteError.local("cannot listen") }
             fd = listener
-            port = Int(UInt16(bigEndian: address.sin_port))
+            self.port = port
             Thread { [fd] in
                 while true {
                     let client = accept(fd, nil, nil)

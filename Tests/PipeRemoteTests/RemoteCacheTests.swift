@@ -238,17 +238,9 @@ struct InterruptedTransferTests {
         private let lock = NSLock()
 
         init() throws {
-            let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ready = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
-            }
-            guard ready, listen(listener, 8) == 0 else { throw RemoteError.local("cannot listen") }
+            guard let (listener, port) = LoopbackListener.open(backlog: 8) else { throw RemoteError.local("cannot listen") }
             fd = listener
-            port = Int(UInt16(bigEndian: address.sin_port))
+            self.port = port
             let thread = Thread { [self] in serve() }
             thread.start()
         }

@@ -40,6 +40,17 @@ public struct AdversarialTraining: Sendable, Equatable {
         guard fraction > 0 else { return 0 }
         return min(prompts, max(1, Int((fraction * Double(prompts)).rounded())))
     }
+
+    /// Replaces the first `attacked(of:)` of `examples` by adversarial examples against the policy
+    /// `parameters` at `step`'s strength; returns how many were attacked.
+    public func attackPrefix(_ examples: inout [Example], attackers: [Attacker], parameters: [Float], dataset: VQADataset,
+                             step: Int, seed: UInt64) -> Int {
+        let count = attacked(of: examples.count)
+        let perturbed = Attacker.perturb(Array(examples.prefix(count)), attackers: attackers, parameters: parameters,
+                                         dataset: dataset, settings: attack(at: step), seed: seed)
+        examples.replaceSubrange(0..<count, with: perturbed)
+        return count
+    }
 }
 
 extension Attacker {

@@ -95,12 +95,8 @@ struct GRPORun {
     /// the current policy; returns how many were attacked (0 for GRPO).
     func attack(_ prompts: inout [Example], at step: Int) -> Int {
         guard let adversary = cfg.adversary else { return 0 }
-        let attacked = adversary.attacked(of: prompts.count)
-        let perturbed = Attacker.perturb(Array(prompts.prefix(attacked)), attackers: attackers, parameters: model.parameters.values,
-                                         dataset: dataset, settings: adversary.attack(at: step),
-                                         seed: SeedStream.grpoAttacks.seed(cfg.seed, step: step))
-        prompts.replaceSubrange(0..<attacked, with: perturbed)
-        return attacked
+        return adversary.attackPrefix(&prompts, attackers: attackers, parameters: model.parameters.values, dataset: dataset,
+                                      step: step, seed: SeedStream.grpoAttacks.seed(cfg.seed, step: step))
     }
 
     /// A step's completions with Med-R1's rewards, grouped by prompt.
